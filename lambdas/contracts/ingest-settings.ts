@@ -1,0 +1,23 @@
+/**
+ * How the ingest path batches and retries. The CDK constructs, the local runtime's rule step and the cost model
+ * read these same numbers, so the cost statement describes the pipeline that is actually deployed.
+ */
+export const INGEST_SETTINGS = {
+  /** Messages handed to one enrichment invocation. */
+  batchSize: 100,
+  /** How long the event source mapping waits to fill a batch. */
+  maxBatchingWindowSeconds: 5,
+  /** Receives before a message moves to the lane's dead-letter queue. */
+  maxReceiveCount: 5,
+  enrichmentTimeoutSeconds: 30,
+  enrichmentMemoryMb: 512,
+  /** Lambda requires the queue's visibility timeout to be at least the function timeout; AWS advises 6x. */
+  visibilityTimeoutSeconds: 180,
+  /** Queue retention: 14 days, the SQS maximum, so a paused lane loses nothing for two weeks. */
+  queueRetentionDays: 14,
+  /** Registry entries are cached in the function's memory this long instead of being read per message. */
+  registryCacheSeconds: 60,
+  /** Idempotency records outlive the longest redelivery: queue retention plus a day. */
+  dedupeWindowSeconds: 15 * 24 * 3600,
+  quarantineRetentionDays: 90,
+} as const;

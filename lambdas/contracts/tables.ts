@@ -1,0 +1,83 @@
+/**
+ * DynamoDB table shapes, as plain data. The CDK constructs turn them into `TableV2`s and the local runtime into
+ * `CreateTable` calls, so a key or an index is declared once.
+ */
+export type KeyType = 'S' | 'N';
+
+export interface KeyDefinition {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyDefinition;
+  readonly sortKey?: KeyDefinition;
+}
+
+export interface TableDefinition {
+  /** Short name: the local table name is `civic-{id}`; on AWS CloudFormation names the table. */
+  readonly id: TableId;
+  readonly description: string;
+  readonly partitionKey: KeyDefinition;
+  readonly sortKey?: KeyDefinition;
+  /** Epoch-seconds attribute after which DynamoDB deletes the item. */
+  readonly timeToLiveAttribute?: string;
+  readonly globalSecondaryIndexes?: readonly IndexDefinition[];
+}
+
+export type TableId = 'devices' | 'latest-state' | 'quarantine' | 'processed-messages' | 'telemetry';
+
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+export const TABLES = {
+  devices: {
+    id: 'devices',
+    description: 'Device registry: what each device is, where it is and whether it is in service.',
+    partitionKey: { name: 'deviceId', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byType',
+        partitionKey: { name: 'deviceType', type: 'S' },
+        sortKey: { name: 'deviceId', type: 'S' },
+      },
+    ],
+  },
+  'latest-state': {
+    id: 'latest-state',
+    description: "Each device's newest reading; only ever replaced by a reading observed later.",
+    partitionKey: { name: 'deviceId', type: 'S' },
+  },
+  quarantine: {
+    id: 'quarantine',
+    description: 'Messages that were not stored, with the reason and the raw payload.',
+    partitionKey: { name: 'reason', type: 'S' },
+    sortKey: { name: 'receivedKey', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byDevice',
+        partitionKey: { name: 'deviceId', type: 'S' },
+        sortKey: { name: 'receivedKey', type: 'S' },
+      },
+    ],
+  },
+  'processed-messages': {
+    id: 'processed-messages',
+    description: 'Idempotency records: device message ids already stored, kept for the redelivery window.',
+    partitionKey: { name: 'messageKey', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+  telemetry: {
+    id: 'telemetry',
+    description: 'Time series: one partition per device, sorted by observation time.',
+    partitionKey: { name: 'deviceId', type: 'S' },
+    sortKey: { name: 'observedKey', type: 'S' },
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+} as const satisfies Record<TableId, TableDefinition>;
+
+/** Local table names (the local runtime and tests); on AWS the names come from the stack through env vars. */
+export function localTableName(id: TableId): string {
+  return `civic-${id}`;
+}

@@ -1,0 +1,217 @@
+import type { Device, DeviceDirectory } from './device.js';
+import {
+  type DecodedMessage,
+  decodeMessage,
+  enrichMessage,
+  type QueuedMessage,
+  quarantineEntry,
+  type ValidationLimits,
+} from './message-validation.js';
+import type { QuarantineEntry, QuarantineStore } from './quarantine.js';
+import {
+  type LatestStateStore,
+  messageKey,
+  type ProcessedMessages,
+  type TelemetryPoint,
+  type TelemetryStore,
+} from './telemetry.js';
+
+export interface EnrichTelemetryPorts {
+  readonly devices: DeviceDirectory;
+  readonly telemetry: TelemetryStore;
+  readonly latestState: LatestStateStore;
+  readonly quarantine: QuarantineStore;
+  readonly processed: ProcessedMessages;
+}
+
+/** What happened to a batch. Every input message is in exactly one of stored, duplicates, quarantined, retry. */
+export interface EnrichTelemetryResult {
+  readonly stored: number;
+  readonly duplicates: number;
+  readonly quarantined: QuarantineEntry[];
+  /** Queue message ids to hand back to the queue (partial batch failure); they are retried, then dead-lettered. */
+  readonly retry: string[];
+  /** Why whole steps failed, for the handler to log. */
+  readonly errors: { readonly step: string; readonly error: unknown; readonly messages: number }[];
+  /** Points stored in this batch, in input order (later: domain events are derived from these). */
+  readonly storedPoints: TelemetryPoint[];
+}
+
+/** Keeps, per device, only the point observed last: latest state needs one conditional write per device. */
+function newestPerDevice(points: readonly TelemetryPoint[]): TelemetryPoint[] {
+  const newest = new Map<string, TelemetryPoint>();
+  for (const point of points) {
+    const current = newest.get(point.deviceId);
+    if (!current || current.observedAt < point.observedAt) newest.set(point.deviceId, point);
+  }
+  return [...newest.values()];
+}
+
+/**
+ * Enrich a batch of device messages: validate, look devices up once per batch, drop duplicates, store the time
+ * series, advance latest state, quarantine the rest. Nothing is dropped silently: a message that cannot be
+ * finished now is returned in `retry`, and the queue redelivers it (and dead-letters it after the limit).
+ *
+ * Ordering of writes makes redelivery safe: a message is marked processed only after its point and latest state
+ * are written, and both writes are idempotent (same key, same value), so a crash in between only repeats them.
+ */
+export async function enrichTelemetryBatch(
+  messages: readonly QueuedMessage[],
+  ports: EnrichTelemetryPorts,
+  now: Date,
+  limits: ValidationLimits,
+): Promise<EnrichTelemetryResult> {
+  const result: { -readonly [K in keyof EnrichTelemetryResult]: EnrichTelemetryResult[K] } = {
+    stored: 0,
+    duplicates: 0,
+    quarantined: [],
+    retry: [],
+    errors: [],
+    storedPoints: [],
+  };
+  const bodies = new Map(messages.map((m) => [m.queueMessageId, m.body]));
+  const toQuarantine: QuarantineEntry[] = [];
+
+  const decoded: DecodedMessage[] = [];
+  for (const message of messages) {
+    const outcome = decodeMessage(message);
+    if (outcome.ok) decoded.push(outcome.message);
+    else
+      toQuarantine.push(
+        quarantineEntry(message.queueMessageId, outcome.rejection, outcome.ingest, outcome.raw, message.body, now),
+      );
+  }
+
+  // One registry lookup for the whole batch; the adapter caches across invocations.
+  let devices: ReadonlyMap<string, Device> = new Map();
+  const deviceIds = [...new Set(decoded.map((m) => m.ingest.deviceId))];
+  try {
+    devices = deviceIds.length > 0 ? await ports.devices.findMany(deviceIds) : new Map();
+  } catch (error) {
+    result.errors.push({ step: 'registry', error, messages: decoded.length });
+    result.retry.push(...decoded.map((m) => m.queueMessageId));
+    decoded.length = 0;
+  }
+
+  const candidates: { point: TelemetryPoint; queueMessageId: string; key: string }[] = [];
+  const seenInBatch = new Set<string>();
+  for (const message of decoded) {
+    const enriched = enrichMessage(message, devices.get(message.ingest.deviceId), now, limits);
+    if (!enriched.ok) {
+      toQuarantine.push(
+        quarantineEntry(
+          message.queueMessageId,
+          enriched.rejection,
+          message.ingest,
+          message.raw,
+          bodies.get(message.queueMessageId) ?? '',
+          now,
+          message.envelope.messageId,
+        ),
+      );
+      continue;
+    }
+    const key = messageKey(enriched.point.deviceId, enriched.point.messageId);
+    if (seenInBatch.has(key)) {
+      result.duplicates += 1;
+      continue;
+    }
+    seenInBatch.add(key);
+    candidates.push({ point: enriched.point, queueMessageId: message.queueMessageId, key });
+  }
+
+  let fresh = candidates;
+  if (candidates.length > 0) {
+    try {
+      const already = await ports.processed.findProcessed(candidates.map((c) => c.key));
+      fresh = candidates.filter((c) => !already.has(c.key));
+      result.duplicates += candidates.length - fresh.length;
+    } catch (error) {
+      result.errors.push({ step: 'dedupe', error, messages: candidates.length });
+      result.retry.push(...candidates.map((c) => c.queueMessageId));
+      fresh = [];
+    }
+  }
+
+  if (fresh.length > 0) {
+    const failed = new Set<number>();
+    try {
+      const outcome = await ports.telemetry.write(fresh.map((c) => c.point));
+      for (const index of outcome.retry) failed.add(index);
+      for (const rejected of outcome.rejected) {
+        failed.add(rejected.index);
+        const candidate = fresh[rejected.index];
+        if (!candidate) continue;
+        toQuarantine.push({
+          ...quarantineEntry(
+            candidate.queueMessageId,
+            { reason: rejected.reason, detail: rejected.detail },
+            undefined,
+            undefined,
+            JSON.stringify(candidate.point),
+            now,
+            candidate.point.messageId,
+          ),
+          deviceId: candidate.point.deviceId,
+          deviceType: candidate.point.deviceType,
+          receivedAt: candidate.point.receivedAt,
+        });
+      }
+      for (const index of outcome.retry) {
+        const candidate = fresh[index];
+        if (candidate) result.retry.push(candidate.queueMessageId);
+      }
+    } catch (error) {
+      result.errors.push({ step: 'telemetry', error, messages: fresh.length });
+      result.retry.push(...fresh.map((c) => c.queueMessageId));
+      fresh.forEach((_, index) => {
+        failed.add(index);
+      });
+    }
+    const written = fresh.filter((_, index) => !failed.has(index));
+
+    const newest = newestPerDevice(written.map((c) => c.point));
+    const retryDevices = new Set<string>();
+    if (newest.length > 0) {
+      try {
+        const retry = await ports.latestState.putIfNewer(newest);
+        for (const index of retry) {
+          const point = newest[index];
+          if (point) retryDevices.add(point.deviceId);
+        }
+      } catch (error) {
+        result.errors.push({ step: 'latest-state', error, messages: written.length });
+        for (const point of newest) retryDevices.add(point.deviceId);
+      }
+    }
+    const completed = written.filter((c) => !retryDevices.has(c.point.deviceId));
+    result.retry.push(...written.filter((c) => retryDevices.has(c.point.deviceId)).map((c) => c.queueMessageId));
+
+    if (completed.length > 0) {
+      try {
+        await ports.processed.markProcessed(completed.map((c) => c.key));
+        result.stored += completed.length;
+        result.storedPoints.push(...completed.map((c) => c.point));
+      } catch (error) {
+        // Points are stored but not yet recorded as such; a retry rewrites the same keys, which is harmless.
+        result.errors.push({ step: 'dedupe-mark', error, messages: completed.length });
+        result.retry.push(...completed.map((c) => c.queueMessageId));
+      }
+    }
+  }
+
+  if (toQuarantine.length > 0) {
+    try {
+      const retry = new Set(await ports.quarantine.put(toQuarantine));
+      toQuarantine.forEach((entry, index) => {
+        if (retry.has(index)) result.retry.push(entry.sourceId);
+        else result.quarantined.push(entry);
+      });
+    } catch (error) {
+      result.errors.push({ step: 'quarantine', error, messages: toQuarantine.length });
+      result.retry.push(...toQuarantine.map((e) => e.sourceId));
+    }
+  }
+
+  return result;
+}

@@ -1,0 +1,70 @@
+import type { DeviceType, Readings } from '../contracts/device-types.js';
+import type { ReasonCode } from '../contracts/reason-codes.js';
+
+/** One validated, enriched device reading: what the telemetry store keeps. */
+export interface TelemetryPoint {
+  readonly deviceId: string;
+  readonly deviceType: DeviceType;
+  readonly messageId: string;
+  /** Device's observation time, normalised to UTC ISO-8601 with milliseconds. */
+  readonly observedAt: string;
+  /** When IoT Core received it, ISO-8601. */
+  readonly receivedAt: string;
+  readonly readings: Readings;
+  readonly battery?: number;
+  readonly ward?: string;
+  readonly site?: string;
+  readonly location: { readonly lat: number; readonly lon: number };
+}
+
+/** Outcome of writing a batch: indexes (into the input) to retry later and records the store refused for good. */
+export interface WriteOutcome {
+  readonly retry: readonly number[];
+  readonly rejected: readonly { readonly index: number; readonly reason: ReasonCode; readonly detail: string }[];
+}
+
+export const ALL_WRITTEN: WriteOutcome = { retry: [], rejected: [] };
+
+export interface TelemetryQuery {
+  readonly deviceId: string;
+  readonly from: string;
+  readonly to: string;
+  /** Only points that carry this measure, and only that measure in the result. */
+  readonly measure?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+/**
+ * Port: the time-series store. Two adapters: DynamoDB (default, every account) and Timestream (opt-in).
+ * `write` never throws for per-record problems; it throws only when the whole call failed, which the caller
+ * treats as "retry all".
+ */
+export interface TelemetryStore {
+  write(points: readonly TelemetryPoint[]): Promise<WriteOutcome>;
+  query(query: TelemetryQuery): Promise<Page<TelemetryPoint>>;
+}
+
+/** Port: each device's newest reading. */
+export interface LatestStateStore {
+  /** Replaces a device's latest state only with a later observation. Returns input indexes to retry. */
+  putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]>;
+  get(deviceId: string): Promise<TelemetryPoint | undefined>;
+}
+
+/** Port: idempotency records, keyed `deviceId#messageId`. */
+export interface ProcessedMessages {
+  /** Which of these keys were already stored. */
+  findProcessed(keys: readonly string[]): Promise<ReadonlySet<string>>;
+  markProcessed(keys: readonly string[]): Promise<void>;
+}
+
+export function messageKey(deviceId: string, messageId: string): string {
+  return `${deviceId}#${messageId}`;
+}
