@@ -8,6 +8,6 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    env: { CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    env: { CDK_DISABLE_CLI_TELEMETRY: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT', AWS_REGION: 'eu-west-2' },
   },
 });

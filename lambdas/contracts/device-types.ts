@@ -5,7 +5,13 @@ import { z } from 'zod';
  * Field names and units follow the FIWARE Smart Data Models so that the NGSI-LD view and exports
  * need no renaming (see docs/contracts.md).
  */
-export const DEVICE_TYPES = ['waste-container', 'parking-spot', 'air-quality', 'traffic-flow', 'water-level'] as const;
+export const DEVICE_TYPES = [
+  'waste-container',
+  'parking-spot',
+  'air-quality',
+  'traffic-flow',
+  'water-level',
+] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 export const deviceTypeSchema = z.enum(DEVICE_TYPES);
 

@@ -2,6 +2,7 @@ import { DEVICE_TYPES, type DeviceType } from './device-types.js';
 import { laneFor, telemetryTopic } from './topics.js';
 
 /** IoT policy variable that resolves to the thing attached to the connecting certificate. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT policy variable, not a JS template placeholder.
 export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
 
 export interface DevicePolicyRules {

@@ -81,3 +81,39 @@ export const TABLES = {
 export function localTableName(id: TableId): string {
   return `civic-${id}`;
 }
+
+/**
+ * The `CreateTable` request for a definition (on-demand billing), as plain data: the local runtime and the
+ * adapter tests create their tables from it, so they can never drift from what the CDK construct deploys.
+ */
+export function toCreateTableInput(definition: TableDefinition, tableName: string) {
+  const keys = [definition.partitionKey, definition.sortKey].filter(
+    (k): k is KeyDefinition => k !== undefined,
+  );
+  const indexKeys = (definition.globalSecondaryIndexes ?? []).flatMap((index) =>
+    [index.partitionKey, index.sortKey].filter((k): k is KeyDefinition => k !== undefined),
+  );
+  const attributes = new Map([...keys, ...indexKeys].map((key) => [key.name, key.type]));
+  const keySchema = (partition: KeyDefinition, sort?: KeyDefinition) => [
+    { AttributeName: partition.name, KeyType: 'HASH' as const },
+    ...(sort ? [{ AttributeName: sort.name, KeyType: 'RANGE' as const }] : []),
+  ];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType,
+    })),
+    KeySchema: keySchema(definition.partitionKey, definition.sortKey),
+    ...(definition.globalSecondaryIndexes?.length
+      ? {
+          GlobalSecondaryIndexes: definition.globalSecondaryIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+}

@@ -87,7 +87,12 @@ export interface IngestEnvelope {
  * The same transformation the rule SQL performs, for the local runtime's rule step and for tests.
  * Keeping it next to {@link ruleSql} means a change to one is seen beside the other.
  */
-export function applyRuleSql(payload: Buffer, topicAfterPrefix: string, clientId: string, receivedAt: number): IngestEnvelope {
+export function applyRuleSql(
+  payload: Buffer,
+  topicAfterPrefix: string,
+  clientId: string,
+  receivedAt: number,
+): IngestEnvelope {
   const levels = topicAfterPrefix.split('/');
   return {
     payload: payload.toString('base64'),

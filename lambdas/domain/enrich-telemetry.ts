@@ -78,7 +78,14 @@ export async function enrichTelemetryBatch(
     if (outcome.ok) decoded.push(outcome.message);
     else
       toQuarantine.push(
-        quarantineEntry(message.queueMessageId, outcome.rejection, outcome.ingest, outcome.raw, message.body, now),
+        quarantineEntry(
+          message.queueMessageId,
+          outcome.rejection,
+          outcome.ingest,
+          outcome.raw,
+          message.body,
+          now,
+        ),
       );
   }
 
@@ -185,7 +192,9 @@ export async function enrichTelemetryBatch(
       }
     }
     const completed = written.filter((c) => !retryDevices.has(c.point.deviceId));
-    result.retry.push(...written.filter((c) => retryDevices.has(c.point.deviceId)).map((c) => c.queueMessageId));
+    result.retry.push(
+      ...written.filter((c) => retryDevices.has(c.point.deviceId)).map((c) => c.queueMessageId),
+    );
 
     if (completed.length > 0) {
       try {

@@ -31,7 +31,12 @@ export interface DecodedMessage {
 
 export type DecodeResult =
   | { readonly ok: true; readonly message: DecodedMessage }
-  | { readonly ok: false; readonly rejection: Rejection; readonly ingest?: IngestEnvelope; readonly raw?: Buffer };
+  | {
+      readonly ok: false;
+      readonly rejection: Rejection;
+      readonly ingest?: IngestEnvelope;
+      readonly raw?: Buffer;
+    };
 
 export interface ValidationLimits {
   readonly retentionDays: number;
@@ -72,7 +77,10 @@ function parseIngestEnvelope(body: string): IngestEnvelope | undefined {
 export function decodeMessage(message: QueuedMessage): DecodeResult {
   const ingest = parseIngestEnvelope(message.body);
   if (!ingest) {
-    return { ok: false, rejection: { reason: 'MALFORMED_JSON', detail: 'queue message is not an ingest envelope' } };
+    return {
+      ok: false,
+      rejection: { reason: 'MALFORMED_JSON', detail: 'queue message is not an ingest envelope' },
+    };
   }
   const raw = Buffer.from(ingest.payload, 'base64');
   if (raw.length > MESSAGE_LIMITS.maxPayloadBytes) {
@@ -121,7 +129,12 @@ export function decodeMessage(message: QueuedMessage): DecodeResult {
   }
   const parsed = envelopeSchema.safeParse(json);
   if (!parsed.success) {
-    return { ok: false, ingest, raw, rejection: { reason: 'SCHEMA_VIOLATION', detail: describeIssues(parsed.error, '') } };
+    return {
+      ok: false,
+      ingest,
+      raw,
+      rejection: { reason: 'SCHEMA_VIOLATION', detail: describeIssues(parsed.error, '') },
+    };
   }
   return {
     ok: true,
@@ -135,7 +148,9 @@ export function decodeMessage(message: QueuedMessage): DecodeResult {
   };
 }
 
-export type EnrichResult = { readonly ok: true; readonly point: TelemetryPoint } | { readonly ok: false; readonly rejection: Rejection };
+export type EnrichResult =
+  | { readonly ok: true; readonly point: TelemetryPoint }
+  | { readonly ok: false; readonly rejection: Rejection };
 
 /** Checks a decoded message against its registry entry and the clock, and builds the enriched point. */
 export function enrichMessage(
@@ -146,7 +161,10 @@ export function enrichMessage(
 ): EnrichResult {
   const { ingest, envelope } = message;
   if (!device) {
-    return { ok: false, rejection: { reason: 'UNKNOWN_DEVICE', detail: `device '${ingest.deviceId}' is not registered` } };
+    return {
+      ok: false,
+      rejection: { reason: 'UNKNOWN_DEVICE', detail: `device '${ingest.deviceId}' is not registered` },
+    };
   }
   if (device.status === 'decommissioned') {
     return {
@@ -165,7 +183,10 @@ export function enrichMessage(
   }
   const readings = READINGS_SCHEMAS[device.deviceType].safeParse(envelope.readings);
   if (!readings.success) {
-    return { ok: false, rejection: { reason: 'SCHEMA_VIOLATION', detail: describeIssues(readings.error, 'readings') } };
+    return {
+      ok: false,
+      rejection: { reason: 'SCHEMA_VIOLATION', detail: describeIssues(readings.error, 'readings') },
+    };
   }
   const observed = new Date(envelope.observedAt);
   const skewMs = observed.getTime() - now.getTime();

@@ -14,13 +14,18 @@ export interface TelemetryPoint {
   readonly battery?: number;
   readonly ward?: string;
   readonly site?: string;
-  readonly location: { readonly lat: number; readonly lon: number };
+  /** Where the device is; carried on latest state, not repeated on every stored point. */
+  readonly location?: { readonly lat: number; readonly lon: number };
 }
 
 /** Outcome of writing a batch: indexes (into the input) to retry later and records the store refused for good. */
 export interface WriteOutcome {
   readonly retry: readonly number[];
-  readonly rejected: readonly { readonly index: number; readonly reason: ReasonCode; readonly detail: string }[];
+  readonly rejected: readonly {
+    readonly index: number;
+    readonly reason: ReasonCode;
+    readonly detail: string;
+  }[];
 }
 
 export const ALL_WRITTEN: WriteOutcome = { retry: [], rejected: [] };

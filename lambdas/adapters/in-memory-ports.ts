@@ -1,0 +1,130 @@
+import type { Device, DeviceDirectory } from '../domain/device.js';
+import type { QuarantineEntry, QuarantineQuery, QuarantineStore } from '../domain/quarantine.js';
+import type {
+  LatestStateStore,
+  Page,
+  ProcessedMessages,
+  TelemetryPoint,
+  TelemetryQuery,
+  TelemetryStore,
+  WriteOutcome,
+} from '../domain/telemetry.js';
+import { chunk } from './dynamodb-batches.js';
+
+/**
+ * Requests the in-memory adapters would have made to AWS, counted the way AWS bills and throttles them:
+ * one BatchGetItem per 100 keys, one BatchWriteItem per 25 items, one conditional PutItem per item.
+ */
+export interface RequestCounts {
+  registryReads: number;
+  storeWrites: number;
+  latestStateWrites: number;
+  dedupeReads: number;
+  dedupeWrites: number;
+  quarantineWrites: number;
+}
+
+export function emptyCounts(): RequestCounts {
+  return {
+    registryReads: 0,
+    storeWrites: 0,
+    latestStateWrites: 0,
+    dedupeReads: 0,
+    dedupeWrites: 0,
+    quarantineWrites: 0,
+  };
+}
+
+/** In-memory ports with request counting, for tests, benchmarks and the simplest local demos. */
+export class InMemoryPorts {
+  readonly counts = emptyCounts();
+  readonly devicesById = new Map<string, Device>();
+  readonly series: TelemetryPoint[] = [];
+  readonly latest = new Map<string, TelemetryPoint>();
+  readonly quarantined: QuarantineEntry[] = [];
+  readonly processedKeys = new Set<string>();
+  private readonly seriesKeys = new Set<string>();
+
+  constructor(devices: readonly Device[] = []) {
+    for (const device of devices) this.devicesById.set(device.deviceId, device);
+  }
+
+  /** Registry lookups batched as BatchGetItem would be. */
+  readonly devices: DeviceDirectory = {
+    findMany: async (ids) => {
+      this.counts.registryReads += chunk(ids, 100).length;
+      const found = new Map<string, Device>();
+      for (const id of ids) {
+        const device = this.devicesById.get(id);
+        if (device) found.set(id, device);
+      }
+      return found;
+    },
+  };
+
+  readonly telemetry: TelemetryStore = {
+    write: async (points): Promise<WriteOutcome> => {
+      this.counts.storeWrites += chunk(points, 25).length;
+      for (const point of points) {
+        const key = `${point.deviceId}|${point.observedAt}|${point.messageId}`;
+        if (this.seriesKeys.has(key)) continue;
+        this.seriesKeys.add(key);
+        this.series.push(point);
+      }
+      return { retry: [], rejected: [] };
+    },
+    query: async (query: TelemetryQuery): Promise<Page<TelemetryPoint>> => {
+      const items = this.series
+        .filter(
+          (p) => p.deviceId === query.deviceId && p.observedAt >= query.from && p.observedAt <= query.to,
+        )
+        .sort((a, b) => a.observedAt.localeCompare(b.observedAt));
+      const start = query.cursor ? Number(query.cursor) : 0;
+      const page = items.slice(start, start + query.limit);
+      return start + query.limit < items.length
+        ? { items: page, nextCursor: String(start + query.limit) }
+        : { items: page };
+    },
+  };
+
+  readonly latestState: LatestStateStore = {
+    putIfNewer: async (points) => {
+      this.counts.latestStateWrites += points.length;
+      for (const point of points) {
+        const current = this.latest.get(point.deviceId);
+        if (!current || current.observedAt < point.observedAt) this.latest.set(point.deviceId, point);
+      }
+      return [];
+    },
+    get: async (deviceId) => this.latest.get(deviceId),
+  };
+
+  readonly quarantine: QuarantineStore = {
+    put: async (entries) => {
+      this.counts.quarantineWrites += chunk(entries, 25).length;
+      this.quarantined.push(...entries);
+      return [];
+    },
+    list: async (query: QuarantineQuery): Promise<Page<QuarantineEntry>> => ({
+      items: this.quarantined
+        .filter(
+          (e) =>
+            (!query.reason || e.reason === query.reason) &&
+            e.receivedAt >= query.from &&
+            e.receivedAt <= query.to,
+        )
+        .slice(0, query.limit),
+    }),
+  };
+
+  readonly processed: ProcessedMessages = {
+    findProcessed: async (keys) => {
+      this.counts.dedupeReads += chunk(keys, 100).length;
+      return new Set(keys.filter((key) => this.processedKeys.has(key)));
+    },
+    markProcessed: async (keys) => {
+      this.counts.dedupeWrites += chunk(keys, 25).length;
+      for (const key of keys) this.processedKeys.add(key);
+    },
+  };
+}

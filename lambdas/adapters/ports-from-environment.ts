@@ -1,0 +1,108 @@
+import { TimestreamQueryClient } from '@aws-sdk/client-timestream-query';
+import { TimestreamWriteClient } from '@aws-sdk/client-timestream-write';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ENV, TELEMETRY_STORES, type TelemetryStoreKind } from '../contracts/environment.js';
+import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
+import type { TableId } from '../contracts/tables.js';
+import type { CityQueryPorts } from '../domain/city-queries.js';
+import type { EnrichTelemetryPorts } from '../domain/enrich-telemetry.js';
+import type { TelemetryStore } from '../domain/telemetry.js';
+import { createDocumentClient } from './dynamodb-client.js';
+import { CachedDeviceDirectory, DynamoDbDeviceDirectory } from './dynamodb-device-directory.js';
+import { DynamoDbProcessedMessages, DynamoDbQuarantine } from './dynamodb-ingest-records.js';
+import { DynamoDbLatestState, DynamoDbTelemetryStore } from './dynamodb-telemetry-store.js';
+import { TimestreamTelemetryStore } from './timestream-telemetry-store.js';
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/** A required setting is missing: a deployment fault, reported with the variable's name. */
+export class MissingSettingError extends Error {
+  constructor(name: string, allowed?: string) {
+    super(`environment variable ${name} is not set${allowed ? `; expected ${allowed}` : ''}`);
+    this.name = 'MissingSettingError';
+  }
+}
+
+function required(env: Environment, name: string): string {
+  const value = env[name];
+  if (!value) throw new MissingSettingError(name);
+  return value;
+}
+
+function positiveNumber(env: Environment, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new MissingSettingError(name, 'a positive number');
+  return value;
+}
+
+function tableName(env: Environment, id: TableId): string {
+  return required(env, ENV.tables[id]);
+}
+
+export function telemetryStoreKind(env: Environment): TelemetryStoreKind {
+  const kind = env[ENV.telemetryStore] ?? 'dynamodb';
+  if (!(TELEMETRY_STORES as readonly string[]).includes(kind)) {
+    throw new MissingSettingError(ENV.telemetryStore, TELEMETRY_STORES.join(' or '));
+  }
+  return kind as TelemetryStoreKind;
+}
+
+export function retentionDays(env: Environment): number {
+  return positiveNumber(env, ENV.retentionDays, 400);
+}
+
+function documentClient(env: Environment): DynamoDBDocumentClient {
+  return createDocumentClient(env[ENV.dynamoEndpoint] ? { endpoint: env[ENV.dynamoEndpoint] } : {});
+}
+
+function telemetryStore(env: Environment, client: DynamoDBDocumentClient): TelemetryStore {
+  if (telemetryStoreKind(env) === 'timestream') {
+    return new TimestreamTelemetryStore(
+      new TimestreamWriteClient({ maxAttempts: 3 }),
+      new TimestreamQueryClient({ maxAttempts: 3 }),
+      required(env, ENV.timestreamDatabase),
+      required(env, ENV.timestreamTable),
+    );
+  }
+  return new DynamoDbTelemetryStore(client, tableName(env, 'telemetry'), retentionDays(env));
+}
+
+/** The enrichment step's adapters, built from the function's environment (set by the CDK construct). */
+export function enrichTelemetryPortsFromEnvironment(env: Environment = process.env): EnrichTelemetryPorts {
+  const client = documentClient(env);
+  return {
+    devices: new CachedDeviceDirectory(
+      new DynamoDbDeviceDirectory(client, tableName(env, 'devices')),
+      positiveNumber(env, ENV.registryCacheSeconds, INGEST_SETTINGS.registryCacheSeconds) * 1000,
+    ),
+    telemetry: telemetryStore(env, client),
+    latestState: new DynamoDbLatestState(client, tableName(env, 'latest-state')),
+    quarantine: new DynamoDbQuarantine(
+      client,
+      tableName(env, 'quarantine'),
+      positiveNumber(env, ENV.quarantineRetentionDays, INGEST_SETTINGS.quarantineRetentionDays),
+    ),
+    processed: new DynamoDbProcessedMessages(
+      client,
+      tableName(env, 'processed-messages'),
+      positiveNumber(env, ENV.dedupeWindowSeconds, INGEST_SETTINGS.dedupeWindowSeconds),
+    ),
+  };
+}
+
+/** The read API's adapters. The registry is read directly: an API answer must reflect the registry now. */
+export function cityQueryPortsFromEnvironment(env: Environment = process.env): CityQueryPorts {
+  const client = documentClient(env);
+  return {
+    devices: new DynamoDbDeviceDirectory(client, tableName(env, 'devices')),
+    latestState: new DynamoDbLatestState(client, tableName(env, 'latest-state')),
+    telemetry: telemetryStore(env, client),
+    quarantine: new DynamoDbQuarantine(
+      client,
+      tableName(env, 'quarantine'),
+      positiveNumber(env, ENV.quarantineRetentionDays, INGEST_SETTINGS.quarantineRetentionDays),
+    ),
+  };
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { REASON_CODES } from './reason-codes.js';
+import { DEVICE_ID_PATTERN } from './topics.js';
+
+/** Bounds that keep every query cheap; the cost statement reads them as hard caps. */
+export const API_LIMITS = {
+  defaultPageSize: 100,
+  maxPageSize: 1000,
+  /** Longest range of raw points one request may ask for. */
+  maxRawRangeDays: 31,
+  maxQuarantineRangeDays: 31,
+  defaultRangeHours: 24,
+} as const;
+
+export const STAFF_GROUPS = ['admin', 'operator', 'viewer'] as const;
+export type StaffGroup = (typeof STAFF_GROUPS)[number];
+
+export const deviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'letters, digits, _ and -, at most 64');
+const isoTime = z.iso.datetime({ offset: true });
+const pageSize = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(API_LIMITS.maxPageSize)
+  .default(API_LIMITS.defaultPageSize);
+const cursor = z.string().max(2048).optional();
+
+export const devicePathSchema = z.strictObject({ id: deviceIdParam });
+
+export const telemetryQuerySchema = z.strictObject({
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  measure: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,62}$/, 'a reading name such as fillingLevel or no2')
+    .optional(),
+  limit: pageSize,
+  cursor,
+});
+
+export const quarantineQuerySchema = z.strictObject({
+  reason: z.enum(REASON_CODES).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  limit: pageSize,
+  cursor,
+});
+
+/** RFC 9457 problem details, as every error response body. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  /** The query or path parameter that was wrong, when one was. */
+  readonly parameter?: string;
+  readonly instance?: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'https://civic-iot.org/problems/';

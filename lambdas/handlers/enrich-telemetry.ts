@@ -1,0 +1,64 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { enrichTelemetryPortsFromEnvironment, retentionDays } from '../adapters/ports-from-environment.js';
+import { MESSAGE_LIMITS } from '../contracts/envelope.js';
+import { type EnrichTelemetryPorts, enrichTelemetryBatch } from '../domain/enrich-telemetry.js';
+import type { ValidationLimits } from '../domain/message-validation.js';
+import { createLogger } from './logger.js';
+
+export interface EnrichTelemetryHandlerOptions {
+  /** Built on first use, so a cold start that never receives a message costs nothing. */
+  readonly ports: () => EnrichTelemetryPorts;
+  readonly limits: () => ValidationLimits;
+  readonly now?: () => Date;
+  readonly logger?: Logger;
+}
+
+/**
+ * SQS consumer for one ingest lane: hands the whole batch to the enrichment use case and reports the messages
+ * that must be retried as partial batch failures (the event source mapping has ReportBatchItemFailures on).
+ */
+export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOptions) {
+  const logger = options.logger ?? createLogger('enrich-telemetry');
+  let ports: EnrichTelemetryPorts | undefined;
+  let limits: ValidationLimits | undefined;
+
+  return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    ports ??= options.ports();
+    limits ??= options.limits();
+    const result = await enrichTelemetryBatch(
+      event.Records.map((record) => ({ queueMessageId: record.messageId, body: record.body })),
+      ports,
+      options.now?.() ?? new Date(),
+      limits,
+    );
+    for (const failure of result.errors) {
+      logger.error('step failed; messages returned to the queue', {
+        step: failure.step,
+        messages: failure.messages,
+        error: failure.error as Error,
+      });
+    }
+    const byReason: Record<string, number> = {};
+    for (const entry of result.quarantined) byReason[entry.reason] = (byReason[entry.reason] ?? 0) + 1;
+    logger.info('batch enriched', {
+      received: event.Records.length,
+      stored: result.stored,
+      duplicates: result.duplicates,
+      quarantined: result.quarantined.length,
+      quarantinedByReason: byReason,
+      retried: result.retry.length,
+    });
+    return { batchItemFailures: result.retry.map((itemIdentifier) => ({ itemIdentifier })) };
+  }).use(injectLambdaContext(logger));
+}
+
+export const handler = createEnrichTelemetryHandler({
+  ports: () => enrichTelemetryPortsFromEnvironment(),
+  limits: () => ({
+    retentionDays: retentionDays(process.env),
+    maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,
+  }),
+});

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidCursorError } from '../../lambdas/adapters/dynamodb-batches.js';
+import {
+  CachedDeviceDirectory,
+  DynamoDbDeviceDirectory,
+} from '../../lambdas/adapters/dynamodb-device-directory.js';
+import {
+  DynamoDbProcessedMessages,
+  DynamoDbQuarantine,
+} from '../../lambdas/adapters/dynamodb-ingest-records.js';
+import {
+  DynamoDbLatestState,
+  DynamoDbTelemetryStore,
+} from '../../lambdas/adapters/dynamodb-telemetry-store.js';
+import type { DeviceDirectory } from '../../lambdas/domain/device.js';
+import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
+import type { QuarantineEntry } from '../../lambdas/domain/quarantine.js';
+import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
+import { startDynamo } from '../support/dynalite.js';
+import { device, LIMITS, NOW, queued, reading } from '../support/messages.js';
+
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+function point(
+  deviceId: string,
+  observedAt: string,
+  readings: Record<string, number | string>,
+): TelemetryPoint {
+  return {
+    deviceId,
+    deviceType: 'waste-container',
+    messageId: `m-${observedAt}`,
+    observedAt,
+    receivedAt: observedAt,
+    readings,
+    location: { lat: 51.45, lon: -0.97 },
+  };
+}
+
+describe('DynamoDbTelemetryStore', () => {
+  it('writes a batch larger than one BatchWriteItem and reads it back in time order, paginated', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const points = Array.from({ length: 60 }, (_, i) =>
+      point('series-1', new Date(Date.UTC(2026, 10, 27, 10, i)).toISOString(), { fillingLevel: i / 100 }),
+    );
+    expect(await store.write(points)).toEqual({ retry: [], rejected: [] });
+    const first = await store.query({
+      deviceId: 'series-1',
+      from: '2026-11-27T10:00:00.000Z',
+      to: '2026-11-27T11:00:00.000Z',
+      limit: 50,
+    });
+    expect(first.items).toHaveLength(50);
+    expect(first.items[0]?.observedAt).toBe('2026-11-27T10:00:00.000Z');
+    expect(first.nextCursor).toBeDefined();
+    const second = await store.query({
+      deviceId: 'series-1',
+      from: '2026-11-27T10:00:00.000Z',
+      to: '2026-11-27T11:00:00.000Z',
+      limit: 50,
+      cursor: first.nextCursor,
+    });
+    expect(second.items).toHaveLength(10);
+    expect(second.nextCursor).toBeUndefined();
+    expect(second.items.at(-1)?.readings).toEqual({ fillingLevel: 0.59 });
+  });
+
+  it('keeps only the asked-for range and measure', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    await store.write([
+      point('series-2', '2026-11-27T09:00:00.000Z', { fillingLevel: 0.1, temperature: 9 }),
+      point('series-2', '2026-11-27T10:00:00.000Z', { status: 'ok' }),
+      point('series-2', '2026-11-27T11:00:00.000Z', { fillingLevel: 0.3, temperature: 11 }),
+    ]);
+    const page = await store.query({
+      deviceId: 'series-2',
+      from: '2026-11-27T09:30:00.000Z',
+      to: '2026-11-27T12:00:00.000Z',
+      measure: 'temperature',
+      limit: 10,
+    });
+    expect(page.items.map((p) => p.readings)).toEqual([{ temperature: 11 }]);
+  });
+
+  it('sets the TTL attribute to observation time plus retention', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 10);
+    await store.write([point('series-ttl', '2026-11-01T00:00:00.000Z', { fillingLevel: 0.1 })]);
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const item = await dynamo.client.send(
+      new GetCommand({
+        TableName: dynamo.names.telemetry,
+        Key: { deviceId: 'series-ttl', observedKey: '2026-11-01T00:00:00.000Z#m-2026-11-01T00:00:00.000Z' },
+      }),
+    );
+    expect(item.Item?.expiresAt).toBe(Date.UTC(2026, 10, 11) / 1000);
+  });
+
+  it('refuses a cursor that belongs to another device', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const cursor = Buffer.from(JSON.stringify({ deviceId: 'other', observedKey: 'x' })).toString('base64url');
+    await expect(
+      store.query({
+        deviceId: 'series-1',
+        from: '2026-11-27T00:00:00.000Z',
+        to: '2026-11-28T00:00:00.000Z',
+        limit: 5,
+        cursor,
+      }),
+    ).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+});
+
+describe('DynamoDbLatestState', () => {
+  it('replaces latest state only with a later observation', async () => {
+    const latest = new DynamoDbLatestState(dynamo.client, dynamo.names['latest-state']);
+    expect(
+      await latest.putIfNewer([point('latest-1', '2026-11-27T10:00:00.000Z', { fillingLevel: 0.5 })]),
+    ).toEqual([]);
+    expect(
+      await latest.putIfNewer([point('latest-1', '2026-11-27T09:00:00.000Z', { fillingLevel: 0.1 })]),
+    ).toEqual([]);
+    expect((await latest.get('latest-1'))?.readings).toEqual({ fillingLevel: 0.5 });
+    await latest.putIfNewer([point('latest-1', '2026-11-27T11:00:00.000Z', { fillingLevel: 0.7 })]);
+    expect((await latest.get('latest-1'))?.readings).toEqual({ fillingLevel: 0.7 });
+  });
+});
+
+describe('DynamoDbProcessedMessages', () => {
+  it('remembers which message keys were processed', async () => {
+    const processed = new DynamoDbProcessedMessages(dynamo.client, dynamo.names['processed-messages'], 3600);
+    const keys = Array.from({ length: 130 }, (_, i) => `dev#${i}`);
+    await processed.markProcessed(keys.slice(0, 70));
+    const found = await processed.findProcessed(keys);
+    expect(found.size).toBe(70);
+    expect(found.has('dev#69')).toBe(true);
+    expect(found.has('dev#70')).toBe(false);
+  });
+});
+
+describe('DynamoDbQuarantine', () => {
+  const entry = (
+    reason: QuarantineEntry['reason'],
+    receivedAt: string,
+    sourceId: string,
+  ): QuarantineEntry => ({
+    reason,
+    detail: 'test',
+    deviceId: 'bin-9',
+    receivedAt,
+    sourceId,
+    payload: '{}',
+    payloadEncoding: 'utf8',
+    payloadBytes: 2,
+    payloadTruncated: false,
+  });
+
+  it('lists newest first across reasons, filters by reason, and pages without losing entries', async () => {
+    const quarantine = new DynamoDbQuarantine(dynamo.client, dynamo.names.quarantine, 90);
+    const entries = [
+      entry('MALFORMED_JSON', '2026-11-27T10:00:00.000Z', 'a'),
+      entry('SCHEMA_VIOLATION', '2026-11-27T10:01:00.000Z', 'b'),
+      entry('MALFORMED_JSON', '2026-11-27T10:02:00.000Z', 'c'),
+      entry('UNKNOWN_DEVICE', '2026-11-27T10:03:00.000Z', 'd'),
+      entry('MALFORMED_JSON', '2026-11-27T10:04:00.000Z', 'e'),
+    ];
+    expect(await quarantine.put(entries)).toEqual([]);
+    const range = { from: '2026-11-27T00:00:00.000Z', to: '2026-11-28T00:00:00.000Z' };
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await quarantine.list({ ...range, limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((i) => i.sourceId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(['e', 'd', 'c', 'b', 'a']);
+    const malformed = await quarantine.list({ ...range, reason: 'MALFORMED_JSON', limit: 10 });
+    expect(malformed.items.map((i) => i.sourceId)).toEqual(['e', 'c', 'a']);
+  });
+});
+
+describe('CachedDeviceDirectory', () => {
+  it('serves repeated lookups from memory until the TTL passes, including unknown devices', async () => {
+    let reads = 0;
+    const inner: DeviceDirectory = {
+      findMany: async (ids) => {
+        reads += 1;
+        return new Map(ids.filter((id) => id === 'known').map((id) => [id, device(id, 'water-level')]));
+      },
+    };
+    let now = 0;
+    const cached = new CachedDeviceDirectory(inner, 60_000, () => now);
+    await cached.findMany(['known', 'ghost']);
+    await cached.findMany(['known', 'ghost']);
+    expect(reads).toBe(1);
+    now = 60_001;
+    expect((await cached.findMany(['known'])).has('known')).toBe(true);
+    expect(reads).toBe(2);
+  });
+
+  it('reads through to the real registry table', async () => {
+    const registry = new DynamoDbDeviceDirectory(dynamo.client, dynamo.names.devices);
+    await registry.put(device('gauge-7', 'water-level'));
+    const found = await new CachedDeviceDirectory(registry, 1000).findMany(['gauge-7', 'nobody']);
+    expect([...found.keys()]).toEqual(['gauge-7']);
+  });
+});
+
+describe('enrichment against the DynamoDB-compatible server', () => {
+  it('stores once even when the same batch is delivered twice', async () => {
+    const registry = new DynamoDbDeviceDirectory(dynamo.client, dynamo.names.devices);
+    await registry.put(device('bin-e2e', 'waste-container'));
+    const ports = {
+      devices: registry,
+      telemetry: new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400),
+      latestState: new DynamoDbLatestState(dynamo.client, dynamo.names['latest-state']),
+      quarantine: new DynamoDbQuarantine(dynamo.client, dynamo.names.quarantine, 90),
+      processed: new DynamoDbProcessedMessages(dynamo.client, dynamo.names['processed-messages'], 3600),
+    };
+    const batch = Array.from({ length: 30 }, (_, i) =>
+      queued({
+        deviceId: 'bin-e2e',
+        payload: reading(
+          { fillingLevel: i / 100 },
+          { observedAt: new Date(NOW.getTime() - i * 60_000).toISOString() },
+        ),
+      }),
+    );
+    const first = await enrichTelemetryBatch(batch, ports, NOW, LIMITS);
+    const second = await enrichTelemetryBatch(batch, ports, NOW, LIMITS);
+    expect(first).toMatchObject({ stored: 30, duplicates: 0, retry: [] });
+    expect(second).toMatchObject({ stored: 0, duplicates: 30, retry: [] });
+    const page = await ports.telemetry.query({
+      deviceId: 'bin-e2e',
+      from: new Date(NOW.getTime() - 3_600_000).toISOString(),
+      to: NOW.toISOString(),
+      limit: 100,
+    });
+    expect(page.items).toHaveLength(30);
+    expect((await ports.latestState.get('bin-e2e'))?.readings).toEqual({ fillingLevel: 0 });
+  });
+});

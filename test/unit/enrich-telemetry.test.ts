@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
+import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
+import { device, LIMITS, NOW, queued, reading } from '../support/messages.js';
+
+function setup() {
+  return new InMemoryPorts([
+    device('bin-001', 'waste-container'),
+    device('bin-002', 'waste-container'),
+    device('river-1', 'water-level'),
+  ]);
+}
+
+describe('enrichTelemetryBatch', () => {
+  it('stores valid readings, quarantines the rest and accounts for every message', async () => {
+    const ports = setup();
+    const messages = [
+      queued({ payload: reading({ fillingLevel: 0.4 }) }),
+      queued({ deviceId: 'bin-002', payload: reading({ fillingLevel: 0.9 }) }),
+      queued({ payload: 'garbage' }),
+      queued({ deviceId: 'ghost', payload: reading({ fillingLevel: 0.1 }) }),
+    ];
+    const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    expect(result.stored).toBe(2);
+    expect(result.quarantined.map((q) => q.reason).sort()).toEqual(['MALFORMED_JSON', 'UNKNOWN_DEVICE']);
+    expect(result.retry).toEqual([]);
+    expect(ports.series).toHaveLength(2);
+    expect(ports.quarantined).toHaveLength(2);
+  });
+
+  it('keeps the raw payload of a quarantined message', async () => {
+    const ports = setup();
+    await enrichTelemetryBatch([queued({ payload: '{"half": ' })], ports, NOW, LIMITS);
+    expect(ports.quarantined[0]).toMatchObject({
+      reason: 'MALFORMED_JSON',
+      deviceId: 'bin-001',
+      payload: '{"half": ',
+      payloadEncoding: 'utf8',
+    });
+  });
+
+  it('reads the registry once per batch, not once per message', async () => {
+    const ports = setup();
+    const messages = Array.from({ length: 50 }, (_, i) =>
+      queued({ deviceId: i % 2 ? 'bin-001' : 'bin-002', payload: reading({ fillingLevel: i / 100 }) }),
+    );
+    await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    expect(ports.counts.registryReads).toBe(1);
+    expect(ports.counts.storeWrites).toBe(2);
+  });
+
+  it('drops a duplicate inside the batch and one already stored earlier', async () => {
+    const ports = setup();
+    const payload = reading({ fillingLevel: 0.3 });
+    await enrichTelemetryBatch([queued({ payload })], ports, NOW, LIMITS);
+    const again = await enrichTelemetryBatch([queued({ payload }), queued({ payload })], ports, NOW, LIMITS);
+    expect(again).toMatchObject({ stored: 0, duplicates: 2 });
+    expect(ports.series).toHaveLength(1);
+  });
+
+  it('writes latest state once per device per batch, with the newest observation', async () => {
+    const ports = setup();
+    const messages = ['2026-11-27T11:00:00Z', '2026-11-27T11:30:00Z', '2026-11-27T11:10:00Z'].map(
+      (observedAt, i) => queued({ payload: reading({ fillingLevel: i / 10 }, { observedAt }) }),
+    );
+    await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    expect(ports.counts.latestStateWrites).toBe(1);
+    expect(ports.latest.get('bin-001')?.observedAt).toBe('2026-11-27T11:30:00.000Z');
+  });
+
+  it('hands back only the messages whose store write must be retried', async () => {
+    const ports = setup();
+    const write = ports.telemetry.write;
+    ports.telemetry.write = async (points) => {
+      await write(points.slice(1));
+      return { retry: [0], rejected: [] };
+    };
+    const messages = [
+      queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.1 }) }),
+      queued({ queueMessageId: 'b', deviceId: 'bin-002', payload: reading({ fillingLevel: 0.2 }) }),
+    ];
+    const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    expect(result.retry).toEqual(['a']);
+    expect(result.stored).toBe(1);
+    // The retried message is not marked processed, so its redelivery is stored, not dropped as a duplicate.
+    expect(ports.processedKeys.size).toBe(1);
+  });
+
+  it('quarantines records the store rejects for good, with the store reason', async () => {
+    const ports = setup();
+    ports.telemetry.write = async () => ({
+      retry: [],
+      rejected: [
+        { index: 0, reason: 'STORE_REJECTED', detail: 'Timestream rejected the record: version conflict' },
+      ],
+    });
+    const result = await enrichTelemetryBatch(
+      [queued({ payload: reading({ fillingLevel: 0.1 }) })],
+      ports,
+      NOW,
+      LIMITS,
+    );
+    expect(result.quarantined).toHaveLength(1);
+    expect(result.quarantined[0]).toMatchObject({ reason: 'STORE_REJECTED', deviceId: 'bin-001' });
+    expect(result.retry).toEqual([]);
+  });
+
+  it('retries everything when the registry cannot be read, and quarantines nothing by mistake', async () => {
+    const ports = setup();
+    ports.devices.findMany = async () => {
+      throw new Error('throttled');
+    };
+    const result = await enrichTelemetryBatch(
+      [
+        queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.1 }) }),
+        queued({ queueMessageId: 'b', payload: 'x' }),
+      ],
+      ports,
+      NOW,
+      LIMITS,
+    );
+    expect(result.retry).toEqual(['a']);
+    expect(result.quarantined.map((q) => q.reason)).toEqual(['MALFORMED_JSON']);
+    expect(result.errors[0]?.step).toBe('registry');
+  });
+
+  it('retries a device whose latest-state write failed', async () => {
+    const ports = setup();
+    ports.latestState.putIfNewer = async (points) => points.map((_, i) => i);
+    const result = await enrichTelemetryBatch(
+      [queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.1 }) })],
+      ports,
+      NOW,
+      LIMITS,
+    );
+    expect(result).toMatchObject({ stored: 0, retry: ['a'] });
+  });
+
+  it('retries the quarantined messages when the quarantine cannot be written', async () => {
+    const ports = setup();
+    ports.quarantine.put = async () => {
+      throw new Error('down');
+    };
+    const result = await enrichTelemetryBatch(
+      [queued({ queueMessageId: 'q', payload: 'nope' })],
+      ports,
+      NOW,
+      LIMITS,
+    );
+    expect(result.retry).toEqual(['q']);
+    expect(result.quarantined).toEqual([]);
+  });
+
+  it('puts every message in exactly one outcome', async () => {
+    const ports = setup();
+    const payload = reading({ fillingLevel: 0.3 });
+    const messages = [
+      queued({ payload }),
+      queued({ payload }),
+      queued({ payload: 'bad' }),
+      queued({ deviceId: 'river-1', deviceType: 'water-level', payload: reading({ waterLevel: 2 }) }),
+    ];
+    const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    expect(result.stored + result.duplicates + result.quarantined.length + result.retry.length).toBe(
+      messages.length,
+    );
+  });
+});
