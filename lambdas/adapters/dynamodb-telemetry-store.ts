@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
+import { needsLatestStateWrite, stateFingerprint, type WrittenState } from '../domain/latest-state-policy.js';
 import type {
   LatestStateStore,
   Page,
@@ -10,7 +11,14 @@ import type {
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
-import { batchPut, decodeCursor, encodeCursor, InvalidCursorError } from './dynamodb-batches.js';
+import { decodeCursor, encodeCursor, InvalidCursorError } from './dynamodb-batches.js';
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: string }).name === 'ConditionalCheckFailedException'
+  );
+}
 
 /** Sort key: observation time first so a time range is one key condition; message id keeps it unique. */
 export function observedKey(point: Pick<TelemetryPoint, 'observedAt' | 'messageId'>): string {
@@ -34,7 +42,6 @@ function fromSeriesItem(item: Record<string, unknown>): TelemetryPoint {
 /**
  * The default telemetry store: a DynamoDB table with one partition per device and the observation time as sort
  * key. Items expire through TTL at the end of the retention period, which costs nothing to delete.
- * Writes use the point's natural key, so writing a redelivered message again overwrites it with itself.
  */
 export class DynamoDbTelemetryStore implements TelemetryStore {
   constructor(
@@ -43,14 +50,32 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     private readonly retentionDays: number,
   ) {}
 
+  readonly detectsDuplicates = true;
+
+  /**
+   * One conditional PutItem per point. It costs the same write unit as a batched put, and the condition tells a
+   * redelivered point from a new one for free, so no separate idempotency record (a second write) is needed.
+   */
   async write(points: readonly TelemetryPoint[]): Promise<WriteOutcome> {
-    const retry = await batchPut(
-      this.client,
-      this.tableName,
-      points.map((point) => toSeriesItem(point, this.retentionDays)),
-      (item) => `${item.deviceId}|${item.observedKey}`,
+    const retry: number[] = [];
+    const duplicates: number[] = [];
+    await Promise.all(
+      points.map(async (point, index) => {
+        try {
+          await this.client.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: toSeriesItem(point, this.retentionDays),
+              ConditionExpression: 'attribute_not_exists(observedKey)',
+            }),
+          );
+        } catch (error) {
+          if (isConditionFailure(error)) duplicates.push(index);
+          else retry.push(index);
+        }
+      }),
     );
-    return { retry, rejected: [] };
+    return { retry, rejected: [], duplicates };
   }
 
   async query(query: TelemetryQuery): Promise<Page<TelemetryPoint>> {
@@ -109,9 +134,7 @@ export class DynamoDbLatestState implements LatestStateStore {
           return undefined;
         } catch (error) {
           // Not newer than what is stored: nothing to do, and not a failure.
-          if (error instanceof ConditionalCheckFailedException) return undefined;
-          if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
-          return index;
+          return isConditionFailure(error) ? undefined : index;
         }
       }),
     );
@@ -121,5 +144,44 @@ export class DynamoDbLatestState implements LatestStateStore {
   async get(deviceId: string): Promise<TelemetryPoint | undefined> {
     const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { deviceId } }));
     return response.Item as TelemetryPoint | undefined;
+  }
+}
+
+/**
+ * Remembers, in the function's memory, what this instance last wrote for each device, and skips latest-state
+ * writes that would change nothing but the timestamp (see {@link needsLatestStateWrite}). Another instance may
+ * hold an older memory; that only costs an extra conditional write, never a wrong state.
+ */
+export class WriteOnChangeLatestState implements LatestStateStore {
+  private readonly written = new Map<string, WrittenState>();
+
+  constructor(
+    private readonly inner: LatestStateStore,
+    private readonly refreshSeconds: number,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  async putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]> {
+    const toWrite = points
+      .map((point, index) => ({ point, index }))
+      .filter(({ point }) =>
+        needsLatestStateWrite(this.written.get(point.deviceId), point, this.refreshSeconds),
+      );
+    if (toWrite.length === 0) return [];
+    const failed = new Set(await this.inner.putIfNewer(toWrite.map(({ point }) => point)));
+    if (this.written.size + toWrite.length > this.maxEntries) this.written.clear();
+    toWrite.forEach(({ point }, i) => {
+      if (failed.has(i)) this.written.delete(point.deviceId);
+      else
+        this.written.set(point.deviceId, {
+          observedAt: point.observedAt,
+          fingerprint: stateFingerprint(point),
+        });
+    });
+    return toWrite.filter((_, i) => failed.has(i)).map(({ index }) => index);
+  }
+
+  get(deviceId: string): Promise<TelemetryPoint | undefined> {
+    return this.inner.get(deviceId);
   }
 }

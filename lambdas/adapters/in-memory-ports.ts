@@ -12,8 +12,9 @@ import type {
 import { chunk } from './dynamodb-batches.js';
 
 /**
- * Requests the in-memory adapters would have made to AWS, counted the way AWS bills and throttles them:
- * one BatchGetItem per 100 keys, one BatchWriteItem per 25 items, one conditional PutItem per item.
+ * What the in-memory adapters would have asked of DynamoDB, counted as the DynamoDB adapters issue them:
+ * requests (one BatchGetItem per 100 keys, one BatchWriteItem per 25 items, one conditional PutItem per point)
+ * and billed units (a write unit per item written or conditionally refused, half a read unit per item read).
  */
 export interface RequestCounts {
   registryReads: number;
@@ -22,6 +23,8 @@ export interface RequestCounts {
   dedupeReads: number;
   dedupeWrites: number;
   quarantineWrites: number;
+  writeUnits: number;
+  readUnits: number;
 }
 
 export function emptyCounts(): RequestCounts {
@@ -32,6 +35,8 @@ export function emptyCounts(): RequestCounts {
     dedupeReads: 0,
     dedupeWrites: 0,
     quarantineWrites: 0,
+    writeUnits: 0,
+    readUnits: 0,
   };
 }
 
@@ -53,6 +58,7 @@ export class InMemoryPorts {
   readonly devices: DeviceDirectory = {
     findMany: async (ids) => {
       this.counts.registryReads += chunk(ids, 100).length;
+      this.counts.readUnits += ids.length / 2;
       const found = new Map<string, Device>();
       for (const id of ids) {
         const device = this.devicesById.get(id);
@@ -62,16 +68,23 @@ export class InMemoryPorts {
     },
   };
 
+  /** Behaves like the DynamoDB store: one conditional put per point, duplicates reported. */
   readonly telemetry: TelemetryStore = {
+    detectsDuplicates: true,
     write: async (points): Promise<WriteOutcome> => {
-      this.counts.storeWrites += chunk(points, 25).length;
-      for (const point of points) {
+      this.counts.storeWrites += points.length;
+      this.counts.writeUnits += points.length;
+      const duplicates: number[] = [];
+      points.forEach((point, index) => {
         const key = `${point.deviceId}|${point.observedAt}|${point.messageId}`;
-        if (this.seriesKeys.has(key)) continue;
+        if (this.seriesKeys.has(key)) {
+          duplicates.push(index);
+          return;
+        }
         this.seriesKeys.add(key);
         this.series.push(point);
-      }
-      return { retry: [], rejected: [] };
+      });
+      return { retry: [], rejected: [], duplicates };
     },
     query: async (query: TelemetryQuery): Promise<Page<TelemetryPoint>> => {
       const items = this.series
@@ -90,6 +103,7 @@ export class InMemoryPorts {
   readonly latestState: LatestStateStore = {
     putIfNewer: async (points) => {
       this.counts.latestStateWrites += points.length;
+      this.counts.writeUnits += points.length;
       for (const point of points) {
         const current = this.latest.get(point.deviceId);
         if (!current || current.observedAt < point.observedAt) this.latest.set(point.deviceId, point);
@@ -102,6 +116,7 @@ export class InMemoryPorts {
   readonly quarantine: QuarantineStore = {
     put: async (entries) => {
       this.counts.quarantineWrites += chunk(entries, 25).length;
+      this.counts.writeUnits += entries.length;
       this.quarantined.push(...entries);
       return [];
     },
@@ -120,10 +135,12 @@ export class InMemoryPorts {
   readonly processed: ProcessedMessages = {
     findProcessed: async (keys) => {
       this.counts.dedupeReads += chunk(keys, 100).length;
+      this.counts.readUnits += keys.length / 2;
       return new Set(keys.filter((key) => this.processedKeys.has(key)));
     },
     markProcessed: async (keys) => {
       this.counts.dedupeWrites += chunk(keys, 25).length;
+      this.counts.writeUnits += keys.length;
       for (const key of keys) this.processedKeys.add(key);
     },
   };

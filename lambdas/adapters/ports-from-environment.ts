@@ -10,7 +10,11 @@ import type { TelemetryStore } from '../domain/telemetry.js';
 import { createDocumentClient } from './dynamodb-client.js';
 import { CachedDeviceDirectory, DynamoDbDeviceDirectory } from './dynamodb-device-directory.js';
 import { DynamoDbProcessedMessages, DynamoDbQuarantine } from './dynamodb-ingest-records.js';
-import { DynamoDbLatestState, DynamoDbTelemetryStore } from './dynamodb-telemetry-store.js';
+import {
+  DynamoDbLatestState,
+  DynamoDbTelemetryStore,
+  WriteOnChangeLatestState,
+} from './dynamodb-telemetry-store.js';
 import { TimestreamTelemetryStore } from './timestream-telemetry-store.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -72,23 +76,32 @@ function telemetryStore(env: Environment, client: DynamoDBDocumentClient): Telem
 /** The enrichment step's adapters, built from the function's environment (set by the CDK construct). */
 export function enrichTelemetryPortsFromEnvironment(env: Environment = process.env): EnrichTelemetryPorts {
   const client = documentClient(env);
+  const telemetry = telemetryStore(env, client);
   return {
     devices: new CachedDeviceDirectory(
       new DynamoDbDeviceDirectory(client, tableName(env, 'devices')),
       positiveNumber(env, ENV.registryCacheSeconds, INGEST_SETTINGS.registryCacheSeconds) * 1000,
     ),
-    telemetry: telemetryStore(env, client),
-    latestState: new DynamoDbLatestState(client, tableName(env, 'latest-state')),
+    telemetry,
+    latestState: new WriteOnChangeLatestState(
+      new DynamoDbLatestState(client, tableName(env, 'latest-state')),
+      INGEST_SETTINGS.latestStateRefreshSeconds,
+    ),
     quarantine: new DynamoDbQuarantine(
       client,
       tableName(env, 'quarantine'),
       positiveNumber(env, ENV.quarantineRetentionDays, INGEST_SETTINGS.quarantineRetentionDays),
     ),
-    processed: new DynamoDbProcessedMessages(
-      client,
-      tableName(env, 'processed-messages'),
-      positiveNumber(env, ENV.dedupeWindowSeconds, INGEST_SETTINGS.dedupeWindowSeconds),
-    ),
+    // Only a store that cannot detect duplicates itself needs idempotency records (one more write per message).
+    ...(telemetry.detectsDuplicates
+      ? {}
+      : {
+          processed: new DynamoDbProcessedMessages(
+            client,
+            tableName(env, 'processed-messages'),
+            positiveNumber(env, ENV.dedupeWindowSeconds, INGEST_SETTINGS.dedupeWindowSeconds),
+          ),
+        }),
   };
 }
 

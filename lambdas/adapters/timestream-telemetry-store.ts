@@ -80,6 +80,9 @@ export class TimestreamTelemetryStore implements TelemetryStore {
     private readonly tableName: string,
   ) {}
 
+  /** Timestream accepts an identical record twice without saying so; the enrichment keeps idempotency records. */
+  readonly detectsDuplicates = false;
+
   async write(points: readonly TelemetryPoint[]): Promise<WriteOutcome> {
     const retry: number[] = [];
     const rejected: { index: number; reason: ReasonCode; detail: string }[] = [];
@@ -119,7 +122,7 @@ export class TimestreamTelemetryStore implements TelemetryStore {
         }
       }),
     );
-    return { retry, rejected };
+    return { retry, rejected, duplicates: [] };
   }
 
   async query(query: TelemetryQuery): Promise<Page<TelemetryPoint>> {

@@ -20,4 +20,9 @@ export const INGEST_SETTINGS = {
   /** Idempotency records outlive the longest redelivery: queue retention plus a day. */
   dedupeWindowSeconds: 15 * 24 * 3600,
   quarantineRetentionDays: 90,
+  /**
+   * Latest state is rewritten when readings change, or at least this often while they do not (write-on-change).
+   * Offline detection must allow this much lag in "last heard".
+   */
+  latestStateRefreshSeconds: 600,
 } as const;

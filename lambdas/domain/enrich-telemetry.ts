@@ -21,7 +21,8 @@ export interface EnrichTelemetryPorts {
   readonly telemetry: TelemetryStore;
   readonly latestState: LatestStateStore;
   readonly quarantine: QuarantineStore;
-  readonly processed: ProcessedMessages;
+  /** Needed only when the telemetry store cannot detect duplicates itself. */
+  readonly processed?: ProcessedMessages;
 }
 
 /** What happened to a batch. Every input message is in exactly one of stored, duplicates, quarantined, retry. */
@@ -52,8 +53,9 @@ function newestPerDevice(points: readonly TelemetryPoint[]): TelemetryPoint[] {
  * series, advance latest state, quarantine the rest. Nothing is dropped silently: a message that cannot be
  * finished now is returned in `retry`, and the queue redelivers it (and dead-letters it after the limit).
  *
- * Ordering of writes makes redelivery safe: a message is marked processed only after its point and latest state
- * are written, and both writes are idempotent (same key, same value), so a crash in between only repeats them.
+ * Redelivery is safe: points are written under their natural key (device, observation time, message id), latest
+ * state only moves forward, and where the store cannot tell a duplicate itself, the message is marked processed
+ * only after both writes, so a crash in between only repeats idempotent writes.
  */
 export async function enrichTelemetryBatch(
   messages: readonly QueuedMessage[],
@@ -61,6 +63,10 @@ export async function enrichTelemetryBatch(
   now: Date,
   limits: ValidationLimits,
 ): Promise<EnrichTelemetryResult> {
+  if (!ports.telemetry.detectsDuplicates && !ports.processed) {
+    // A wiring fault, not a message fault: fail before touching anything so the whole batch is retried.
+    throw new Error('a telemetry store that cannot detect duplicates needs a ProcessedMessages port');
+  }
   const result: { -readonly [K in keyof EnrichTelemetryResult]: EnrichTelemetryResult[K] } = {
     stored: 0,
     duplicates: 0,
@@ -127,10 +133,13 @@ export async function enrichTelemetryBatch(
     candidates.push({ point: enriched.point, queueMessageId: message.queueMessageId, key });
   }
 
+  // Stores that detect duplicates on write (DynamoDB, by conditional put on the point's key) need no separate
+  // idempotency record: that would double the write cost. Others (Timestream) keep one per message.
+  const processed = ports.telemetry.detectsDuplicates ? undefined : ports.processed;
   let fresh = candidates;
-  if (candidates.length > 0) {
+  if (processed && candidates.length > 0) {
     try {
-      const already = await ports.processed.findProcessed(candidates.map((c) => c.key));
+      const already = await processed.findProcessed(candidates.map((c) => c.key));
       fresh = candidates.filter((c) => !already.has(c.key));
       result.duplicates += candidates.length - fresh.length;
     } catch (error) {
@@ -142,9 +151,11 @@ export async function enrichTelemetryBatch(
 
   if (fresh.length > 0) {
     const failed = new Set<number>();
+    const heldAlready = new Set<number>();
     try {
       const outcome = await ports.telemetry.write(fresh.map((c) => c.point));
       for (const index of outcome.retry) failed.add(index);
+      for (const index of outcome.duplicates) heldAlready.add(index);
       for (const rejected of outcome.rejected) {
         failed.add(rejected.index);
         const candidate = fresh[rejected.index];
@@ -175,7 +186,10 @@ export async function enrichTelemetryBatch(
         failed.add(index);
       });
     }
+    // Points the store already held still go through latest state: a previous delivery may have stored the
+    // point and then failed before latest state was written. The conditional write makes that a no-op otherwise.
     const written = fresh.filter((_, index) => !failed.has(index));
+    const duplicateKeys = new Set(fresh.filter((_, index) => heldAlready.has(index)).map((c) => c.key));
 
     const newest = newestPerDevice(written.map((c) => c.point));
     const retryDevices = new Set<string>();
@@ -198,9 +212,11 @@ export async function enrichTelemetryBatch(
 
     if (completed.length > 0) {
       try {
-        await ports.processed.markProcessed(completed.map((c) => c.key));
-        result.stored += completed.length;
-        result.storedPoints.push(...completed.map((c) => c.point));
+        if (processed) await processed.markProcessed(completed.map((c) => c.key));
+        const stored = completed.filter((c) => !duplicateKeys.has(c.key));
+        result.stored += stored.length;
+        result.duplicates += completed.length - stored.length;
+        result.storedPoints.push(...stored.map((c) => c.point));
       } catch (error) {
         // Points are stored but not yet recorded as such; a retry rewrites the same keys, which is harmless.
         result.errors.push({ step: 'dedupe-mark', error, messages: completed.length });

@@ -18,7 +18,10 @@ export interface TelemetryPoint {
   readonly location?: { readonly lat: number; readonly lon: number };
 }
 
-/** Outcome of writing a batch: indexes (into the input) to retry later and records the store refused for good. */
+/**
+ * Outcome of writing a batch, as indexes into the input: points to retry later, points the store refused for
+ * good, and points it already held (only reported by stores that detect duplicates).
+ */
 export interface WriteOutcome {
   readonly retry: readonly number[];
   readonly rejected: readonly {
@@ -26,9 +29,8 @@ export interface WriteOutcome {
     readonly reason: ReasonCode;
     readonly detail: string;
   }[];
+  readonly duplicates: readonly number[];
 }
-
-export const ALL_WRITTEN: WriteOutcome = { retry: [], rejected: [] };
 
 export interface TelemetryQuery {
   readonly deviceId: string;
@@ -52,6 +54,11 @@ export interface Page<T> {
  * treats as "retry all".
  */
 export interface TelemetryStore {
+  /**
+   * True when `write` reports points it already held (a conditional write on the point's natural key), so no
+   * separate idempotency record is needed; false when the caller must keep its own (Timestream).
+   */
+  readonly detectsDuplicates: boolean;
   write(points: readonly TelemetryPoint[]): Promise<WriteOutcome>;
   query(query: TelemetryQuery): Promise<Page<TelemetryPoint>>;
 }
@@ -63,7 +70,7 @@ export interface LatestStateStore {
   get(deviceId: string): Promise<TelemetryPoint | undefined>;
 }
 
-/** Port: idempotency records, keyed `deviceId#messageId`. */
+/** Port: idempotency records, keyed `deviceId#messageId`, for stores that cannot detect duplicates themselves. */
 export interface ProcessedMessages {
   /** Which of these keys were already stored. */
   findProcessed(keys: readonly string[]): Promise<ReadonlySet<string>>;

@@ -45,12 +45,15 @@ function point(
 }
 
 describe('DynamoDbTelemetryStore', () => {
-  it('writes a batch larger than one BatchWriteItem and reads it back in time order, paginated', async () => {
+  it('writes a batch and reads it back in time order, paginated', async () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
     const points = Array.from({ length: 60 }, (_, i) =>
       point('series-1', new Date(Date.UTC(2026, 10, 27, 10, i)).toISOString(), { fillingLevel: i / 100 }),
     );
-    expect(await store.write(points)).toEqual({ retry: [], rejected: [] });
+    expect(await store.write(points)).toEqual({ retry: [], rejected: [], duplicates: [] });
+    // Writing the same points again reports each as already held, and stores nothing twice.
+    const again = await store.write(points.slice(0, 3));
+    expect([...again.duplicates].sort()).toEqual([0, 1, 2]);
     const first = await store.query({
       deviceId: 'series-1',
       from: '2026-11-27T10:00:00.000Z',

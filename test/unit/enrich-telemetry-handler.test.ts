@@ -87,19 +87,17 @@ afterEach(() => {
 });
 
 describe('enrich-telemetry handler on the DynamoDB store', () => {
-  it('reports only the messages whose writes stayed unprocessed as batch item failures', async () => {
+  it('reports only the messages whose writes failed as batch item failures, and keeps no idempotency records', async () => {
     registryHas('bin-001', 'bin-002');
-    // DynamoDB keeps returning one series item as unprocessed (throttled partition); the other is written.
-    dynamo.on(BatchWriteCommand).callsFake((input) => {
-      const [table, requests] =
-        Object.entries(
-          input.RequestItems as Record<string, { PutRequest: { Item: Record<string, unknown> } }[]>,
-        )[0] ?? [];
-      if (table !== 'telemetry') return {};
-      const stuck = (requests ?? []).filter((r) => r.PutRequest.Item.deviceId === 'bin-002');
-      return stuck.length ? { UnprocessedItems: { telemetry: stuck } } : {};
+    // One device's series partition is throttled; the other point is written.
+    dynamo.on(PutCommand).callsFake((input) => {
+      if (input.TableName === 'telemetry' && input.Item.deviceId === 'bin-002') {
+        throw Object.assign(new Error('Throughput exceeds the table maximum'), {
+          name: 'ThrottlingException',
+        });
+      }
+      return {};
     });
-    dynamo.on(PutCommand).resolves({});
     const response = await handlerFor(baseEnv)(
       sqsEvent([
         queued({ queueMessageId: 'ok-1', payload: reading({ fillingLevel: 0.2 }) }),
@@ -108,14 +106,34 @@ describe('enrich-telemetry handler on the DynamoDB store', () => {
       context,
     );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'stuck-1' }]);
-    // The idempotency record is written for the stored message only.
-    const marks = dynamo
-      .commandCalls(BatchWriteCommand)
-      .flatMap((call) =>
-        (call.args[0].input.RequestItems?.processed ?? []).map((r) => r.PutRequest?.Item?.messageKey),
-      );
-    expect(marks).toHaveLength(1);
-    expect(String(marks[0])).toMatch(/^bin-001#/);
+    const seriesPuts = dynamo
+      .commandCalls(PutCommand)
+      .filter((c) => c.args[0].input.TableName === 'telemetry');
+    expect(seriesPuts.map((c) => c.args[0].input.ConditionExpression)).toEqual([
+      'attribute_not_exists(observedKey)',
+      'attribute_not_exists(observedKey)',
+    ]);
+    expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(0);
+  });
+
+  it('treats a conditional-check failure on the series as an already stored point', async () => {
+    registryHas('bin-001');
+    dynamo.on(PutCommand).callsFake((input) => {
+      if (input.TableName === 'telemetry') {
+        throw Object.assign(new Error('The conditional request failed'), {
+          name: 'ConditionalCheckFailedException',
+        });
+      }
+      return {};
+    });
+    const response = await handlerFor(baseEnv)(
+      sqsEvent([queued({ queueMessageId: 'dup', payload: reading({ fillingLevel: 0.2 }) })]),
+      context,
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(
+      dynamo.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'latest'),
+    ).toHaveLength(1);
   });
 
   it('returns every message for retry when DynamoDB is unreachable', async () => {

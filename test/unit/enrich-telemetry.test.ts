@@ -39,14 +39,14 @@ describe('enrichTelemetryBatch', () => {
     });
   });
 
-  it('reads the registry once per batch, not once per message', async () => {
+  it('reads the registry once per batch, not once per message, and writes each point once', async () => {
     const ports = setup();
     const messages = Array.from({ length: 50 }, (_, i) =>
       queued({ deviceId: i % 2 ? 'bin-001' : 'bin-002', payload: reading({ fillingLevel: i / 100 }) }),
     );
     await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
     expect(ports.counts.registryReads).toBe(1);
-    expect(ports.counts.storeWrites).toBe(2);
+    expect(ports.counts.storeWrites).toBe(50);
   });
 
   it('drops a duplicate inside the batch and one already stored earlier', async () => {
@@ -68,27 +68,80 @@ describe('enrichTelemetryBatch', () => {
     expect(ports.latest.get('bin-001')?.observedAt).toBe('2026-11-27T11:30:00.000Z');
   });
 
-  it('hands back only the messages whose store write must be retried', async () => {
+  it('hands back only the messages whose store write must be retried, and stores them on redelivery', async () => {
     const ports = setup();
     const write = ports.telemetry.write;
+    let failFirst = true;
     ports.telemetry.write = async (points) => {
-      await write(points.slice(1));
-      return { retry: [0], rejected: [] };
+      if (!failFirst) return write(points);
+      failFirst = false;
+      const outcome = await write(points.slice(1));
+      return { ...outcome, retry: [0], duplicates: outcome.duplicates.map((i) => i + 1) };
     };
-    const messages = [
-      queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.1 }) }),
-      queued({ queueMessageId: 'b', deviceId: 'bin-002', payload: reading({ fillingLevel: 0.2 }) }),
-    ];
-    const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    const a = queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.1 }) });
+    const b = queued({ queueMessageId: 'b', deviceId: 'bin-002', payload: reading({ fillingLevel: 0.2 }) });
+    const result = await enrichTelemetryBatch([a, b], ports, NOW, LIMITS);
     expect(result.retry).toEqual(['a']);
     expect(result.stored).toBe(1);
-    // The retried message is not marked processed, so its redelivery is stored, not dropped as a duplicate.
-    expect(ports.processedKeys.size).toBe(1);
+    const redelivered = await enrichTelemetryBatch([a], ports, NOW, LIMITS);
+    expect(redelivered).toMatchObject({ stored: 1, duplicates: 0, retry: [] });
+    expect(ports.series).toHaveLength(2);
+  });
+
+  it('applies latest state on redelivery when a stored point missed it the first time', async () => {
+    const ports = setup();
+    const putIfNewer = ports.latestState.putIfNewer;
+    ports.latestState.putIfNewer = async (points) => points.map((_, i) => i);
+    const message = queued({ queueMessageId: 'a', payload: reading({ fillingLevel: 0.7 }) });
+    expect((await enrichTelemetryBatch([message], ports, NOW, LIMITS)).retry).toEqual(['a']);
+    ports.latestState.putIfNewer = putIfNewer;
+    const again = await enrichTelemetryBatch([message], ports, NOW, LIMITS);
+    expect(again).toMatchObject({ stored: 0, duplicates: 1, retry: [] });
+    expect(ports.latest.get('bin-001')?.readings).toEqual({ fillingLevel: 0.7 });
+  });
+
+  it('keeps idempotency records only when the store cannot detect duplicates', async () => {
+    const ports = setup();
+    const payload = reading({ fillingLevel: 0.3 });
+    await enrichTelemetryBatch([queued({ payload })], ports, NOW, LIMITS);
+    expect(ports.counts.dedupeReads + ports.counts.dedupeWrites).toBe(0);
+
+    const blind = setup();
+    const write = blind.telemetry.write;
+    const timestreamLike = {
+      ...blind,
+      telemetry: {
+        ...blind.telemetry,
+        detectsDuplicates: false,
+        write: async (p: Parameters<typeof write>[0]) => ({ ...(await write(p)), duplicates: [] }),
+      },
+      devices: blind.devices,
+      latestState: blind.latestState,
+      quarantine: blind.quarantine,
+      processed: blind.processed,
+    };
+    await enrichTelemetryBatch([queued({ payload })], timestreamLike, NOW, LIMITS);
+    const again = await enrichTelemetryBatch([queued({ payload })], timestreamLike, NOW, LIMITS);
+    expect(again).toMatchObject({ stored: 0, duplicates: 1 });
+    expect(blind.processedKeys.size).toBe(1);
+  });
+
+  it('refuses to run a store that cannot detect duplicates without idempotency records', async () => {
+    const ports = setup();
+    const wiring = {
+      ...ports,
+      telemetry: { ...ports.telemetry, detectsDuplicates: false },
+      processed: undefined,
+    };
+    await expect(
+      enrichTelemetryBatch([queued({ payload: reading({ fillingLevel: 0.1 }) })], wiring, NOW, LIMITS),
+    ).rejects.toThrow(/ProcessedMessages/);
   });
 
   it('quarantines records the store rejects for good, with the store reason', async () => {
     const ports = setup();
     ports.telemetry.write = async () => ({
+      duplicates: [],
       retry: [],
       rejected: [
         { index: 0, reason: 'STORE_REJECTED', detail: 'Timestream rejected the record: version conflict' },

@@ -1,0 +1,32 @@
+import type { TelemetryPoint } from './telemetry.js';
+
+/** What was last written to a device's latest state, as remembered by the writer. */
+export interface WrittenState {
+  readonly observedAt: string;
+  readonly fingerprint: string;
+}
+
+/** Readings and battery in a stable form, so two points with the same values compare equal. */
+export function stateFingerprint(point: Pick<TelemetryPoint, 'readings' | 'battery'>): string {
+  const keys = Object.keys(point.readings).sort();
+  return JSON.stringify([keys.map((k) => [k, point.readings[k]]), point.battery ?? null]);
+}
+
+/**
+ * Write-on-change: a device's latest state is rewritten only when its readings changed, or when the stored
+ * observation time would otherwise fall more than `refreshSeconds` behind. A parking bay that stays occupied all
+ * afternoon then costs one write per refresh period instead of one per message, and "last heard" stays within
+ * the refresh period (offline detection must allow for it).
+ */
+export function needsLatestStateWrite(
+  previous: WrittenState | undefined,
+  next: Pick<TelemetryPoint, 'readings' | 'battery' | 'observedAt'>,
+  refreshSeconds: number,
+): boolean {
+  if (!previous) return true;
+  if (next.observedAt <= previous.observedAt) return false;
+  if (stateFingerprint(next) !== previous.fingerprint) return true;
+  return (
+    new Date(next.observedAt).getTime() - new Date(previous.observedAt).getTime() >= refreshSeconds * 1000
+  );
+}
