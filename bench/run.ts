@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { CachedDeviceDirectory } from '../lambdas/adapters/dynamodb-device-directory.js';
-import { WriteOnChangeLatestState } from '../lambdas/adapters/dynamodb-telemetry-store.js';
+import { WriteOnChangeLatestState } from '../lambdas/adapters/dynamodb-latest-state.js';
 import { InMemoryPorts, type RequestCounts } from '../lambdas/adapters/in-memory-ports.js';
 import { DEVICE_TYPES, type DeviceType } from '../lambdas/contracts/device-types.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';

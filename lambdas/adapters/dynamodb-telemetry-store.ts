@@ -1,187 +1,279 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeviceType, Readings } from '../contracts/device-types.js';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
-import { needsLatestStateWrite, stateFingerprint, type WrittenState } from '../domain/latest-state-policy.js';
 import type {
-  LatestStateStore,
   Page,
   TelemetryPoint,
   TelemetryQuery,
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
-import { decodeCursor, encodeCursor, InvalidCursorError } from './dynamodb-batches.js';
+import { InvalidCursorError } from './dynamodb-batches.js';
+import { isConditionFailure } from './dynamodb-latest-state.js';
 
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error as { name?: string }).name === 'ConditionalCheckFailedException'
-  );
-}
-
-/** Sort key: observation time first so a time range is one key condition; message id keeps it unique. */
-export function observedKey(point: Pick<TelemetryPoint, 'observedAt' | 'messageId'>): string {
-  return `${point.observedAt}#${point.messageId}`;
-}
-
-function toSeriesItem(point: TelemetryPoint, retentionDays: number): Record<string, unknown> {
-  const { location: _location, ...rest } = point;
-  return {
-    ...rest,
-    observedKey: observedKey(point),
-    [TTL_ATTRIBUTE]: Math.floor(new Date(point.observedAt).getTime() / 1000) + retentionDays * 86_400,
-  };
-}
-
-function fromSeriesItem(item: Record<string, unknown>): TelemetryPoint {
-  const { observedKey: _key, [TTL_ATTRIBUTE]: _ttl, ...point } = item;
-  return point as unknown as TelemetryPoint;
-}
+const HOUR_MS = 3_600_000;
 
 /**
- * The default telemetry store: a DynamoDB table with one partition per device and the observation time as sort
- * key. Items expire through TTL at the end of the retention period, which costs nothing to delete.
+ * Points per bucket item. A 5-minute device fills about one item an hour; the item stays near 1 KB, so an append
+ * costs about one write unit (DynamoDB bills an update by the larger of the item's old and new size).
+ */
+export const POINTS_PER_ITEM = 10;
+/**
+ * Items per device-hour: 300 readings an hour (one every 12 s). A device past that is refused as RATE_LIMITED,
+ * which also caps what one faulty device can cost.
+ */
+export const MAX_ITEMS_PER_HOUR = 30;
+
+/** One reading inside a bucket item, in short form: bucket items are what storage is billed on. */
+interface StoredPoint {
+  /** observedAt, epoch milliseconds */
+  readonly t: number;
+  /** messageId */
+  readonly id: string;
+  readonly r: Readings;
+  /** receivedAt, epoch milliseconds */
+  readonly rx: number;
+  readonly b?: number;
+}
+
+function hourStart(epochMs: number): number {
+  return Math.floor(epochMs / HOUR_MS) * HOUR_MS;
+}
+
+/** Sort key: the bucket's hour, then its item number (`2026-11-27T11:00:00.000Z#01`). */
+export function bucketKey(hourMs: number, item: number): string {
+  return `${new Date(hourMs).toISOString()}#${String(item).padStart(2, '0')}`;
+}
+
+type PointOutcome = 'stored' | 'duplicate' | 'full';
+
+/**
+ * The default telemetry store: DynamoDB, one partition per device, readings grouped into hourly bucket items.
+ *
+ * Grouping is what makes DynamoDB cheap for time series: a reading costs the same single write unit as an item
+ * of its own, but is stored at a fraction of the bytes (one item overhead and one key per dozen readings), and a
+ * 24-hour chart reads about 24 small items in one request. Items expire through TTL at the end of retention.
+ *
+ * Each append is conditional on the message id not being in the item yet, so a redelivered message is recognised
+ * as a duplicate without a separate idempotency record.
  */
 export class DynamoDbTelemetryStore implements TelemetryStore {
+  readonly detectsDuplicates = true;
+  /** Capacity units DynamoDB reports for this store's calls: what the local meter and the benchmark read. */
+  readonly consumed = { writeUnits: 0, readUnits: 0 };
+  /** Message ids of bucket items known to be full, per `deviceId|bucketKey`: full items never change again. */
+  private readonly fullItems = new Map<string, ReadonlySet<string>>();
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly retentionDays: number,
   ) {}
 
-  readonly detectsDuplicates = true;
-
-  /**
-   * One conditional PutItem per point. It costs the same write unit as a batched put, and the condition tells a
-   * redelivered point from a new one for free, so no separate idempotency record (a second write) is needed.
-   */
   async write(points: readonly TelemetryPoint[]): Promise<WriteOutcome> {
     const retry: number[] = [];
     const duplicates: number[] = [];
+    const rejected: { index: number; reason: 'RATE_LIMITED'; detail: string }[] = [];
+    // Points of one device-hour go one after another (they share items); different device-hours in parallel.
+    const groups = new Map<string, number[]>();
+    points.forEach((point, index) => {
+      const key = `${point.deviceId}|${hourStart(new Date(point.observedAt).getTime())}`;
+      groups.set(key, [...(groups.get(key) ?? []), index]);
+    });
+    this.forgetOldFullItems();
     await Promise.all(
-      points.map(async (point, index) => {
-        try {
-          await this.client.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: toSeriesItem(point, this.retentionDays),
-              ConditionExpression: 'attribute_not_exists(observedKey)',
-            }),
-          );
-        } catch (error) {
-          if (isConditionFailure(error)) duplicates.push(index);
-          else retry.push(index);
+      [...groups.values()].map(async (indexes) => {
+        for (const index of indexes) {
+          const point = points[index] as TelemetryPoint;
+          try {
+            const outcome = await this.append(point);
+            if (outcome === 'duplicate') duplicates.push(index);
+            if (outcome === 'full') {
+              rejected.push({
+                index,
+                reason: 'RATE_LIMITED',
+                detail: `device '${point.deviceId}' sent more than ${POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR} readings in the hour of ${new Date(hourStart(new Date(point.observedAt).getTime())).toISOString()}`,
+              });
+            }
+          } catch {
+            retry.push(index);
+          }
         }
       }),
     );
-    return { retry, rejected: [], duplicates };
+    return { retry, rejected, duplicates };
+  }
+
+  /** Appends to the first bucket item of the hour with room, unless an item of that hour already holds it. */
+  private async append(point: TelemetryPoint): Promise<PointOutcome> {
+    const observed = new Date(point.observedAt).getTime();
+    const hour = hourStart(observed);
+    const stored: StoredPoint = {
+      t: observed,
+      id: point.messageId,
+      r: point.readings,
+      rx: new Date(point.receivedAt).getTime(),
+      ...(point.battery === undefined ? {} : { b: point.battery }),
+    };
+    for (let item = 1; item <= MAX_ITEMS_PER_HOUR; item++) {
+      const key = bucketKey(hour, item);
+      const known = this.fullItems.get(`${point.deviceId}|${key}`);
+      if (known) {
+        if (known.has(point.messageId)) return 'duplicate';
+        continue;
+      }
+      try {
+        const response = await this.client.send(
+          new UpdateCommand({
+            ReturnConsumedCapacity: 'TOTAL',
+            TableName: this.tableName,
+            Key: { deviceId: point.deviceId, bucketKey: key },
+            UpdateExpression:
+              'SET #points = list_append(if_not_exists(#points, :empty), :point), #type = :type, #expires = :expires' +
+              (point.ward ? ', #ward = :ward' : '') +
+              (point.site ? ', #site = :site' : '') +
+              ' ADD #ids :idSet',
+            ConditionExpression:
+              '(attribute_not_exists(#ids) OR NOT contains(#ids, :id)) AND (attribute_not_exists(#points) OR size(#points) < :max)',
+            ExpressionAttributeNames: {
+              '#points': 'points',
+              '#ids': 'ids',
+              '#type': 'deviceType',
+              '#expires': TTL_ATTRIBUTE,
+              ...(point.ward ? { '#ward': 'ward' } : {}),
+              ...(point.site ? { '#site': 'site' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':empty': [],
+              ':point': [stored],
+              ':type': point.deviceType,
+              ':expires': Math.floor((hour + HOUR_MS) / 1000) + this.retentionDays * 86_400,
+              ':idSet': new Set([point.messageId]),
+              ':id': point.messageId,
+              ':max': POINTS_PER_ITEM,
+              ...(point.ward ? { ':ward': point.ward } : {}),
+              ...(point.site ? { ':site': point.site } : {}),
+            },
+          }),
+        );
+        this.consumed.writeUnits += response.ConsumedCapacity?.CapacityUnits ?? 0;
+        return 'stored';
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // A refused condition still consumes a write unit.
+        this.consumed.writeUnits += 1;
+      }
+      // Either this item already holds the message, or it is full: read its ids to tell which.
+      const current = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { deviceId: point.deviceId, bucketKey: key },
+          ProjectionExpression: 'ids',
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.consumed.readUnits += current.ConsumedCapacity?.CapacityUnits ?? 0;
+      const ids = (current.Item?.ids as Set<string> | undefined) ?? new Set<string>();
+      if (ids.has(point.messageId)) return 'duplicate';
+      if (ids.size >= POINTS_PER_ITEM) this.fullItems.set(`${point.deviceId}|${key}`, ids);
+    }
+    return 'full';
+  }
+
+  /** Full items of hours long past cannot receive new readings often; keep the memory small. */
+  private forgetOldFullItems(): void {
+    if (this.fullItems.size < 10_000) return;
+    this.fullItems.clear();
   }
 
   async query(query: TelemetryQuery): Promise<Page<TelemetryPoint>> {
-    const start = decodeCursor(query.cursor);
-    if (start && start.deviceId !== query.deviceId) throw new InvalidCursorError();
-    const names: Record<string, string> = { '#device': 'deviceId', '#key': 'observedKey' };
-    if (query.measure) names['#measure'] = query.measure;
-    const response = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: '#device = :device AND #key BETWEEN :from AND :to',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: {
-          ':device': query.deviceId,
-          ':from': query.from,
-          ':to': `${query.to}\uffff`,
-        },
-        ...(query.measure ? { FilterExpression: 'attribute_exists(readings.#measure)' } : {}),
-        Limit: query.limit,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    const items = (response.Items ?? []).map((item) => {
-      const point = fromSeriesItem(item);
-      if (!query.measure) return point;
-      const value = point.readings[query.measure];
-      return { ...point, readings: value === undefined ? {} : { [query.measure]: value } };
-    });
-    const nextCursor = encodeCursor(response.LastEvaluatedKey);
-    return nextCursor ? { items, nextCursor } : { items };
-  }
-}
-
-/**
- * Latest state per device. The condition makes the write "only if newer", so out-of-order and redelivered
- * messages can never move a device's state backwards.
- */
-export class DynamoDbLatestState implements LatestStateStore {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
-
-  async putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]> {
-    const outcomes = await Promise.all(
-      points.map(async (point, index) => {
-        try {
-          await this.client.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: { ...point },
-              ConditionExpression: 'attribute_not_exists(deviceId) OR observedAt < :observedAt',
-              ExpressionAttributeValues: { ':observedAt': point.observedAt },
-            }),
-          );
-          return undefined;
-        } catch (error) {
-          // Not newer than what is stored: nothing to do, and not a failure.
-          return isConditionFailure(error) ? undefined : index;
-        }
-      }),
-    );
-    return outcomes.filter((index): index is number => index !== undefined);
-  }
-
-  async get(deviceId: string): Promise<TelemetryPoint | undefined> {
-    const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { deviceId } }));
-    return response.Item as TelemetryPoint | undefined;
-  }
-}
-
-/**
- * Remembers, in the function's memory, what this instance last wrote for each device, and skips latest-state
- * writes that would change nothing but the timestamp (see {@link needsLatestStateWrite}). Another instance may
- * hold an older memory; that only costs an extra conditional write, never a wrong state.
- */
-export class WriteOnChangeLatestState implements LatestStateStore {
-  private readonly written = new Map<string, WrittenState>();
-
-  constructor(
-    private readonly inner: LatestStateStore,
-    private readonly refreshSeconds: number,
-    private readonly maxEntries = 100_000,
-  ) {}
-
-  async putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]> {
-    const toWrite = points
-      .map((point, index) => ({ point, index }))
-      .filter(({ point }) =>
-        needsLatestStateWrite(this.written.get(point.deviceId), point, this.refreshSeconds),
+    const after = decodePointCursor(query.cursor);
+    const fromMs = new Date(query.from).getTime();
+    const toMs = new Date(query.to).getTime();
+    const startMs = after ? Math.max(fromMs, after.t) : fromMs;
+    const collected: TelemetryPoint[] = [];
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    let exhausted = false;
+    // Read whole hours in order until the page is full; the page may end inside an hour, the cursor says where.
+    while (collected.length <= query.limit) {
+      const response = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#device = :device AND #key BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#device': 'deviceId', '#key': 'bucketKey' },
+          ExpressionAttributeValues: {
+            ':device': query.deviceId,
+            ':from': bucketKey(hourStart(startMs), 0),
+            ':to': bucketKey(hourStart(toMs), 99),
+          },
+          ProjectionExpression: 'deviceId, deviceType, ward, site, points',
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+        }),
       );
-    if (toWrite.length === 0) return [];
-    const failed = new Set(await this.inner.putIfNewer(toWrite.map(({ point }) => point)));
-    if (this.written.size + toWrite.length > this.maxEntries) this.written.clear();
-    toWrite.forEach(({ point }, i) => {
-      if (failed.has(i)) this.written.delete(point.deviceId);
-      else
-        this.written.set(point.deviceId, {
-          observedAt: point.observedAt,
-          fingerprint: stateFingerprint(point),
-        });
-    });
-    return toWrite.filter((_, i) => failed.has(i)).map(({ index }) => index);
+      this.consumed.readUnits += response.ConsumedCapacity?.CapacityUnits ?? 0;
+      for (const item of response.Items ?? []) collected.push(...pointsOf(item, query, after, fromMs, toMs));
+      exclusiveStartKey = response.LastEvaluatedKey;
+      if (!exclusiveStartKey) {
+        exhausted = true;
+        break;
+      }
+    }
+    collected.sort(comparePoints);
+    const items = collected.slice(0, query.limit);
+    const last = items.at(-1);
+    const more = collected.length > query.limit || (!exhausted && items.length === query.limit);
+    return more && last ? { items, nextCursor: encodePointCursor(last) } : { items };
   }
+}
 
-  get(deviceId: string): Promise<TelemetryPoint | undefined> {
-    return this.inner.get(deviceId);
+function comparePoints(a: TelemetryPoint, b: TelemetryPoint): number {
+  return a.observedAt === b.observedAt
+    ? a.messageId.localeCompare(b.messageId)
+    : a.observedAt.localeCompare(b.observedAt);
+}
+
+function pointsOf(
+  item: Record<string, unknown>,
+  query: TelemetryQuery,
+  after: { t: number; id: string } | undefined,
+  fromMs: number,
+  toMs: number,
+): TelemetryPoint[] {
+  const points = (item.points ?? []) as StoredPoint[];
+  return points
+    .filter((p) => p.t >= fromMs && p.t <= toMs)
+    .filter((p) => !after || p.t > after.t || (p.t === after.t && p.id > after.id))
+    .filter((p) => !query.measure || p.r[query.measure] !== undefined)
+    .map((p) => ({
+      deviceId: item.deviceId as string,
+      deviceType: item.deviceType as DeviceType,
+      messageId: p.id,
+      observedAt: new Date(p.t).toISOString(),
+      receivedAt: new Date(p.rx).toISOString(),
+      readings: query.measure ? { [query.measure]: p.r[query.measure] as number | string } : p.r,
+      ...(p.b === undefined ? {} : { battery: p.b }),
+      ...(item.ward ? { ward: item.ward as string } : {}),
+      ...(item.site ? { site: item.site as string } : {}),
+    }));
+}
+
+/** Opaque cursor: the last point returned (time and message id); the next page starts after it. */
+function encodePointCursor(point: TelemetryPoint): string {
+  return Buffer.from(
+    JSON.stringify({ t: new Date(point.observedAt).getTime(), id: point.messageId }),
+  ).toString('base64url');
+}
+
+function decodePointCursor(cursor: string | undefined): { t: number; id: string } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof value?.t === 'number' && typeof value?.id === 'string') return value;
+  } catch {
+    // fall through
   }
+  throw new InvalidCursorError();
 }

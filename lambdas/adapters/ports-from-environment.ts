@@ -10,11 +10,8 @@ import type { TelemetryStore } from '../domain/telemetry.js';
 import { createDocumentClient } from './dynamodb-client.js';
 import { CachedDeviceDirectory, DynamoDbDeviceDirectory } from './dynamodb-device-directory.js';
 import { DynamoDbProcessedMessages, DynamoDbQuarantine } from './dynamodb-ingest-records.js';
-import {
-  DynamoDbLatestState,
-  DynamoDbTelemetryStore,
-  WriteOnChangeLatestState,
-} from './dynamodb-telemetry-store.js';
+import { DynamoDbLatestState, WriteOnChangeLatestState } from './dynamodb-latest-state.js';
+import { DynamoDbTelemetryStore } from './dynamodb-telemetry-store.js';
 import { TimestreamTelemetryStore } from './timestream-telemetry-store.js';
 
 type Environment = Readonly<Record<string, string | undefined>>;

@@ -70,9 +70,9 @@ export const TABLES = {
   },
   telemetry: {
     id: 'telemetry',
-    description: 'Time series: one partition per device, sorted by observation time.',
+    description: 'Time series: one partition per device, readings grouped in hourly bucket items.',
     partitionKey: { name: 'deviceId', type: 'S' },
-    sortKey: { name: 'observedKey', type: 'S' },
+    sortKey: { name: 'bucketKey', type: 'S' },
     timeToLiveAttribute: TTL_ATTRIBUTE,
   },
 } as const satisfies Record<TableId, TableDefinition>;

@@ -8,9 +8,12 @@ import {
   DynamoDbProcessedMessages,
   DynamoDbQuarantine,
 } from '../../lambdas/adapters/dynamodb-ingest-records.js';
+import { DynamoDbLatestState } from '../../lambdas/adapters/dynamodb-latest-state.js';
 import {
-  DynamoDbLatestState,
+  bucketKey,
   DynamoDbTelemetryStore,
+  MAX_ITEMS_PER_HOUR,
+  POINTS_PER_ITEM,
 } from '../../lambdas/adapters/dynamodb-telemetry-store.js';
 import type { DeviceDirectory } from '../../lambdas/domain/device.js';
 import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
@@ -92,22 +95,74 @@ describe('DynamoDbTelemetryStore', () => {
     expect(page.items.map((p) => p.readings)).toEqual([{ temperature: 11 }]);
   });
 
-  it('sets the TTL attribute to observation time plus retention', async () => {
+  it('sets the bucket item TTL to the end of its hour plus retention', async () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 10);
-    await store.write([point('series-ttl', '2026-11-01T00:00:00.000Z', { fillingLevel: 0.1 })]);
+    await store.write([point('series-ttl', '2026-11-01T00:20:00.000Z', { fillingLevel: 0.1 })]);
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
     const item = await dynamo.client.send(
       new GetCommand({
         TableName: dynamo.names.telemetry,
-        Key: { deviceId: 'series-ttl', observedKey: '2026-11-01T00:00:00.000Z#m-2026-11-01T00:00:00.000Z' },
+        Key: { deviceId: 'series-ttl', bucketKey: bucketKey(Date.UTC(2026, 10, 1), 1) },
       }),
     );
-    expect(item.Item?.expiresAt).toBe(Date.UTC(2026, 10, 11) / 1000);
+    expect(item.Item?.expiresAt).toBe(Date.UTC(2026, 10, 11, 1) / 1000);
   });
 
-  it('refuses a cursor that belongs to another device', async () => {
+  it('groups an hour of readings into bucket items of at most POINTS_PER_ITEM and reads them all back', async () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
-    const cursor = Buffer.from(JSON.stringify({ deviceId: 'other', observedKey: 'x' })).toString('base64url');
+    // 26 readings in one hour: three items (10 + 10 + 6).
+    const points = Array.from({ length: 26 }, (_, i) =>
+      point('series-busy', new Date(Date.UTC(2026, 10, 27, 8, i * 2)).toISOString(), {
+        fillingLevel: i / 100,
+      }),
+    );
+    const outcome = await store.write(points);
+    expect(outcome).toEqual({ retry: [], rejected: [], duplicates: [] });
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const items = await dynamo.client.send(
+      new QueryCommand({
+        TableName: dynamo.names.telemetry,
+        KeyConditionExpression: 'deviceId = :d',
+        ExpressionAttributeValues: { ':d': 'series-busy' },
+      }),
+    );
+    expect(items.Items?.map((item) => (item.points as unknown[]).length)).toEqual([
+      POINTS_PER_ITEM,
+      POINTS_PER_ITEM,
+      6,
+    ]);
+    const page = await store.query({
+      deviceId: 'series-busy',
+      from: '2026-11-27T08:00:00.000Z',
+      to: '2026-11-27T09:00:00.000Z',
+      limit: 100,
+    });
+    expect(page.items.map((p) => p.readings.fillingLevel)).toEqual(
+      points.map((p) => p.readings.fillingLevel),
+    );
+    // A redelivery of a reading that sits in the second item is still recognised.
+    expect((await store.write([points[15] as TelemetryPoint])).duplicates).toEqual([0]);
+  });
+
+  it('refuses readings beyond the hourly cap as RATE_LIMITED', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const cap = POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR;
+    const points = Array.from({ length: cap + 2 }, (_, i) =>
+      point('series-runaway', new Date(Date.UTC(2026, 10, 27, 7, 0, 0, i * 9000)).toISOString(), {
+        fillingLevel: 0.5,
+      }),
+    );
+    const outcome = await store.write(points);
+    expect(outcome.rejected.map((r) => [r.index, r.reason])).toEqual([
+      [cap, 'RATE_LIMITED'],
+      [cap + 1, 'RATE_LIMITED'],
+    ]);
+    expect(outcome.rejected[0]?.detail).toMatch(/more than 300 readings/);
+  });
+
+  it('refuses a cursor it did not issue', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const cursor = Buffer.from(JSON.stringify({ deviceId: 'other' })).toString('base64url');
     await expect(
       store.query({
         deviceId: 'series-1',

@@ -7,7 +7,9 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -90,8 +92,9 @@ describe('enrich-telemetry handler on the DynamoDB store', () => {
   it('reports only the messages whose writes failed as batch item failures, and keeps no idempotency records', async () => {
     registryHas('bin-001', 'bin-002');
     // One device's series partition is throttled; the other point is written.
-    dynamo.on(PutCommand).callsFake((input) => {
-      if (input.TableName === 'telemetry' && input.Item.deviceId === 'bin-002') {
+    dynamo.on(PutCommand).resolves({});
+    dynamo.on(UpdateCommand).callsFake((input) => {
+      if (input.TableName === 'telemetry' && input.Key.deviceId === 'bin-002') {
         throw Object.assign(new Error('Throughput exceeds the table maximum'), {
           name: 'ThrottlingException',
         });
@@ -106,31 +109,33 @@ describe('enrich-telemetry handler on the DynamoDB store', () => {
       context,
     );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'stuck-1' }]);
-    const seriesPuts = dynamo
-      .commandCalls(PutCommand)
+    const appends = dynamo
+      .commandCalls(UpdateCommand)
       .filter((c) => c.args[0].input.TableName === 'telemetry');
-    expect(seriesPuts.map((c) => c.args[0].input.ConditionExpression)).toEqual([
-      'attribute_not_exists(observedKey)',
-      'attribute_not_exists(observedKey)',
-    ]);
+    expect(appends).toHaveLength(2);
+    for (const append of appends)
+      expect(append.args[0].input.ConditionExpression).toContain('NOT contains(#ids, :id)');
     expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(0);
   });
 
-  it('treats a conditional-check failure on the series as an already stored point', async () => {
+  it('treats a failed append whose bucket already holds the message id as an already stored point', async () => {
     registryHas('bin-001');
-    dynamo.on(PutCommand).callsFake((input) => {
-      if (input.TableName === 'telemetry') {
-        throw Object.assign(new Error('The conditional request failed'), {
+    const message = reading({ fillingLevel: 0.2 });
+    dynamo.on(PutCommand).resolves({});
+    dynamo
+      .on(UpdateCommand)
+      .rejects(
+        Object.assign(new Error('The conditional request failed'), {
           name: 'ConditionalCheckFailedException',
-        });
-      }
-      return {};
-    });
+        }),
+      );
+    dynamo.on(GetCommand).resolves({ Item: { ids: new Set([message.messageId]) } });
     const response = await handlerFor(baseEnv)(
-      sqsEvent([queued({ queueMessageId: 'dup', payload: reading({ fillingLevel: 0.2 }) })]),
+      sqsEvent([queued({ queueMessageId: 'dup', payload: message })]),
       context,
     );
     expect(response.batchItemFailures).toEqual([]);
+    // Latest state is still offered the point: an earlier delivery may have stopped before writing it.
     expect(
       dynamo.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'latest'),
     ).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WriteOnChangeLatestState } from '../../lambdas/adapters/dynamodb-telemetry-store.js';
+import { WriteOnChangeLatestState } from '../../lambdas/adapters/dynamodb-latest-state.js';
 import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
 import { needsLatestStateWrite, stateFingerprint } from '../../lambdas/domain/latest-state-policy.js';
 import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';

@@ -1,0 +1,295 @@
+import { DEVICE_TYPES, type DeviceType } from '../../lambdas/contracts/device-types.js';
+import { TELEMETRY_STORES, type TelemetryStoreKind } from '../../lambdas/contracts/environment.js';
+
+/**
+ * How much traffic the council expects. The cost statement and the capacity caps are derived from it, so it is
+ * stated explicitly rather than defaulted.
+ */
+export interface LoadProfile {
+  /** Devices in the field. */
+  readonly devices: number;
+  /** Seconds between two readings of one device. */
+  readonly messageIntervalSeconds: number;
+  /** REST API requests per day, all clients together. */
+  readonly apiRequestsPerDay: number;
+}
+
+/**
+ * The validated settings of one deployment. Built only by {@link loadPlatformConfig}; units are in the names.
+ */
+export interface PlatformConfig {
+  /** Lowercase slug naming the deployment (`dev`, `test`, `prod`, ...). `prod` retains stateful resources. */
+  readonly stage: string;
+  readonly councilName: string;
+  /** AWS region code the stacks deploy to. @default eu-west-2 */
+  readonly region: string;
+  /** Which adapter stores telemetry. @default dynamodb */
+  readonly telemetryStore: TelemetryStoreKind;
+  /** How long telemetry is kept. @default 400 (13 months: same month last year stays comparable) */
+  readonly retentionDays: number;
+  /** Device types on the essential lane, which the cost guard never stops. @default water-level, air-quality */
+  readonly essentialDeviceTypes: readonly DeviceType[];
+  readonly loadProfile: LoadProfile;
+  /** Monthly spending ceiling in US dollars. @default - none: no ceiling enforced */
+  readonly monthlyCeilingUsd?: number;
+  /** Addresses that receive operational alarms. @default - none */
+  readonly alertEmails: readonly string[];
+  /** Event source mapping maximum concurrency per ingest lane (SQS allows 2..1000). @default 5 */
+  readonly enrichmentMaxConcurrency: number;
+  /**
+   * Reserved concurrency per enrichment function. New accounts with a concurrency quota of 10 cannot deploy any
+   * reserved concurrency, so it is off unless asked for. @default - none
+   */
+  readonly enrichmentReservedConcurrency?: number;
+  /** DynamoDB on-demand maximum write request units per second, per table. @default 500 */
+  readonly telemetryMaxWriteRequestUnits: number;
+  /** DynamoDB on-demand maximum read request units per second, per table. @default 500 */
+  readonly telemetryMaxReadRequestUnits: number;
+  /** CloudWatch Logs retention for every log group. @default 30 */
+  readonly logRetentionDays: number;
+  /** API Gateway stage steady-state requests per second. @default 50 */
+  readonly apiThrottleRateLimit: number;
+  /** API Gateway stage burst. @default 100 */
+  readonly apiThrottleBurstLimit: number;
+  /** Timestream memory store retention. @default 24 */
+  readonly timestreamMemoryRetentionHours: number;
+  /** Timestream magnetic store retention. @default - retentionDays */
+  readonly timestreamMagneticRetentionDays: number;
+}
+
+/** A configuration value that is missing or not allowed. The message names every bad key at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Regions that have Timestream for LiveAnalytics (AWS endpoints list as read for this project). */
+export const TIMESTREAM_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-2',
+  'eu-west-1',
+  'eu-central-1',
+  'ap-northeast-1',
+  'ap-southeast-2',
+  'ap-south-1',
+] as const;
+
+/** The retention periods CloudWatch Logs accepts (excluding "never expire", which has no cost bound). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
+const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+/** Deliberately simple: catches typos and list mistakes; SNS confirms the address itself. */
+const EMAIL_PATTERN = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+const NUMBER_PATTERN = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Reads and validates the platform settings from CDK context (`cdk.json` and `-c key=value`, where every value
+ * arrives as a string). Pure: no environment, no AWS calls. Throws one {@link ConfigError} listing every problem.
+ */
+export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): PlatformConfig {
+  const problems: string[] = [];
+  const reader = new ContextReader(context, problems);
+
+  const stage = reader.text(
+    'stage',
+    'dev',
+    (v) => STAGE_PATTERN.test(v),
+    'a lowercase slug (a-z, 0-9, -), 1 to 16 characters, starting with a letter',
+  );
+  const councilName = reader.text('councilName', undefined, (v) => v.trim().length > 0, 'a non-empty name');
+  const region = reader.text(
+    'region',
+    'eu-west-2',
+    (v) => REGION_PATTERN.test(v),
+    'an AWS region code such as eu-west-2',
+  );
+  const telemetryStore = reader.choice('telemetryStore', 'dynamodb', TELEMETRY_STORES);
+  const retentionDays = reader.integer('retentionDays', 400, 1, 3650);
+  const essentialDeviceTypes = reader.list(
+    'essentialDeviceTypes',
+    ['water-level', 'air-quality'],
+    (v) => (DEVICE_TYPES as readonly string[]).includes(v),
+    `a comma-separated list of ${DEVICE_TYPES.join(', ')}`,
+  ) as DeviceType[];
+  const devices = reader.integer('devices', undefined, 1, 10_000_000);
+  const messageIntervalSeconds = reader.integer('messageIntervalSeconds', undefined, 10, 86_400);
+  const apiRequestsPerDay = reader.integer('apiRequestsPerDay', undefined, 0, 1_000_000_000);
+  const monthlyCeilingUsd = reader.optionalNumber('monthlyCeilingUsd', 0);
+  const alertEmails = reader.list(
+    'alertEmails',
+    [],
+    (v) => EMAIL_PATTERN.test(v),
+    'a comma-separated list of e-mail addresses',
+  );
+  const enrichmentMaxConcurrency = reader.integer('enrichmentMaxConcurrency', 5, 2, 1000);
+  const enrichmentReservedConcurrency = reader.optionalInteger('enrichmentReservedConcurrency', 1, 1000);
+  const telemetryMaxWriteRequestUnits = reader.integer('telemetryMaxWriteRequestUnits', 500, 1, 40_000);
+  const telemetryMaxReadRequestUnits = reader.integer('telemetryMaxReadRequestUnits', 500, 1, 40_000);
+  const logRetentionDays = reader.oneOfNumbers('logRetentionDays', 30, LOG_RETENTION_DAYS);
+  const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', 50, 1, 10_000);
+  const apiThrottleBurstLimit = reader.integer('apiThrottleBurstLimit', 100, 1, 5_000);
+  const timestreamMemoryRetentionHours = reader.integer('timestreamMemoryRetentionHours', 24, 1, 8766);
+  const timestreamMagneticRetentionDays = reader.integer(
+    'timestreamMagneticRetentionDays',
+    retentionDays ?? 400,
+    1,
+    73_000,
+  );
+
+  if (
+    telemetryStore === 'timestream' &&
+    region !== undefined &&
+    !(TIMESTREAM_REGIONS as readonly string[]).includes(region)
+  ) {
+    problems.push(
+      `Invalid config 'telemetryStore': got 'timestream' with region '${region}', which has no Timestream for LiveAnalytics; ` +
+        `allowed regions: ${TIMESTREAM_REGIONS.join(', ')}. Note: LiveAnalytics has been closed to new AWS customers since ` +
+        `20 June 2025, so choose it only if this account already uses it; otherwise use telemetryStore=dynamodb.`,
+    );
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  // Every value below was checked above; a missing one would have added a problem.
+  return Object.freeze({
+    stage: stage as string,
+    councilName: (councilName as string).trim(),
+    region: region as string,
+    telemetryStore: telemetryStore as TelemetryStoreKind,
+    retentionDays: retentionDays as number,
+    essentialDeviceTypes: Object.freeze([...new Set(essentialDeviceTypes)]),
+    loadProfile: Object.freeze({
+      devices: devices as number,
+      messageIntervalSeconds: messageIntervalSeconds as number,
+      apiRequestsPerDay: apiRequestsPerDay as number,
+    }),
+    ...(monthlyCeilingUsd === undefined ? {} : { monthlyCeilingUsd }),
+    alertEmails: Object.freeze([...alertEmails]),
+    enrichmentMaxConcurrency: enrichmentMaxConcurrency as number,
+    ...(enrichmentReservedConcurrency === undefined ? {} : { enrichmentReservedConcurrency }),
+    telemetryMaxWriteRequestUnits: telemetryMaxWriteRequestUnits as number,
+    telemetryMaxReadRequestUnits: telemetryMaxReadRequestUnits as number,
+    logRetentionDays: logRetentionDays as number,
+    apiThrottleRateLimit: apiThrottleRateLimit as number,
+    apiThrottleBurstLimit: apiThrottleBurstLimit as number,
+    timestreamMemoryRetentionHours: timestreamMemoryRetentionHours as number,
+    timestreamMagneticRetentionDays: timestreamMagneticRetentionDays as number,
+  });
+}
+
+/** Turns raw context values (strings from `-c`, JSON values from cdk.json) into typed ones, recording problems. */
+class ContextReader {
+  constructor(
+    private readonly context: Readonly<Record<string, unknown>>,
+    private readonly problems: string[],
+  ) {}
+
+  text(
+    key: string,
+    fallback: string | undefined,
+    valid: (v: string) => boolean,
+    allowed: string,
+  ): string | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return this.missing(key, fallback, allowed);
+    if (typeof raw !== 'string' || !valid(raw)) return this.invalid(key, raw, allowed);
+    return raw;
+  }
+
+  choice<T extends string>(key: string, fallback: T, allowed: readonly T[]): T | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
+      return this.invalid(key, raw, allowed.join(', '));
+    }
+    return raw as T;
+  }
+
+  integer(key: string, fallback: number | undefined, min: number, max: number): number | undefined {
+    const allowed = `an integer from ${min} to ${max}`;
+    const raw = this.raw(key);
+    if (raw === undefined) return this.missing(key, fallback, allowed);
+    const value = toNumber(raw);
+    if (value === undefined || !Number.isInteger(value) || value < min || value > max) {
+      return this.invalid(key, raw, allowed);
+    }
+    return value;
+  }
+
+  optionalInteger(key: string, min: number, max: number): number | undefined {
+    return this.raw(key) === undefined ? undefined : this.integer(key, undefined, min, max);
+  }
+
+  /** A number strictly greater than `exclusiveMin`, or undefined when the key is absent. */
+  optionalNumber(key: string, exclusiveMin: number): number | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return undefined;
+    const value = toNumber(raw);
+    if (value === undefined || value <= exclusiveMin) {
+      return this.invalid(key, raw, `a number greater than ${exclusiveMin}`);
+    }
+    return value;
+  }
+
+  oneOfNumbers(key: string, fallback: number, allowed: readonly number[]): number | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    const value = toNumber(raw);
+    if (value === undefined || !allowed.includes(value)) return this.invalid(key, raw, allowed.join(', '));
+    return value;
+  }
+
+  list(
+    key: string,
+    fallback: readonly string[],
+    valid: (v: string) => boolean,
+    allowed: string,
+  ): readonly string[] {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    const items = toList(raw);
+    if (items === undefined || items.some((item) => !valid(item))) {
+      this.invalid(key, raw, allowed);
+      return fallback;
+    }
+    return items;
+  }
+
+  /** Empty strings count as absent: `-c key=` is how a user clears a cdk.json value. */
+  private raw(key: string): unknown {
+    const value = this.context[key];
+    return value === null || value === '' ? undefined : value;
+  }
+
+  private missing<T>(key: string, fallback: T | undefined, allowed: string): T | undefined {
+    if (fallback === undefined) this.problems.push(`Missing config '${key}'; allowed: ${allowed}`);
+    return fallback;
+  }
+
+  private invalid(key: string, raw: unknown, allowed: string): undefined {
+    this.problems.push(`Invalid config '${key}': got ${describe(raw)}; allowed: ${allowed}`);
+    return undefined;
+  }
+}
+
+function toNumber(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
+  if (typeof raw === 'string' && NUMBER_PATTERN.test(raw.trim())) return Number(raw.trim());
+  return undefined;
+}
+
+function toList(raw: unknown): string[] | undefined {
+  const items = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
+  if (items === undefined || items.some((item) => typeof item !== 'string')) return undefined;
+  return (items as string[]).map((item) => item.trim()).filter((item) => item.length > 0);
+}
+
+function describe(raw: unknown): string {
+  return typeof raw === 'string' ? `'${raw}'` : JSON.stringify(raw);
+}

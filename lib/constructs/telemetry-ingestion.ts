@@ -1,0 +1,83 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/contracts/environment.js';
+import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
+import { LANES, type Lane } from '../../lambdas/contracts/topics.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { IngestLane } from './ingest-lane.js';
+import type { IngestRecords } from './ingest-records.js';
+import type { PlatformAlerts } from './platform-alerts.js';
+import type { TelemetryStore } from './telemetry-store.js';
+
+/** Props for {@link TelemetryIngestion}. */
+export interface TelemetryIngestionProps {
+  readonly registry: DeviceRegistry;
+  readonly ingestRecords: IngestRecords;
+  readonly telemetryStore: TelemetryStore;
+  readonly alerts: PlatformAlerts;
+  /** Event source mapping maximum concurrency per lane (2..1000). */
+  readonly maxConcurrency: number;
+  /** Reserved concurrency per lane function. @default - none */
+  readonly reservedConcurrentExecutions?: number;
+  readonly logRetentionDays: number;
+  /** Days kept in the rule-error archive before expiry. @default 90 */
+  readonly errorArchiveRetentionDays?: number;
+}
+
+/**
+ * Device telemetry from IoT Core into the stores: one {@link IngestLane} per lane in `LANES`, sharing one
+ * encrypted, TLS-only archive for messages the rules could not deliver.
+ */
+export class TelemetryIngestion extends Construct {
+  readonly errorArchive: Bucket;
+  readonly lanes: Readonly<Record<Lane, IngestLane>>;
+
+  constructor(scope: Construct, id: string, props: TelemetryIngestionProps) {
+    super(scope, id);
+    this.errorArchive = new Bucket(this, 'RuleErrorArchive', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      lifecycleRules: [{ expiration: Duration.days(props.errorArchiveRetentionDays ?? 90) }],
+      // It holds telemetry that never reached a queue, waiting for replay: never deleted together with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.errorArchive).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Only the IoT rules engine writes here (rule error records, via per-lane roles); server access logs would ' +
+        'need a second bucket and would record nothing but that service. CloudTrail data events can be enabled if audit needs it.',
+    });
+
+    const environment = {
+      ...props.registry.environment,
+      ...props.ingestRecords.environment,
+      ...props.telemetryStore.environment,
+      [ENV.registryCacheSeconds]: String(INGEST_SETTINGS.registryCacheSeconds),
+      [ENV.dedupeWindowSeconds]: String(INGEST_SETTINGS.dedupeWindowSeconds),
+      [ENV.quarantineRetentionDays]: String(INGEST_SETTINGS.quarantineRetentionDays),
+    };
+
+    const lanes = {} as Record<Lane, IngestLane>;
+    for (const lane of LANES) {
+      const ingestLane = new IngestLane(this, lane, {
+        lane,
+        errorArchive: this.errorArchive,
+        environment,
+        maxConcurrency: props.maxConcurrency,
+        ...(props.reservedConcurrentExecutions === undefined
+          ? {}
+          : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+        logRetentionDays: props.logRetentionDays,
+        alerts: props.alerts,
+      });
+      const role = ingestLane.enrichment.role;
+      props.registry.grantRecordLatest(role);
+      props.ingestRecords.grantRecord(role);
+      props.telemetryStore.grantWrite(role);
+      lanes[lane] = ingestLane;
+    }
+    this.lanes = lanes;
+  }
+}
