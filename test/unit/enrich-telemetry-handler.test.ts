@@ -122,13 +122,11 @@ describe('enrich-telemetry handler on the DynamoDB store', () => {
     registryHas('bin-001');
     const message = reading({ fillingLevel: 0.2 });
     dynamo.on(PutCommand).resolves({});
-    dynamo
-      .on(UpdateCommand)
-      .rejects(
-        Object.assign(new Error('The conditional request failed'), {
-          name: 'ConditionalCheckFailedException',
-        }),
-      );
+    dynamo.on(UpdateCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+      }),
+    );
     dynamo.on(GetCommand).resolves({ Item: { ids: new Set([message.messageId]) } });
     const response = await handlerFor(baseEnv)(
       sqsEvent([queued({ queueMessageId: 'dup', payload: message })]),
