@@ -25,15 +25,16 @@ export const POINTS_PER_ITEM = 10;
  */
 export const MAX_ITEMS_PER_HOUR = 30;
 
-/** One reading inside a bucket item, in short form: bucket items are what storage is billed on. */
+/**
+ * One reading inside a bucket item, in short form: bucket items are what storage and writes are billed on.
+ * Its message id sits at the same position in the item's `ids` list, which the append condition checks.
+ */
 interface StoredPoint {
   /** observedAt, epoch milliseconds */
   readonly t: number;
-  /** messageId */
-  readonly id: string;
   readonly r: Readings;
-  /** receivedAt, epoch milliseconds */
-  readonly rx: number;
+  /** receivedAt minus observedAt, milliseconds; absent when zero */
+  readonly d?: number;
   readonly b?: number;
 }
 
@@ -109,11 +110,11 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
   private async append(point: TelemetryPoint): Promise<PointOutcome> {
     const observed = new Date(point.observedAt).getTime();
     const hour = hourStart(observed);
+    const delay = new Date(point.receivedAt).getTime() - observed;
     const stored: StoredPoint = {
       t: observed,
-      id: point.messageId,
       r: point.readings,
-      rx: new Date(point.receivedAt).getTime(),
+      ...(delay === 0 ? {} : { d: delay }),
       ...(point.battery === undefined ? {} : { b: point.battery }),
     };
     for (let item = 1; item <= MAX_ITEMS_PER_HOUR; item++) {
@@ -130,10 +131,10 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
             TableName: this.tableName,
             Key: { deviceId: point.deviceId, bucketKey: key },
             UpdateExpression:
-              'SET #points = list_append(if_not_exists(#points, :empty), :point), #type = :type, #expires = :expires' +
+              'SET #points = list_append(if_not_exists(#points, :empty), :point), ' +
+              '#ids = list_append(if_not_exists(#ids, :empty), :idList), #type = :type, #expires = :expires' +
               (point.ward ? ', #ward = :ward' : '') +
-              (point.site ? ', #site = :site' : '') +
-              ' ADD #ids :idSet',
+              (point.site ? ', #site = :site' : ''),
             ConditionExpression:
               '(attribute_not_exists(#ids) OR NOT contains(#ids, :id)) AND (attribute_not_exists(#points) OR size(#points) < :max)',
             ExpressionAttributeNames: {
@@ -149,7 +150,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
               ':point': [stored],
               ':type': point.deviceType,
               ':expires': Math.floor((hour + HOUR_MS) / 1000) + this.retentionDays * 86_400,
-              ':idSet': new Set([point.messageId]),
+              ':idList': [point.messageId],
               ':id': point.messageId,
               ':max': POINTS_PER_ITEM,
               ...(point.ward ? { ':ward': point.ward } : {}),
@@ -175,7 +176,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
         }),
       );
       this.consumed.readUnits += current.ConsumedCapacity?.CapacityUnits ?? 0;
-      const ids = (current.Item?.ids as Set<string> | undefined) ?? new Set<string>();
+      const ids = new Set((current.Item?.ids as string[] | undefined) ?? []);
       if (ids.has(point.messageId)) return 'duplicate';
       if (ids.size >= POINTS_PER_ITEM) this.fullItems.set(`${point.deviceId}|${key}`, ids);
     }
@@ -208,7 +209,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
             ':from': bucketKey(hourStart(startMs), 0),
             ':to': bucketKey(hourStart(toMs), 99),
           },
-          ProjectionExpression: 'deviceId, deviceType, ward, site, points',
+          ProjectionExpression: 'deviceId, deviceType, ward, site, points, ids',
           ReturnConsumedCapacity: 'TOTAL',
           ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
         }),
@@ -242,8 +243,9 @@ function pointsOf(
   fromMs: number,
   toMs: number,
 ): TelemetryPoint[] {
-  const points = (item.points ?? []) as StoredPoint[];
-  return points
+  const ids = (item.ids ?? []) as string[];
+  return ((item.points ?? []) as StoredPoint[])
+    .map((p, index) => ({ ...p, id: ids[index] ?? '' }))
     .filter((p) => p.t >= fromMs && p.t <= toMs)
     .filter((p) => !after || p.t > after.t || (p.t === after.t && p.id > after.id))
     .filter((p) => !query.measure || p.r[query.measure] !== undefined)
@@ -252,7 +254,7 @@ function pointsOf(
       deviceType: item.deviceType as DeviceType,
       messageId: p.id,
       observedAt: new Date(p.t).toISOString(),
-      receivedAt: new Date(p.rx).toISOString(),
+      receivedAt: new Date(p.t + (p.d ?? 0)).toISOString(),
       readings: query.measure ? { [query.measure]: p.r[query.measure] as number | string } : p.r,
       ...(p.b === undefined ? {} : { battery: p.b }),
       ...(item.ward ? { ward: item.ward as string } : {}),

@@ -127,7 +127,7 @@ describe('enrich-telemetry handler on the DynamoDB store', () => {
         name: 'ConditionalCheckFailedException',
       }),
     );
-    dynamo.on(GetCommand).resolves({ Item: { ids: new Set([message.messageId]) } });
+    dynamo.on(GetCommand).resolves({ Item: { ids: [message.messageId] } });
     const response = await handlerFor(baseEnv)(
       sqsEvent([queued({ queueMessageId: 'dup', payload: message })]),
       context,
