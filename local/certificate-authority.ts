@@ -1,0 +1,170 @@
+import 'reflect-metadata';
+import type { webcrypto } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as x509 from '@peculiar/x509';
+
+// @peculiar/x509 needs a WebCrypto provider; Node's own is fast and has ECDSA P-256.
+x509.cryptoProvider.set(globalThis.crypto);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+
+/** Where a certificate and its private key live on disk (absolute paths), and their PEM text. */
+export interface IssuedCertificate {
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  const der = await crypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+/** Writes a private key readable by its owner only, also when the file already existed with wider rights. */
+async function writePrivateKey(file: string, pem: string): Promise<void> {
+  await writeFile(file, pem, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+function randomSerial(): string {
+  // Positive 16-byte serial: RFC 5280 wants it unique per CA and at most 20 octets.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * The local runtime's certificate authority: the stand-in for AWS IoT's device certificates. Created once under
+ * `<data-dir>/certs/` and reused, so device bundles handed out earlier keep working after a restart.
+ * Device certificates carry the device id as their CN, which the broker uses as the device's identity
+ * (like the thing a certificate is attached to in IoT Core).
+ */
+export class LocalCertificateAuthority {
+  private constructor(
+    /** Absolute directory holding the CA and every issued certificate. */
+    readonly directory: string,
+    readonly certificate: x509.X509Certificate,
+    private readonly signingKey: CryptoKey,
+    /** Absolute path of the CA certificate (what clients and the broker trust). */
+    readonly certPath: string,
+    readonly certPem: string,
+  ) {}
+
+  /** Loads the CA from `directory`, creating it (key mode 0600) on first use. */
+  static async loadOrCreate(
+    directory: string,
+    commonName = 'Civic IoT local CA',
+  ): Promise<LocalCertificateAuthority> {
+    const dir = path.resolve(directory);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const certPath = path.join(dir, 'ca.cert.pem');
+    const keyPath = path.join(dir, 'ca.key.pem');
+    if (existsSync(certPath) && existsSync(keyPath)) {
+      const certPem = await readFile(certPath, 'utf8');
+      const keyDer = x509.PemConverter.decodeFirst(await readFile(keyPath, 'utf8'));
+      const key = await crypto.subtle.importKey('pkcs8', keyDer, EC_KEY, false, ['sign']);
+      return new LocalCertificateAuthority(dir, new x509.X509Certificate(certPem), key, certPath, certPem);
+    }
+    const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const now = Date.now();
+    const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: randomSerial(),
+      name: `CN=${commonName}, O=Civic IoT local runtime`,
+      notBefore: new Date(now - DAY_MS),
+      notAfter: new Date(now + 10 * 365 * DAY_MS),
+      signingAlgorithm: SIGNING,
+      keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    const certPem = certificate.toString('pem');
+    // Key first: a CA certificate without its key would be unusable on the next start.
+    await writePrivateKey(keyPath, await exportPrivateKeyPem(keys.privateKey));
+    await writeFile(certPath, certPem);
+    return new LocalCertificateAuthority(dir, certificate, keys.privateKey, certPath, certPem);
+  }
+
+  /**
+   * A device's client certificate (CN = device id, clientAuth only), issued once and reused.
+   * Files: `<certs>/devices/<deviceId>.cert.pem` and `.key.pem`.
+   */
+  async deviceCertificate(deviceId: string): Promise<IssuedCertificate> {
+    return this.ensure(path.join(this.directory, 'devices'), deviceId, async (publicKey) => ({
+      subject: `CN=${deviceId}`,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      ],
+    }));
+  }
+
+  /** The broker's server certificate, valid for 127.0.0.1 and localhost. */
+  async serverCertificate(): Promise<IssuedCertificate> {
+    return this.ensure(this.directory, 'server', async (publicKey) => ({
+      subject: 'CN=localhost',
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension([
+          { type: 'ip', value: '127.0.0.1' },
+          { type: 'dns', value: 'localhost' },
+        ]),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      ],
+    }));
+  }
+
+  private async ensure(
+    dir: string,
+    name: string,
+    profile: (publicKey: CryptoKey) => Promise<{ subject: string; extensions: x509.Extension[] }>,
+  ): Promise<IssuedCertificate> {
+    const certPath = path.join(dir, `${name}.cert.pem`);
+    const keyPath = path.join(dir, `${name}.key.pem`);
+    if (existsSync(certPath) && existsSync(keyPath)) {
+      return {
+        certPath,
+        keyPath,
+        certPem: await readFile(certPath, 'utf8'),
+        keyPem: await readFile(keyPath, 'utf8'),
+      };
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const { subject, extensions } = await profile(keys.publicKey);
+    const now = Date.now();
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject,
+      issuer: this.certificate.subject,
+      notBefore: new Date(now - DAY_MS),
+      notAfter: new Date(now + 2 * 365 * DAY_MS),
+      signingAlgorithm: SIGNING,
+      publicKey: keys.publicKey,
+      signingKey: this.signingKey,
+      extensions: [
+        ...extensions,
+        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+      ],
+    });
+    const certPem = certificate.toString('pem');
+    const keyPem = await exportPrivateKeyPem(keys.privateKey);
+    await writePrivateKey(keyPath, keyPem);
+    await writeFile(certPath, certPem);
+    return { certPath, keyPath, certPem, keyPem };
+  }
+}

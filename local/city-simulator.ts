@@ -1,0 +1,157 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { DeviceType } from '../lambdas/contracts/device-types.js';
+import type { Envelope } from '../lambdas/contracts/envelope.js';
+import { DEVICE_PROFILES, type DemoDevice } from './demo-city.js';
+import { createDeviceModel, type DeviceModel } from './device-models.js';
+import { SeededRandom } from './seeded-random.js';
+
+/** A device's credentials and topic, as in local.json. */
+export interface DeviceBundle {
+  readonly deviceId: string;
+  readonly type: DeviceType;
+  readonly topic: string;
+  /** Absolute paths to the device's certificate and private key. */
+  readonly cert: string;
+  readonly key: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** Options for {@link CitySimulator}. */
+export interface CitySimulatorOptions {
+  readonly mqttUrl: string;
+  readonly caPem: string;
+  readonly devices: readonly { readonly demo: DemoDevice; readonly bundle: DeviceBundle }[];
+  readonly seed: string;
+  /** Simulated seconds per real second. */
+  readonly speed: number;
+  readonly log?: (line: string) => void;
+}
+
+/** No simulated device publishes more often than this, whatever the speed-up: a runaway demo is not a load test. */
+const MIN_REAL_INTERVAL_MS = 1000;
+
+/**
+ * The demo town's devices, each its own MQTT client with its own certificate, publishing QoS 1 to its Basic
+ * Ingest topic on its profile's interval.
+ *
+ * Time: `--speed N` makes simulated time run N times faster for the physics (bins fill, the working day passes,
+ * rain falls and drains) and shortens the reporting intervals by the same factor. `observedAt` is always the real
+ * wall-clock time of the reading. Simulated timestamps would lie in the future at any speed above 1 and be
+ * refused as TIMESTAMP_IN_FUTURE; clamping them would pile many readings onto the same instant. Real timestamps
+ * keep every stored series ordered and valid across restarts, at the price that a sped-up day's shape appears
+ * compressed on the real time axis (at --speed 60 a day takes 24 minutes).
+ */
+export class CitySimulator {
+  private readonly clients: MqttClient[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly realStart = Date.now();
+  private counter = 0;
+  /** Publishes sent and acknowledged by the broker, and failures. */
+  readonly counts = { published: 0, acknowledged: 0, failed: 0 };
+
+  constructor(private readonly options: CitySimulatorOptions) {}
+
+  /** The simulated clock: starts at the real time and runs `speed` times faster. */
+  simNow(): number {
+    return this.realStart + (Date.now() - this.realStart) * this.options.speed;
+  }
+
+  /** Connects every device (in parallel) and starts their reporting loops. */
+  async start(): Promise<void> {
+    const { devices, seed, speed } = this.options;
+    await Promise.all(
+      devices.map(async ({ demo, bundle }) => {
+        const client = await this.connect(bundle);
+        if (this.stopped) return;
+        const model = createDeviceModel(demo, seed, this.realStart);
+        const random = SeededRandom.derive(seed, `schedule/${bundle.deviceId}`);
+        const interval = Math.max(
+          MIN_REAL_INTERVAL_MS,
+          (DEVICE_PROFILES[bundle.type].intervalSeconds * 1000) / speed,
+        );
+        // Spread first reports over one interval so 180 devices do not all report in the same tick.
+        this.schedule(client, bundle, model, random, random.between(0, interval), interval);
+      }),
+    );
+  }
+
+  private connect(bundle: DeviceBundle): Promise<MqttClient> {
+    return new Promise((resolve, reject) => {
+      const client = mqtt.connect(this.options.mqttUrl, {
+        clientId: bundle.deviceId,
+        ca: this.options.caPem,
+        cert: bundle.certPem,
+        key: bundle.keyPem,
+        protocolVersion: 4,
+        clean: true,
+        reconnectPeriod: 2000,
+        connectTimeout: 10_000,
+        keepalive: 60,
+      });
+      this.clients.push(client);
+      client.once('connect', () => resolve(client));
+      client.once('error', (error) => {
+        if (!client.connected) reject(new Error(`${bundle.deviceId} could not connect: ${error.message}`));
+      });
+    });
+  }
+
+  private schedule(
+    client: MqttClient,
+    bundle: DeviceBundle,
+    model: DeviceModel,
+    random: SeededRandom,
+    delayMs: number,
+    intervalMs: number,
+  ): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.publish(client, bundle, model);
+      // +-10% jitter, as real devices drift.
+      this.schedule(client, bundle, model, random, intervalMs * random.between(0.9, 1.1), intervalMs);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private publish(client: MqttClient, bundle: DeviceBundle, model: DeviceModel): void {
+    const { readings, battery } = model.read(this.simNow());
+    this.counter += 1;
+    const envelope: Envelope = {
+      // Unique per message and per run: the platform deduplicates on deviceId + messageId.
+      messageId: `${this.realStart.toString(36)}-${this.counter.toString(36)}`,
+      observedAt: new Date().toISOString(),
+      readings,
+      battery,
+    };
+    this.counts.published += 1;
+    client.publish(bundle.topic, JSON.stringify(envelope), { qos: 1 }, (error) => {
+      if (error) {
+        this.counts.failed += 1;
+        if (!this.stopped)
+          this.options.log?.(`simulator: ${bundle.deviceId} publish failed: ${error.message}`);
+      } else this.counts.acknowledged += 1;
+    });
+  }
+
+  /** Stops reporting and disconnects every device, letting acknowledgements in flight arrive first. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all(
+      this.clients.map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            const force = setTimeout(() => client.end(true, () => resolve()), 2000);
+            client.end(false, () => {
+              clearTimeout(force);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}

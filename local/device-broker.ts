@@ -1,0 +1,237 @@
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { DeviceType } from '../lambdas/contracts/device-types.js';
+import { allowedPublishTopics, devicePolicyRules } from '../lambdas/contracts/iot-policy.js';
+import {
+  applyRuleSql,
+  BASIC_INGEST_PREFIX,
+  type IngestEnvelope,
+  type Lane,
+  parseTelemetryTopic,
+} from '../lambdas/contracts/topics.js';
+import type { Device } from '../lambdas/domain/device.js';
+
+/** Why the broker refused a connection, publish or subscribe; counted and logged. */
+export type RefusalReason =
+  | 'tls-handshake'
+  | 'no-client-certificate'
+  | 'client-id-mismatch'
+  | 'unknown-device'
+  | 'device-decommissioned'
+  | 'registry-unavailable'
+  | 'topic-not-allowed'
+  | 'device-type-mismatch'
+  | 'payload-over-broker-limit'
+  | 'enqueue-failed'
+  | 'subscribe-not-allowed';
+
+/** A refusal as reported to {@link DeviceBrokerOptions.onRefusal}. */
+export interface Refusal {
+  readonly reason: RefusalReason;
+  readonly clientId?: string;
+  readonly detail: string;
+}
+
+/** Options for {@link startDeviceBroker}. */
+export interface DeviceBrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM of the CA that signs device certificates: the only issuer the broker trusts. */
+  readonly caPem: string;
+  readonly serverCertPem: string;
+  readonly serverKeyPem: string;
+  readonly essentialDeviceTypes: readonly DeviceType[];
+  /** Registry lookup at connect time. */
+  readonly findDevice: (deviceId: string) => Promise<Device | undefined>;
+  /**
+   * The rule step: called for every authorised publish with the rule's output. The publish is acknowledged
+   * (QoS 1 PUBACK) only after the returned promise resolves, so it must resolve only once the message is durable.
+   */
+  readonly enqueue: (lane: Lane, message: IngestEnvelope) => Promise<void>;
+  readonly onRefusal?: (refusal: Refusal) => void;
+}
+
+/** A running broker. */
+export interface DeviceBroker {
+  readonly port: number;
+  /** `mqtts://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly connectedClients: () => number;
+  /** Stops accepting connections, disconnects every device and waits for publishes being enqueued. */
+  close(): Promise<void>;
+}
+
+/**
+ * IoT Core refuses messages over 128 KB; the same bound here keeps a hostile client from filling the queue
+ * journal. Anything between the envelope limit (8 KB) and this still reaches the quarantine as PAYLOAD_TOO_LARGE.
+ */
+const BROKER_MAX_PAYLOAD_BYTES = 128 * 1024;
+
+interface Session {
+  readonly device: Device;
+  readonly allowedTopics: ReadonlySet<string>;
+}
+
+function refusalError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/**
+ * The local stand-in for AWS IoT Core's device gateway: MQTT over mutual TLS only, with the IoT policy enforced
+ * as IoT Core would. A device connects with a certificate from the local CA; its client id must equal the
+ * certificate's CN (the device id, as the thing name); it must be registered and in service; it may publish only
+ * to the Basic Ingest topics of {@link devicePolicyRules} for its own id, and only its registered type's topic;
+ * it may not subscribe. Authorised publishes go through the lane's rule ({@link applyRuleSql}) into the lane's
+ * queue before they are acknowledged.
+ */
+export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<DeviceBroker> {
+  const rules = devicePolicyRules(options.essentialDeviceTypes);
+  const sessions = new WeakMap<Client, Session>();
+  const enqueuing = new Set<Promise<void>>();
+  let draining = false;
+  const refuse = (refusal: Refusal) => options.onRefusal?.(refusal);
+
+  const broker = await Aedes.createBroker({
+    // Device ids are up to 64 characters (DEVICE_ID_PATTERN); aedes' default of 23 is MQTT 3.1's minimum.
+    maxClientsIdLength: 128,
+    authenticate: (client, _username, _password, done) => {
+      const socket = client.conn as tls.TLSSocket;
+      const certificate =
+        typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+      const deviceId = certificate?.subject?.CN;
+      if (!deviceId || typeof deviceId !== 'string') {
+        refuse({
+          reason: 'no-client-certificate',
+          clientId: client.id,
+          detail: 'no device id in the certificate',
+        });
+        return done(refusalError('certificate has no device id', 5), false);
+      }
+      if (client.id !== deviceId) {
+        refuse({
+          reason: 'client-id-mismatch',
+          clientId: client.id,
+          detail: `client id '${client.id}' but certificate of '${deviceId}'`,
+        });
+        return done(refusalError('client id must equal the certificate device id', 2), false);
+      }
+      options.findDevice(deviceId).then(
+        (device) => {
+          if (!device) {
+            refuse({
+              reason: 'unknown-device',
+              clientId: deviceId,
+              detail: `'${deviceId}' is not registered`,
+            });
+            return done(refusalError('device is not registered', 5), false);
+          }
+          if (device.status === 'decommissioned') {
+            refuse({
+              reason: 'device-decommissioned',
+              clientId: deviceId,
+              detail: `'${deviceId}' is decommissioned`,
+            });
+            return done(refusalError('device is decommissioned', 5), false);
+          }
+          sessions.set(client, { device, allowedTopics: new Set(allowedPublishTopics(rules, deviceId)) });
+          done(null, true);
+        },
+        (error: Error) => {
+          refuse({ reason: 'registry-unavailable', clientId: deviceId, detail: error.message });
+          done(refusalError('registry unavailable', 3), false);
+        },
+      );
+    },
+    authorizePublish: (client, packet, callback) => {
+      // aedes' own internal publishes have no client; devices always do.
+      if (!client) return callback(null);
+      // While shutting down, new publishes get no PUBACK (the device keeps and resends them) and the connection
+      // closes; publishes already being enqueued finish and are acknowledged.
+      if (draining) return callback(new Error('broker is shutting down'));
+      const session = sessions.get(client);
+      const topic = packet.topic;
+      if (!session?.allowedTopics.has(topic)) {
+        refuse({ reason: 'topic-not-allowed', clientId: client.id, detail: `publish to '${topic}'` });
+        return callback(new Error('topic not allowed by the device policy'));
+      }
+      const parsed = parseTelemetryTopic(topic);
+      if (!parsed || parsed.deviceType !== session.device.deviceType) {
+        refuse({
+          reason: 'device-type-mismatch',
+          clientId: client.id,
+          detail: `'${client.id}' is a ${session.device.deviceType} but published to '${topic}'`,
+        });
+        return callback(new Error("topic is not the device's registered type"));
+      }
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      if (payload.length > BROKER_MAX_PAYLOAD_BYTES) {
+        refuse({
+          reason: 'payload-over-broker-limit',
+          clientId: client.id,
+          detail: `${payload.length} bytes`,
+        });
+        return callback(new Error('payload too large'));
+      }
+      // The rule sees the topic without the Basic Ingest prefix and lane, as `topic(n)` does on AWS.
+      const afterPrefix = topic.slice(BASIC_INGEST_PREFIX.length + parsed.lane.length + 1);
+      const work = options
+        .enqueue(parsed.lane, applyRuleSql(payload, afterPrefix, client.id, Date.now()))
+        .then(
+          () => callback(null),
+          (error: Error) => {
+            // No PUBACK and a disconnect: the device keeps the message and sends it again.
+            refuse({ reason: 'enqueue-failed', clientId: client.id, detail: error.message });
+            callback(error);
+          },
+        )
+        .finally(() => enqueuing.delete(work));
+      enqueuing.add(work);
+    },
+    authorizeSubscribe: (client, subscription, callback) => {
+      refuse({
+        reason: 'subscribe-not-allowed',
+        clientId: client.id,
+        detail: `subscribe to '${subscription.topic}'`,
+      });
+      callback(new Error('devices may not subscribe'));
+    },
+    // Nothing subscribes, so there is nothing to forward; this also keeps retained messages out.
+    authorizeForward: () => null,
+  });
+
+  const server = tls.createServer(
+    {
+      key: options.serverKeyPem,
+      cert: options.serverCertPem,
+      ca: options.caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+    (socket) => broker.handle(socket),
+  );
+  server.on('tlsClientError', (error: Error) => {
+    refuse({ reason: 'tls-handshake', detail: error.message });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    port,
+    url: `mqtts://${options.host}:${port}`,
+    connectedClients: () => broker.connectedClients,
+    close: async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      while (enqueuing.size > 0) await Promise.allSettled([...enqueuing]);
+      // Give the PUBACKs of the last enqueued messages a moment to reach the socket before it is closed.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closed;
+    },
+  };
+}

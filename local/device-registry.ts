@@ -1,0 +1,74 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { localTableName } from '../lambdas/contracts/tables.js';
+import type { Device } from '../lambdas/domain/device.js';
+
+/**
+ * The broker's view of the device registry (the local stand-in for IoT Core's thing registry), read from the same
+ * `devices` table the enrichment handler reads. Items are the {@link Device} fields, keyed by `deviceId`.
+ */
+export class LocalDeviceRegistry {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName = localTableName('devices');
+
+  constructor(client: DynamoDBClient) {
+    this.documents = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  /** The registered device, or undefined. Consistent read: a device registered a moment ago can connect. */
+  async get(deviceId: string): Promise<Device | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
+    );
+    return Item as Device | undefined;
+  }
+
+  /**
+   * Writes devices into the registry (overwriting earlier entries with the same id).
+   * TODO(registry adapter): switch to the adapter's register call once lambdas/adapters has one, so the item shape
+   * is defined in one place.
+   */
+  async register(devices: readonly Device[]): Promise<void> {
+    for (let i = 0; i < devices.length; i += 25) {
+      let requests: Record<string, unknown>[] = devices
+        .slice(i, i + 25)
+        .map((device) => ({ PutRequest: { Item: device } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 10) throw new Error('device registration kept coming back unprocessed');
+        const { UnprocessedItems } = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        );
+        requests = (UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+      }
+    }
+  }
+
+  /**
+   * Registers devices that are not in the registry yet and leaves existing entries alone, so restarting the demo
+   * does not undo a change an operator made (say, a decommissioned bin).
+   */
+  async registerMissing(devices: readonly Device[]): Promise<number> {
+    let added = 0;
+    for (let i = 0; i < devices.length; i += 32) {
+      await Promise.all(
+        devices.slice(i, i + 32).map(async (device) => {
+          try {
+            await this.documents.send(
+              new PutCommand({
+                TableName: this.tableName,
+                Item: device,
+                ConditionExpression: 'attribute_not_exists(deviceId)',
+              }),
+            );
+            added += 1;
+          } catch (error) {
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          }
+        }),
+      );
+    }
+    return added;
+  }
+}

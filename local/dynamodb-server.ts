@@ -1,0 +1,139 @@
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  ListTablesCommand,
+} from '@aws-sdk/client-dynamodb';
+import { localTableName, TABLES, type TableDefinition } from '../lambdas/contracts/tables.js';
+
+/** A running DynamoDB-compatible server. */
+export interface DynamoDbServer {
+  /** `http://127.0.0.1:<port>`: what `DYNAMODB_ENDPOINT` is set to. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * dynalite's own thread: it parses every request and runs LevelDB, which would otherwise compete with the broker,
+ * the queues and the handlers for the main event loop. Plain CommonJS so it needs no TypeScript loader.
+ */
+const SERVER_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dynalite = require(workerData.dynalitePath);
+const server = dynalite({ path: workerData.directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+server.once('error', (error) => parentPort.postMessage({ error: error.message }));
+server.listen(workerData.port, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (message) => {
+  if (message !== 'close') return;
+  if (server.closeAllConnections) server.closeAllConnections();
+  server.close(() => parentPort.postMessage({ closed: true }));
+});
+`;
+
+/**
+ * Starts dynalite (a DynamoDB-compatible server on LevelDB) persisted under `directory`, on a free loopback port,
+ * in a worker thread. LevelDB writes reach the OS before dynalite answers, so they survive a process kill; only a
+ * machine crash can lose the last writes, which is acceptable for a development runtime.
+ */
+export async function startDynamoDbServer(directory: string, port = 0): Promise<DynamoDbServer> {
+  await mkdir(directory, { recursive: true });
+  const worker = new Worker(SERVER_THREAD, {
+    eval: true,
+    workerData: { directory, port, dynalitePath: createRequire(import.meta.url).resolve('dynalite') },
+  });
+  const listening = await new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (message: { port?: number; error?: string }) =>
+      message.port ? resolve(message.port) : reject(new Error(`dynalite did not start: ${message.error}`)),
+    );
+  });
+  return {
+    endpoint: `http://127.0.0.1:${listening}`,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => {
+        worker.once('message', () => resolve());
+        worker.once('exit', () => resolve());
+      });
+      worker.postMessage('close');
+      await closed;
+      // LevelDB is closed with the server; the thread has nothing left to do.
+      await worker.terminate();
+    },
+  };
+}
+
+function createTableInput(definition: TableDefinition) {
+  const attributes = new Map<string, AttributeDefinition>();
+  const keySchema = (
+    pk: TableDefinition['partitionKey'],
+    sk?: TableDefinition['sortKey'],
+  ): KeySchemaElement[] => {
+    for (const key of sk ? [pk, sk] : [pk])
+      attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });
+    return sk
+      ? [
+          { AttributeName: pk.name, KeyType: 'HASH' },
+          { AttributeName: sk.name, KeyType: 'RANGE' },
+        ]
+      : [{ AttributeName: pk.name, KeyType: 'HASH' }];
+  };
+  const tableKeys = keySchema(definition.partitionKey, definition.sortKey);
+  const indexes: GlobalSecondaryIndex[] = (definition.globalSecondaryIndexes ?? []).map((index) => ({
+    IndexName: index.indexName,
+    KeySchema: keySchema(index.partitionKey, index.sortKey),
+    // The CDK tables project everything (TableV2's default); the local copy must answer the same queries.
+    Projection: { ProjectionType: 'ALL' },
+  }));
+  return {
+    TableName: localTableName(definition.id),
+    KeySchema: tableKeys,
+    AttributeDefinitions: [...attributes.values()],
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
+  };
+}
+
+/**
+ * Creates every table in {@link TABLES} under its local name, skipping tables that already exist (a restart).
+ * TTL is not configured: dynalite does not expire items, and local data is meant to be kept.
+ */
+export async function createLocalTables(client: DynamoDBClient): Promise<string[]> {
+  const existing = new Set<string>();
+  let start: string | undefined;
+  do {
+    const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+    for (const name of page.TableNames ?? []) existing.add(name);
+    start = page.LastEvaluatedTableName;
+  } while (start);
+  const created: string[] = [];
+  for (const definition of Object.values(TABLES) as TableDefinition[]) {
+    const name = localTableName(definition.id);
+    if (existing.has(name)) continue;
+    await client.send(new CreateTableCommand(createTableInput(definition)));
+    created.push(name);
+  }
+  for (const name of created) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+      if (Table?.TableStatus === 'ACTIVE') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  return created;
+}
+
+/** A DynamoDB client for the local server; the credentials are placeholders dynalite ignores. */
+export function localDynamoDbClient(endpoint: string, region: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+  });
+}

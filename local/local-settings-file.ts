@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import type { DeviceType } from '../lambdas/contracts/device-types.js';
+
+/** One device's entry in local.json. */
+export interface LocalDeviceEntry {
+  readonly deviceId: string;
+  readonly type: DeviceType;
+  readonly topic: string;
+  /** Absolute paths. */
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** `<data-dir>/local.json`: everything a client of the local runtime needs (DESIGN.md section 4). */
+export interface LocalSettings {
+  readonly apiUrl: string;
+  readonly mqttUrl: string;
+  readonly token: string;
+  /** Absolute path of the CA certificate to trust. */
+  readonly caCert: string;
+  readonly devices: readonly LocalDeviceEntry[];
+}
+
+/** The token from an earlier run's local.json, or a new random one: clients keep working across restarts. */
+export async function loadOrCreateToken(file: string): Promise<string> {
+  try {
+    const previous = JSON.parse(await readFile(file, 'utf8')) as Partial<LocalSettings>;
+    if (typeof previous.token === 'string' && previous.token.length >= 32) return previous.token;
+  } catch {
+    // First run, or an unreadable file: start afresh.
+  }
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Writes local.json atomically (temp file and rename) with mode 0600, as it holds the bearer token.
+ */
+export async function writeLocalSettings(file: string, settings: LocalSettings): Promise<void> {
+  const temp = `${file}.tmp`;
+  await writeFile(temp, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temp, 0o600);
+  await rename(temp, file);
+}

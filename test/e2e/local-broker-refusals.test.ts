@@ -1,0 +1,121 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCertificateAuthority } from '../../local/certificate-authority.js';
+import type { DeviceBundle } from '../../local/city-simulator.js';
+import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
+import { connectDevice, publishAcked, tempDataDir, testDevice } from './local-platform-support.js';
+
+describe('local broker: mutual TLS and the device policy', () => {
+  let platform: LocalPlatform;
+  let dataDir: string;
+  let bin: DeviceBundle;
+  let gauge: DeviceBundle;
+  let retired: DeviceBundle;
+  const refusals = (reason: string) => platform.counters.refusedByReason[reason as 'tls-handshake'] ?? 0;
+
+  beforeAll(async () => {
+    dataDir = await tempDataDir('refusals');
+    platform = await startLocalPlatform({
+      dataDir,
+      apiPort: 0,
+      mqttPort: 0,
+      simulator: false,
+      log: () => undefined,
+    });
+    [bin, gauge, retired] = (await platform.provisionDevices([
+      testDevice('ref-bin-1', 'waste-container'),
+      testDevice('ref-level-1', 'water-level'),
+      testDevice('ref-bin-old', 'waste-container', 'decommissioned'),
+    ])) as [DeviceBundle, DeviceBundle, DeviceBundle];
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('accepts a device with its own certificate and client id', async () => {
+    const client = await connectDevice(platform.mqttUrl, platform.caPem, bin, bin.deviceId);
+    const payload = JSON.stringify({
+      messageId: 'ok-1',
+      observedAt: new Date().toISOString(),
+      readings: { fillingLevel: 0.3 },
+    });
+    expect(await publishAcked(client, bin.topic, payload)).toBe(true);
+    client.end(true);
+  });
+
+  it('refuses a client without a certificate at the TLS handshake', async () => {
+    const before = refusals('tls-handshake');
+    await expect(connectDevice(platform.mqttUrl, platform.caPem, undefined, bin.deviceId)).rejects.toThrow();
+    expect(refusals('tls-handshake')).toBe(before + 1);
+  });
+
+  it('refuses a certificate from another CA at the TLS handshake', async () => {
+    const otherDir = await tempDataDir('other-ca');
+    try {
+      const other = await LocalCertificateAuthority.loadOrCreate(
+        path.join(otherDir, 'certs'),
+        'Someone else',
+      );
+      const forged = await other.deviceCertificate(bin.deviceId);
+      const before = refusals('tls-handshake');
+      await expect(connectDevice(platform.mqttUrl, platform.caPem, forged, bin.deviceId)).rejects.toThrow();
+      expect(refusals('tls-handshake')).toBe(before + 1);
+    } finally {
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a client id that is not the certificate's device id", async () => {
+    await expect(connectDevice(platform.mqttUrl, platform.caPem, bin, gauge.deviceId)).rejects.toThrow(
+      /identifier rejected/i,
+    );
+    expect(refusals('client-id-mismatch')).toBe(1);
+  });
+
+  it('refuses a decommissioned device', async () => {
+    await expect(connectDevice(platform.mqttUrl, platform.caPem, retired, retired.deviceId)).rejects.toThrow(
+      /not authorized/i,
+    );
+    expect(refusals('device-decommissioned')).toBe(1);
+  });
+
+  it("refuses a publish to another device's topic: no PUBACK, nothing queued, connection closed", async () => {
+    const queuedBefore = platform.counters.messagesIn;
+    const client = await connectDevice(platform.mqttUrl, platform.caPem, bin, bin.deviceId);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const payload = JSON.stringify({
+      messageId: 'spoof-1',
+      observedAt: new Date().toISOString(),
+      readings: { waterLevel: 9 },
+    });
+    // A valid topic, on the right lane, for a different (registered) device.
+    const othersTopic = bin.topic.replace(bin.deviceId, 'ref-bin-2');
+    expect(await publishAcked(client, othersTopic, payload, 1500)).toBe(false);
+    await closed;
+    client.end(true);
+    expect(refusals('topic-not-allowed')).toBe(1);
+    expect(platform.counters.messagesIn).toBe(queuedBefore);
+  });
+
+  it("refuses a publish on its own id but another type's topic, and any subscribe", async () => {
+    const client = await connectDevice(platform.mqttUrl, platform.caPem, bin, bin.deviceId);
+    const asGauge = gauge.topic.replace(gauge.deviceId, bin.deviceId);
+    const payload = JSON.stringify({
+      messageId: 'type-1',
+      observedAt: new Date().toISOString(),
+      readings: { waterLevel: 1 },
+    });
+    expect(await publishAcked(client, asGauge, payload, 1500)).toBe(false);
+    client.end(true);
+    expect(refusals('device-type-mismatch')).toBe(1);
+
+    const subscriber = await connectDevice(platform.mqttUrl, platform.caPem, gauge, gauge.deviceId);
+    const granted = await subscriber.subscribeAsync('$aws/rules/#').catch(() => undefined);
+    expect(granted?.every((g) => g.qos === 128) ?? true).toBe(true);
+    subscriber.end(true);
+    expect(refusals('subscribe-not-allowed')).toBe(1);
+  });
+});

@@ -1,0 +1,114 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { DeviceType } from '../../lambdas/contracts/device-types.js';
+import type { Device } from '../../lambdas/domain/device.js';
+import type { DeviceBundle } from '../../local/city-simulator.js';
+
+/** A fresh data directory under the OS temp dir. */
+export function tempDataDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `civic-${prefix}-`));
+}
+
+/** A registry entry for a test device in Reading. */
+export function testDevice(
+  deviceId: string,
+  deviceType: DeviceType,
+  status: Device['status'] = 'active',
+): Device {
+  return {
+    deviceId,
+    deviceType,
+    status,
+    location: { lat: 51.4551, lon: -0.9734 },
+    ward: 'Abbey',
+    registeredAt: '2025-04-01T08:00:00.000Z',
+  };
+}
+
+/** Connects like a device: mutual TLS with the bundle's certificate; resolves on CONNACK, rejects on refusal. */
+export function connectDevice(
+  mqttUrl: string,
+  caPem: string,
+  bundle: Pick<DeviceBundle, 'certPem' | 'keyPem'> | undefined,
+  clientId: string,
+  extra: IClientOptions = {},
+): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(mqttUrl, {
+      clientId,
+      ca: caPem,
+      ...(bundle ? { cert: bundle.certPem, key: bundle.keyPem } : {}),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...extra,
+    });
+    const fail = (error: Error) => {
+      client.end(true);
+      reject(error);
+    };
+    client.once('connect', () => resolve(client));
+    client.once('error', fail);
+    client.once('close', () => fail(new Error('connection closed before CONNACK')));
+  });
+}
+
+/** Resolves true when the broker acknowledged the QoS 1 publish, false when it did not within `timeoutMs`. */
+export function publishAcked(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  timeoutMs = 3000,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    client.publish(topic, payload, { qos: 1 }, (error) => {
+      clearTimeout(timer);
+      resolve(!error);
+    });
+  });
+}
+
+/** GET a JSON resource of the local API with the local token. */
+export async function apiGet<T>(
+  apiUrl: string,
+  token: string,
+  pathAndQuery: string,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${apiUrl}${pathAndQuery}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** Follows cursors until the last page. */
+export async function apiGetAll<T>(apiUrl: string, token: string, pathAndQuery: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const separator = pathAndQuery.includes('?') ? '&' : '?';
+    const page = await apiGet<{ items: T[]; nextCursor?: string }>(
+      apiUrl,
+      token,
+      `${pathAndQuery}${cursor ? `${separator}cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    if (page.status !== 200)
+      throw new Error(`GET ${pathAndQuery} answered ${page.status}: ${JSON.stringify(page.body)}`);
+    items.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+/** Polls `check` until it returns true or the time is up. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
