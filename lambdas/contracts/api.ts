@@ -58,4 +58,5 @@ export interface Problem {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-export const PROBLEM_TYPE_BASE = 'https://civic-iot.org/problems/';
+/** Problem types are URNs: stable identifiers that do not pretend to be web pages we host. */
+export const PROBLEM_TYPE_BASE = 'urn:civic-iot:problem:';
