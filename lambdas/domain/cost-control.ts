@@ -1,0 +1,272 @@
+import type { RegionPrices } from '../contracts/prices.js';
+import type { Lane } from '../contracts/topics.js';
+import {
+  decideGuard,
+  type GuardAction,
+  type GuardDecision,
+  type GuardState,
+  initialGuardState,
+  manualRestore,
+  type SpendingTier,
+} from './spending-guard.js';
+import {
+  type FixedAccrual,
+  monthOf,
+  priceUsage,
+  recordInterval,
+  type SpendingLedger,
+  type UsageSample,
+} from './usage-meter.js';
+
+/** Port: where usage comes from (CloudWatch metrics on AWS, the runtime's counters locally). */
+export interface UsageSource {
+  /** Usage in [start, end). */
+  read(start: Date, end: Date): Promise<UsageSample>;
+}
+
+/** Port: switches that change what the platform takes in. Only ever called for the ordinary lane. */
+export interface LaneControls {
+  disableRule(lane: Lane): Promise<void>;
+  enableRule(lane: Lane): Promise<void>;
+  pauseConsumer(lane: Lane): Promise<void>;
+  resumeConsumer(lane: Lane): Promise<void>;
+}
+
+/** Settings that other parts of the platform read to degrade gracefully. */
+export interface DegradeSettings {
+  /** Share of readings kept per lane (1 = all). */
+  readonly sampleRates: Readonly<Partial<Record<Lane, number>>>;
+  /** Open-data routes answer only their essential fields. */
+  readonly openDataNarrowed: boolean;
+}
+
+export const FULL_SERVICE: DegradeSettings = { sampleRates: {}, openDataNarrowed: false };
+
+/** One line of the audit log: what was done, when, and the reading that caused it. */
+export interface AuditEntry {
+  readonly at: string;
+  readonly action: GuardAction | { readonly kind: 'manual-restore'; readonly by: string };
+  readonly reading: {
+    readonly monthToDateUsd: number;
+    readonly forecastUsd: number;
+    readonly ceilingUsd: number;
+    readonly tier: SpendingTier;
+  };
+  readonly outcome: 'done' | 'failed';
+  readonly error?: string;
+}
+
+/** Port: the cost guard's own records. */
+export interface CostRecords {
+  loadLedger(): Promise<SpendingLedger | undefined>;
+  saveLedger(ledger: SpendingLedger): Promise<void>;
+  loadGuardState(): Promise<GuardState | undefined>;
+  saveGuardState(state: GuardState): Promise<void>;
+  loadDegradeSettings(): Promise<DegradeSettings>;
+  saveDegradeSettings(settings: DegradeSettings): Promise<void>;
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  recentAudit(limit: number): Promise<readonly AuditEntry[]>;
+}
+
+/** Port: tells people (SNS on AWS, the log locally). */
+export interface Notifier {
+  notify(subject: string, message: string): Promise<void>;
+}
+
+export interface CostControlPorts {
+  readonly usage: UsageSource;
+  readonly lanes: LaneControls;
+  readonly records: CostRecords;
+  readonly notifier: Notifier;
+}
+
+export interface CostControlSettings {
+  readonly ceilingUsd: number;
+  readonly prices: RegionPrices;
+  readonly fixed: FixedAccrual;
+  readonly councilName: string;
+}
+
+function applyToSettings(settings: DegradeSettings, action: GuardAction): DegradeSettings {
+  if (action.kind === 'sample-lane') {
+    return { ...settings, sampleRates: { ...settings.sampleRates, [action.lane]: action.sampleRate } };
+  }
+  if (action.kind === 'narrow-open-data') return { ...settings, openDataNarrowed: action.narrowed };
+  return settings;
+}
+
+/** Carries out a guard decision, recording every action (done or failed) in the audit log. */
+async function execute(
+  ports: CostControlPorts,
+  settings: CostControlSettings,
+  decision: GuardDecision,
+  reading: AuditEntry['reading'],
+  now: Date,
+): Promise<AuditEntry[]> {
+  const audit: AuditEntry[] = [];
+  let degrade = await ports.records.loadDegradeSettings();
+  for (const action of decision.actions) {
+    try {
+      switch (action.kind) {
+        case 'notify':
+          await ports.notifier.notify(
+            `${settings.councilName}: IoT platform spending ${action.tier}`,
+            action.message,
+          );
+          break;
+        case 'disable-rule':
+          await ports.lanes.disableRule(action.lane);
+          break;
+        case 'enable-rule':
+          await ports.lanes.enableRule(action.lane);
+          break;
+        case 'pause-consumer':
+          await ports.lanes.pauseConsumer(action.lane);
+          break;
+        case 'resume-consumer':
+          await ports.lanes.resumeConsumer(action.lane);
+          break;
+        case 'sample-lane':
+        case 'narrow-open-data':
+          degrade = applyToSettings(degrade, action);
+          await ports.records.saveDegradeSettings(degrade);
+          break;
+      }
+      audit.push({ at: now.toISOString(), action, reading, outcome: 'done' });
+    } catch (error) {
+      audit.push({
+        at: now.toISOString(),
+        action,
+        reading,
+        outcome: 'failed',
+        error: (error as Error).message,
+      });
+    }
+  }
+  if (audit.length > 0) await ports.records.appendAudit(audit);
+  return audit;
+}
+
+export interface MeterRunResult {
+  readonly ledger: SpendingLedger;
+  readonly tier: SpendingTier;
+  readonly audit: readonly AuditEntry[];
+}
+
+/**
+ * One run of the usage meter and guard (every 5 minutes): price what was used since the last run, add it to the
+ * month, and step the ladder. A failed action is recorded and retried on the next run, because the state only
+ * advances when every action of the step succeeded.
+ */
+export async function meterAndGuard(
+  ports: CostControlPorts,
+  settings: CostControlSettings,
+  now: Date,
+  defaultIntervalSeconds: number,
+): Promise<MeterRunResult> {
+  const previous = await ports.records.loadLedger();
+  const start = previous
+    ? new Date(previous.meteredUntil)
+    : new Date(now.getTime() - defaultIntervalSeconds * 1000);
+  const intervalSeconds = Math.max(0, (now.getTime() - start.getTime()) / 1000);
+  const usage = await ports.usage.read(start, now);
+  const cost = priceUsage({ ...usage, intervalSeconds }, settings.prices, settings.fixed);
+  const ledger = recordInterval(previous, cost.usd, now, intervalSeconds);
+  await ports.records.saveLedger(ledger);
+
+  const state = (await ports.records.loadGuardState()) ?? initialGuardState(monthOf(now));
+  const decision = decideGuard(state, {
+    month: ledger.month,
+    monthToDateUsd: ledger.monthToDateUsd,
+    forecastUsd: ledger.forecastUsd,
+    ceilingUsd: settings.ceilingUsd,
+  });
+  const reading = {
+    monthToDateUsd: ledger.monthToDateUsd,
+    forecastUsd: ledger.forecastUsd,
+    ceilingUsd: settings.ceilingUsd,
+    tier: decision.state.tier,
+  };
+  const audit = await execute(ports, settings, decision, reading, now);
+  const failed = audit.some((entry) => entry.outcome === 'failed');
+  // Keep the old tier when an action failed, so the next run tries the same step again.
+  await ports.records.saveGuardState(failed ? { ...decision.state, tier: state.tier } : decision.state);
+  return { ledger, tier: failed ? state.tier : decision.state.tier, audit };
+}
+
+/** An administrator restores full service (POST /cost/restore); audited with who did it. */
+export async function restoreService(
+  ports: CostControlPorts,
+  settings: CostControlSettings,
+  by: string,
+  now: Date,
+): Promise<MeterRunResult> {
+  const ledger = (await ports.records.loadLedger()) ?? recordInterval(undefined, 0, now, 0);
+  const state = (await ports.records.loadGuardState()) ?? initialGuardState(monthOf(now));
+  const decision = manualRestore(state, ledger.monthToDateUsd);
+  const reading = {
+    monthToDateUsd: ledger.monthToDateUsd,
+    forecastUsd: ledger.forecastUsd,
+    ceilingUsd: settings.ceilingUsd,
+    tier: 'ok' as const,
+  };
+  await ports.records.appendAudit([
+    { at: now.toISOString(), action: { kind: 'manual-restore', by }, reading, outcome: 'done' },
+  ]);
+  const audit = await execute(ports, settings, decision, reading, now);
+  await ports.records.saveGuardState(decision.state);
+  return { ledger, tier: decision.state.tier, audit };
+}
+
+export interface CostReport {
+  readonly month: string;
+  readonly monthToDateUsd: number;
+  readonly forecastUsd: number;
+  readonly burnRateUsdPerHour: number;
+  readonly ceilingUsd: number;
+  readonly tier: SpendingTier;
+  readonly meteredUntil?: string;
+  readonly degrade: DegradeSettings;
+  readonly recentActions: readonly AuditEntry[];
+}
+
+/** What `GET /cost` answers. */
+export async function costReport(
+  ports: Pick<CostControlPorts, 'records'>,
+  ceilingUsd: number,
+  now: Date,
+): Promise<CostReport> {
+  const [ledger, state, degrade, recentActions] = await Promise.all([
+    ports.records.loadLedger(),
+    ports.records.loadGuardState(),
+    ports.records.loadDegradeSettings(),
+    ports.records.recentAudit(20),
+  ]);
+  const current = ledger && ledger.month === monthOf(now) ? ledger : undefined;
+  return {
+    month: monthOf(now),
+    monthToDateUsd: current?.monthToDateUsd ?? 0,
+    forecastUsd: current?.forecastUsd ?? 0,
+    burnRateUsdPerHour: current?.burnRateUsdPerHour ?? 0,
+    ceilingUsd,
+    tier: state && state.month === monthOf(now) ? state.tier : 'ok',
+    ...(current ? { meteredUntil: current.meteredUntil } : {}),
+    degrade,
+    recentActions,
+  };
+}
+
+/**
+ * Deterministic sampling while degraded: a reading is kept when a hash of its device and message id falls under
+ * the rate, so a redelivered message gets the same answer and each device keeps a steady share of its readings.
+ */
+export function keepWhenSampled(deviceId: string, messageId: string, sampleRate: number): boolean {
+  if (sampleRate >= 1) return true;
+  if (sampleRate <= 0) return false;
+  let hash = 2166136261;
+  for (const char of `${deviceId}#${messageId}`) {
+    hash ^= char.charCodeAt(0);
+    hash = Math.imul(hash, 16777619);
+  }
+  return ((hash >>> 0) % 10_000) / 10_000 < sampleRate;
+}
