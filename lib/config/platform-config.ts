@@ -41,20 +41,43 @@ export interface PlatformConfig {
    * reserved concurrency, so it is off unless asked for. @default - none
    */
   readonly enrichmentReservedConcurrency?: number;
-  /** DynamoDB on-demand maximum write request units per second, per table. @default 500 */
+  /** DynamoDB on-demand maximum write request units per second, per table. @default - from the load profile, see {@link capDefaults} */
   readonly telemetryMaxWriteRequestUnits: number;
-  /** DynamoDB on-demand maximum read request units per second, per table. @default 500 */
+  /** DynamoDB on-demand maximum read request units per second, per table. @default - from the load profile, see {@link capDefaults} */
   readonly telemetryMaxReadRequestUnits: number;
   /** CloudWatch Logs retention for every log group. @default 30 */
   readonly logRetentionDays: number;
-  /** API Gateway stage steady-state requests per second. @default 50 */
+  /** API Gateway stage steady-state requests per second. @default - from the load profile, see {@link capDefaults} */
   readonly apiThrottleRateLimit: number;
-  /** API Gateway stage burst. @default 100 */
+  /** API Gateway stage burst. @default - twice the rate limit */
   readonly apiThrottleBurstLimit: number;
   /** Timestream memory store retention. @default 24 */
   readonly timestreamMemoryRetentionHours: number;
   /** Timestream magnetic store retention. @default - retentionDays */
   readonly timestreamMagneticRetentionDays: number;
+}
+
+const CAP_HEADROOM = 10;
+
+/**
+ * Default hard caps from the load profile: DynamoDB writes (a reading costs about two writes: its bucket append
+ * and latest state), reads (a chart costs a few read units) and API requests, each with {@link CAP_HEADROOM}.
+ */
+export function capDefaults(
+  devices: number | undefined,
+  messageIntervalSeconds: number | undefined,
+  apiRequestsPerDay: number | undefined,
+): { writeUnits: number; readUnits: number; apiRate: number } {
+  const readingsPerSecond = devices && messageIntervalSeconds ? devices / messageIntervalSeconds : 10;
+  const apiPerSecond = (apiRequestsPerDay ?? 10_000) / 86_400;
+  return {
+    writeUnits: Math.min(40_000, Math.max(25, Math.ceil(readingsPerSecond * 2 * CAP_HEADROOM))),
+    readUnits: Math.min(
+      40_000,
+      Math.max(25, Math.ceil((apiPerSecond * 5 + readingsPerSecond * 0.1) * CAP_HEADROOM)),
+    ),
+    apiRate: Math.min(10_000, Math.max(10, Math.ceil(apiPerSecond * 2 * CAP_HEADROOM))),
+  };
 }
 
 /** A configuration value that is missing or not allowed. The message names every bad key at once. */
@@ -129,11 +152,24 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   );
   const enrichmentMaxConcurrency = reader.integer('enrichmentMaxConcurrency', 5, 2, 1000);
   const enrichmentReservedConcurrency = reader.optionalInteger('enrichmentReservedConcurrency', 1, 1000);
-  const telemetryMaxWriteRequestUnits = reader.integer('telemetryMaxWriteRequestUnits', 500, 1, 40_000);
-  const telemetryMaxReadRequestUnits = reader.integer('telemetryMaxReadRequestUnits', 500, 1, 40_000);
+  // Hard caps default to the load profile with tenfold headroom, so the worst case stays in proportion to the
+  // city: a backlog after an outage drains a little slower, and a runaway cannot buy unlimited capacity.
+  const defaults = capDefaults(devices, messageIntervalSeconds, apiRequestsPerDay);
+  const telemetryMaxWriteRequestUnits = reader.integer(
+    'telemetryMaxWriteRequestUnits',
+    defaults.writeUnits,
+    1,
+    40_000,
+  );
+  const telemetryMaxReadRequestUnits = reader.integer(
+    'telemetryMaxReadRequestUnits',
+    defaults.readUnits,
+    1,
+    40_000,
+  );
   const logRetentionDays = reader.oneOfNumbers('logRetentionDays', 30, LOG_RETENTION_DAYS);
-  const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', 50, 1, 10_000);
-  const apiThrottleBurstLimit = reader.integer('apiThrottleBurstLimit', 100, 1, 5_000);
+  const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', defaults.apiRate, 1, 10_000);
+  const apiThrottleBurstLimit = reader.integer('apiThrottleBurstLimit', defaults.apiRate * 2, 1, 5_000);
   const timestreamMemoryRetentionHours = reader.integer('timestreamMemoryRetentionHours', 24, 1, 8766);
   const timestreamMagneticRetentionDays = reader.integer(
     'timestreamMagneticRetentionDays',

@@ -58,9 +58,9 @@ describe('DataStack tables', () => {
     expect(Object.keys(tables)).toHaveLength(5);
     for (const table of Object.values(tables)) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
-      expect(table.Properties.WriteOnDemandThroughputSettings).toEqual({ MaxWriteRequestUnits: 500 });
+      expect(table.Properties.WriteOnDemandThroughputSettings).toEqual({ MaxWriteRequestUnits: 67 });
       expect(table.Properties.Replicas[0].ReadOnDemandThroughputSettings).toEqual({
-        MaxReadRequestUnits: 500,
+        MaxReadRequestUnits: 25,
       });
     }
   });

@@ -275,7 +275,7 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
 
   it('throttles the stage from config and writes access logs', () => {
     stores[store].hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })],
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 })],
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
     });
   });

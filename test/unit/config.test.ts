@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadPlatformConfig, TIMESTREAM_REGIONS } from '../../lib/config/platform-config.js';
+import {
+  ConfigError,
+  capDefaults,
+  loadPlatformConfig,
+  TIMESTREAM_REGIONS,
+} from '../../lib/config/platform-config.js';
 
 /** The smallest valid context: what has no sensible default. */
 const REQUIRED = {
@@ -32,15 +37,22 @@ describe('loadPlatformConfig defaults', () => {
     ['enrichmentMaxConcurrency', 5],
     ['enrichmentReservedConcurrency', undefined],
     ['monthlyCeilingUsd', undefined],
-    ['telemetryMaxWriteRequestUnits', 500],
-    ['telemetryMaxReadRequestUnits', 500],
+    // From the load profile: 1,000 devices every 300 s, 10,000 API requests a day (see capDefaults).
+    ['telemetryMaxWriteRequestUnits', 67],
+    ['telemetryMaxReadRequestUnits', 25],
     ['logRetentionDays', 30],
-    ['apiThrottleRateLimit', 50],
-    ['apiThrottleBurstLimit', 100],
+    ['apiThrottleRateLimit', 10],
+    ['apiThrottleBurstLimit', 20],
     ['timestreamMemoryRetentionHours', 24],
     ['timestreamMagneticRetentionDays', 400],
   ] as const)('%s defaults to %j', (key, expected) => {
     expect(config[key]).toEqual(expected);
+  });
+
+  it('scales the default caps with the load profile, within the floors and DynamoDB limits', () => {
+    expect(capDefaults(10_000, 300, 1_000_000)).toEqual({ writeUnits: 667, readUnits: 613, apiRate: 232 });
+    expect(capDefaults(10, 3600, 0)).toEqual({ writeUnits: 25, readUnits: 25, apiRate: 10 });
+    expect(capDefaults(10_000_000, 10, 0).writeUnits).toBe(40_000);
   });
 
   it('keeps the load profile as given', () => {

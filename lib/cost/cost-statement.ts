@@ -1,0 +1,356 @@
+import type { RegionPrices } from '../../lambdas/contracts/prices.js';
+import { COST_ASSUMPTIONS, type CostEstimate } from '../../lambdas/domain/cost-model.js';
+
+/** A synthesized CloudFormation template, as much of it as the statement reads. */
+export interface Template {
+  readonly Resources?: Readonly<
+    Record<string, { readonly Type: string; readonly Properties?: Record<string, unknown> }>
+  >;
+}
+
+export interface CapLine {
+  readonly stack: string;
+  readonly resource: string;
+  readonly type: string;
+  /** What bounds this resource's spend, in words. */
+  readonly cap: string;
+  /** The most it can cost in a month at that bound. */
+  readonly worstMonthlyUsd: number;
+}
+
+export interface UncappedResource {
+  readonly stack: string;
+  readonly resource: string;
+  readonly type: string;
+  readonly problem: string;
+}
+
+export interface StatementInputs {
+  readonly councilName: string;
+  readonly stage: string;
+  readonly region: string;
+  readonly devices: number;
+  readonly messageIntervalSeconds: number;
+  readonly ceilingUsd?: number;
+  readonly prices: RegionPrices;
+  readonly expected: CostEstimate;
+}
+
+export interface CostStatement {
+  readonly inputs: Omit<StatementInputs, 'prices' | 'expected'>;
+  readonly expectedUsd: number;
+  readonly expectedLines: CostEstimate['lines'];
+  /** Ceiling plus the most that can be spent after it before the guard acts (ordinary lane). */
+  readonly guardedMaximumUsd?: number;
+  readonly overshootUsd: number;
+  /** Every hard cap at its limit for a whole month. */
+  readonly worstCaseUsd: number;
+  readonly worstCaseLines: readonly CapLine[];
+  readonly uncapped: readonly UncappedResource[];
+  readonly fallbacks: readonly string[];
+  /** Why synth must fail; empty when it may go ahead. */
+  readonly violations: readonly string[];
+}
+
+const MONTH_SECONDS = COST_ASSUMPTIONS.secondsPerMonth;
+/** The shortest billed run assumed for a capped function when working out its most invocations a month. */
+const SHORTEST_INVOCATION_SECONDS = 0.1;
+/** AWS IoT Core's limit of publishes per second on one connection: how fast a broken device can send. */
+const MAX_PUBLISHES_PER_DEVICE_SECOND = 100;
+/** How long the guard can take to act after spend crosses the ceiling: meter period, metric delay, one retry. */
+export const GUARD_REACTION_SECONDS = 15 * 60;
+/** A device may send this many times its declared rate before rate policing quarantines it. */
+export const RATE_POLICING_FACTOR = 3;
+
+type Resources = NonNullable<Template['Resources']>;
+
+function refersTo(value: unknown, logicalId: string): boolean {
+  return JSON.stringify(value ?? null).includes(`"${logicalId}"`);
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number'
+    ? value
+    : typeof value === 'string' && value !== ''
+      ? Number(value)
+      : undefined;
+}
+
+/**
+ * Reads the hard caps the stacks actually synthesized and prices each at its limit. A billable resource without a
+ * cap is reported: the cost statement can only promise a maximum when every such resource has one.
+ */
+export function analyseCaps(
+  templates: Readonly<Record<string, Template>>,
+  inputs: Pick<StatementInputs, 'prices' | 'devices' | 'messageIntervalSeconds' | 'ceilingUsd'>,
+): { lines: CapLine[]; uncapped: UncappedResource[] } {
+  const price = (item: keyof RegionPrices) => inputs.prices[item].usd;
+  const lines: CapLine[] = [];
+  const uncapped: UncappedResource[] = [];
+  const all: { stack: string; id: string; type: string; props: Record<string, unknown> }[] = [];
+  for (const [stack, template] of Object.entries(templates)) {
+    for (const [id, resource] of Object.entries((template.Resources ?? {}) as Resources)) {
+      all.push({ stack, id, type: resource.Type, props: resource.Properties ?? {} });
+    }
+  }
+  const stages = all.filter((r) => r.type === 'AWS::ApiGateway::Stage');
+  const stageRate = Math.max(
+    0,
+    ...stages.flatMap((s) =>
+      ((s.props.MethodSettings ?? []) as Record<string, unknown>[]).map(
+        (m) => num(m.ThrottlingRateLimit) ?? 0,
+      ),
+    ),
+  );
+
+  for (const r of all) {
+    const add = (cap: string, worstMonthlyUsd: number) =>
+      lines.push({ stack: r.stack, resource: r.id, type: r.type, cap, worstMonthlyUsd });
+    const flag = (problem: string) =>
+      uncapped.push({ stack: r.stack, resource: r.id, type: r.type, problem });
+    switch (r.type) {
+      case 'AWS::DynamoDB::GlobalTable':
+      case 'AWS::DynamoDB::Table': {
+        const write =
+          num(
+            (r.props.WriteOnDemandThroughputSettings as Record<string, unknown> | undefined)
+              ?.MaxWriteRequestUnits,
+          ) ?? num((r.props.OnDemandThroughput as Record<string, unknown> | undefined)?.MaxWriteRequestUnits);
+        const replicas = (r.props.Replicas ?? []) as Record<string, unknown>[];
+        const read =
+          num(
+            (replicas[0]?.ReadOnDemandThroughputSettings as Record<string, unknown> | undefined)
+              ?.MaxReadRequestUnits,
+          ) ?? num((r.props.OnDemandThroughput as Record<string, unknown> | undefined)?.MaxReadRequestUnits);
+        if (write === undefined || read === undefined) {
+          flag(
+            'on-demand table without a maximum read and write throughput (MaxReadRequestUnits, MaxWriteRequestUnits)',
+          );
+          break;
+        }
+        add(
+          `at most ${write} writes and ${read} reads a second`,
+          (write * MONTH_SECONDS * price('dynamodb.writeUnitsPerMillion') +
+            read * MONTH_SECONDS * price('dynamodb.readUnitsPerMillion')) /
+            1e6,
+        );
+        break;
+      }
+      case 'AWS::Lambda::Function': {
+        const memoryGb = (num(r.props.MemorySize) ?? 128) / 1024;
+        const timeout = num(r.props.Timeout) ?? 3;
+        const reserved = num(r.props.ReservedConcurrentExecutions);
+        const mappings = all.filter(
+          (m) => m.type === 'AWS::Lambda::EventSourceMapping' && refersTo(m.props.FunctionName, r.id),
+        );
+        const mappingCap = mappings.reduce(
+          (sum, m) =>
+            sum +
+            (num((m.props.ScalingConfig as Record<string, unknown> | undefined)?.MaximumConcurrency) ??
+              Number.NaN),
+          0,
+        );
+        const apiInvoked = all.some(
+          (p) =>
+            p.type === 'AWS::Lambda::Permission' &&
+            p.props.Principal === 'apigateway.amazonaws.com' &&
+            refersTo(p.props.FunctionName, r.id),
+        );
+        const schedule = all.find(
+          (s) => s.type === 'AWS::Scheduler::Schedule' && refersTo(s.props.Target, r.id),
+        );
+        const snsOnly = all.some(
+          (s) =>
+            s.type === 'AWS::SNS::Subscription' &&
+            s.props.Protocol === 'lambda' &&
+            refersTo(s.props.Endpoint, r.id),
+        );
+        const concurrency =
+          reserved ?? (mappings.length > 0 && Number.isFinite(mappingCap) ? mappingCap : undefined);
+        if (concurrency !== undefined) {
+          const invocations = (concurrency * MONTH_SECONDS) / SHORTEST_INVOCATION_SECONDS;
+          add(
+            reserved !== undefined
+              ? `reserved concurrency ${reserved}`
+              : `event source mapping maximum concurrency ${concurrency}`,
+            (invocations * price('lambda.requestsPerMillion')) / 1e6 +
+              concurrency * memoryGb * MONTH_SECONDS * price('lambda.arm64GbSecond'),
+          );
+        } else if (apiInvoked && stageRate > 0) {
+          const invocations = stageRate * MONTH_SECONDS;
+          add(
+            `API stage throttle ${stageRate} requests a second`,
+            (invocations * price('lambda.requestsPerMillion')) / 1e6 +
+              invocations * timeout * memoryGb * price('lambda.arm64GbSecond'),
+          );
+        } else if (schedule) {
+          const every = /rate\((\d+) minutes?\)/.exec(String(schedule.props.ScheduleExpression ?? ''));
+          const invocations = every ? MONTH_SECONDS / (Number(every[1]) * 60) : MONTH_SECONDS / 60;
+          add(
+            `schedule ${schedule.props.ScheduleExpression}`,
+            (invocations * price('lambda.requestsPerMillion')) / 1e6 +
+              invocations * timeout * memoryGb * price('lambda.arm64GbSecond'),
+          );
+        } else if (snsOnly) {
+          // Triggered only by AWS Budgets notices: a handful a month.
+          add('invoked by budget notices only', 100 * timeout * memoryGb * price('lambda.arm64GbSecond'));
+        } else {
+          flag(
+            'function with no reserved concurrency, no capped event source mapping, no throttled API and no schedule',
+          );
+        }
+        break;
+      }
+      case 'AWS::Logs::LogGroup':
+        if (num(r.props.RetentionInDays) === undefined) flag('log group kept forever (no RetentionInDays)');
+        break;
+      case 'AWS::ApiGateway::Stage': {
+        const rate = Math.max(
+          0,
+          ...((r.props.MethodSettings ?? []) as Record<string, unknown>[]).map(
+            (m) => num(m.ThrottlingRateLimit) ?? 0,
+          ),
+        );
+        if (rate <= 0) {
+          flag('API stage without a throttling rate limit');
+          break;
+        }
+        add(
+          `throttled at ${rate} requests a second`,
+          (rate * MONTH_SECONDS * price('apigateway.restRequestsPerMillion')) / 1e6,
+        );
+        break;
+      }
+      case 'AWS::IoT::TopicRule': {
+        const perMessage =
+          price('iot.rulesTriggeredPerMillion') +
+          price('iot.actionsPerMillion') +
+          price('sqs.requestsPerMillion');
+        const ruleName = String(r.props.RuleName ?? '');
+        if (ruleName === 'civic_essential') {
+          // The essential lane is never stopped by the guard; rate policing bounds each device instead.
+          const messages =
+            inputs.devices * RATE_POLICING_FACTOR * (MONTH_SECONDS / inputs.messageIntervalSeconds);
+          add(
+            `rate policing: each device at most ${RATE_POLICING_FACTOR}x its declared rate`,
+            (messages * perMessage) / 1e6,
+          );
+        } else if (inputs.ceilingUsd === undefined) {
+          flag('ingest rule bounded only by the cost guard, and no monthlyCeilingUsd is set');
+        } else {
+          const overshoot = inputs.devices * MAX_PUBLISHES_PER_DEVICE_SECOND * GUARD_REACTION_SECONDS;
+          add(
+            `cost guard at the ceiling, plus ${GUARD_REACTION_SECONDS / 60} min at ${MAX_PUBLISHES_PER_DEVICE_SECOND} publishes/s per device`,
+            inputs.ceilingUsd + (overshoot * perMessage) / 1e6,
+          );
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { lines, uncapped };
+}
+
+/** Builds the statement from the synthesized templates, the load-profile estimate and the ceiling. */
+export function buildCostStatement(
+  templates: Readonly<Record<string, Template>>,
+  inputs: StatementInputs,
+): CostStatement {
+  const { lines, uncapped } = analyseCaps(templates, inputs);
+  const connectivity = inputs.expected.lines.find((l) => l.item === 'connectivity')?.monthlyUsd ?? 0;
+  const worstCaseUsd = connectivity + lines.reduce((sum, l) => sum + l.worstMonthlyUsd, 0);
+  const perMessage =
+    inputs.prices['iot.rulesTriggeredPerMillion'].usd +
+    inputs.prices['iot.actionsPerMillion'].usd +
+    inputs.prices['sqs.requestsPerMillion'].usd;
+  const overshootUsd =
+    (inputs.devices * MAX_PUBLISHES_PER_DEVICE_SECOND * GUARD_REACTION_SECONDS * perMessage) / 1e6;
+  const violations: string[] = [];
+  if (inputs.ceilingUsd !== undefined && inputs.expected.totalUsd > inputs.ceilingUsd) {
+    violations.push(
+      `the expected monthly cost of ${inputs.expected.totalUsd.toFixed(2)} USD exceeds monthlyCeilingUsd=${inputs.ceilingUsd} ` +
+        '(raise the ceiling, or lower devices, messageIntervalSeconds or retentionDays)',
+    );
+  }
+  for (const resource of uncapped)
+    violations.push(
+      `${resource.stack}/${resource.resource} (${resource.type}) has no cap: ${resource.problem}`,
+    );
+  const { prices: _prices, expected, ...rest } = inputs;
+  return {
+    inputs: rest,
+    expectedUsd: expected.totalUsd,
+    expectedLines: expected.lines,
+    ...(inputs.ceilingUsd === undefined ? {} : { guardedMaximumUsd: inputs.ceilingUsd + overshootUsd }),
+    overshootUsd,
+    worstCaseUsd,
+    worstCaseLines: lines,
+    uncapped,
+    fallbacks: [...new Set(expected.lines.flatMap((l) => (l.fallback ? [l.fallback] : [])))],
+    violations,
+  };
+}
+
+const usd = (value: number) => `$${value >= 100 ? value.toFixed(0) : value.toFixed(2)}`;
+
+/** The three lines synth prints. */
+export function summaryLines(statement: CostStatement): string[] {
+  const { inputs } = statement;
+  return [
+    `Expected monthly cost: ${usd(statement.expectedUsd)} for ${inputs.devices} devices reporting every ${inputs.messageIntervalSeconds} s in ${inputs.region}.`,
+    statement.guardedMaximumUsd === undefined
+      ? 'Ceiling: none set (monthlyCeilingUsd), so nothing holds spending to a maximum.'
+      : `Ceiling held by the cost guard: ${usd(inputs.ceilingUsd ?? 0)} (at most ${usd(statement.overshootUsd)} more before it acts; flood and air-quality readings are never stopped).`,
+    `Worst case with every hard cap at its limit all month: ${usd(statement.worstCaseUsd)}. Details: cdk.out/cost-statement.md`,
+  ];
+}
+
+/** The statement a council officer can take to committee. */
+export function renderCostStatement(statement: CostStatement): string {
+  const { inputs } = statement;
+  const out = [
+    `# Cost statement: ${inputs.councilName} (${inputs.stage}, ${inputs.region})`,
+    '',
+    ...summaryLines(statement).map((line) => `- ${line}`),
+    '',
+    '## Expected month',
+    '',
+    `From the load profile: ${inputs.devices} devices, one reading every ${inputs.messageIntervalSeconds} s. List prices in USD, no free tier.`,
+    '',
+    '| Service | Item | Monthly |',
+    '| --- | --- | ---: |',
+    ...statement.expectedLines.map(
+      (l) => `| ${l.service} | ${l.item}${l.fallback ? ' *' : ''} | ${usd(l.monthlyUsd)} |`,
+    ),
+    `| | **Total** | **${usd(statement.expectedUsd)}** |`,
+    '',
+    '## Hard caps and the most each can cost',
+    '',
+    'Read from the synthesized templates. Every billable resource must have one; synth fails otherwise.',
+    '',
+    '| Stack | Resource | Cap | Worst month |',
+    '| --- | --- | --- | ---: |',
+    ...statement.worstCaseLines.map(
+      (l) => `| ${l.stack} | ${l.resource} | ${l.cap} | ${usd(l.worstMonthlyUsd)} |`,
+    ),
+    '',
+  ];
+  if (statement.uncapped.length > 0) {
+    out.push(
+      '## Resources without a cap',
+      '',
+      ...statement.uncapped.map((u) => `- ${u.stack}/${u.resource} (${u.type}): ${u.problem}`),
+      '',
+    );
+  }
+  if (statement.fallbacks.length > 0)
+    out.push(
+      '## Prices not verified for this region',
+      '',
+      ...statement.fallbacks.map((f) => `- \\* ${f}`),
+      '',
+    );
+  return out.join('\n');
+}

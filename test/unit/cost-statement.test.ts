@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { pricesFor } from '../../lambdas/contracts/prices.js';
+import { estimatePlatform } from '../../lambdas/domain/cost-model.js';
+import {
+  analyseCaps,
+  buildCostStatement,
+  renderCostStatement,
+  summaryLines,
+  type Template,
+} from '../../lib/cost/cost-statement.js';
+
+const prices = pricesFor('us-east-1');
+const profile = {
+  devices: 1000,
+  messageIntervalSeconds: 300,
+  apiRequestsPerDay: 10_000,
+  retentionDays: 400,
+  telemetryStore: 'dynamodb' as const,
+};
+const inputs = {
+  councilName: 'Example Borough Council',
+  stage: 'dev',
+  region: 'us-east-1',
+  devices: 1000,
+  messageIntervalSeconds: 300,
+  ceilingUsd: 60,
+  prices,
+  expected: estimatePlatform(profile, prices),
+};
+
+const capped: Record<string, Template> = {
+  Data: {
+    Resources: {
+      Series: {
+        Type: 'AWS::DynamoDB::GlobalTable',
+        Properties: {
+          WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 10 },
+          Replicas: [{ ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 20 } }],
+        },
+      },
+    },
+  },
+  Platform: {
+    Resources: {
+      Enrich: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 1024, Timeout: 30 } },
+      Mapping: {
+        Type: 'AWS::Lambda::EventSourceMapping',
+        Properties: { FunctionName: { Ref: 'Enrich' }, ScalingConfig: { MaximumConcurrency: 2 } },
+      },
+      Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } },
+      Rule: { Type: 'AWS::IoT::TopicRule', Properties: { RuleName: 'civic_ingest' } },
+    },
+  },
+};
+
+describe('analyseCaps', () => {
+  it('prices a capped table at its maximum throughput for a whole month, by hand', () => {
+    const { lines } = analyseCaps(capped, { ...inputs });
+    const table = lines.find((l) => l.resource === 'Series');
+    // 10 WRU/s and 20 RRU/s for 2,592,000 s at $0.625 and $0.125 per million.
+    expect(table?.worstMonthlyUsd).toBeCloseTo((10 * 2_592_000 * 0.625 + 20 * 2_592_000 * 0.125) / 1e6, 9);
+  });
+
+  it('prices a consumer by its mapping concurrency: GB-seconds at full concurrency plus invocations', () => {
+    const line = analyseCaps(capped, inputs).lines.find((l) => l.resource === 'Enrich');
+    expect(line?.cap).toBe('event source mapping maximum concurrency 2');
+    expect(line?.worstMonthlyUsd).toBeCloseTo(
+      ((2 * 2_592_000) / 0.1) * 0.2e-6 + 2 * 1 * 2_592_000 * 0.0000133334,
+      6,
+    );
+  });
+
+  it.each([
+    [
+      'a table without maximum throughput',
+      { Type: 'AWS::DynamoDB::GlobalTable', Properties: { Replicas: [{}] } },
+      /maximum read and write throughput/,
+    ],
+    [
+      'a function with nothing bounding it',
+      { Type: 'AWS::Lambda::Function', Properties: {} },
+      /no reserved concurrency/,
+    ],
+    ['a log group kept forever', { Type: 'AWS::Logs::LogGroup', Properties: {} }, /no RetentionInDays/],
+    [
+      'an API stage without throttling',
+      { Type: 'AWS::ApiGateway::Stage', Properties: { MethodSettings: [] } },
+      /throttling rate limit/,
+    ],
+  ])('reports %s as uncapped', (_name, resource, problem) => {
+    const { uncapped } = analyseCaps({ S: { Resources: { Thing: resource } } }, inputs);
+    expect(uncapped).toEqual([
+      expect.objectContaining({ stack: 'S', resource: 'Thing', problem: expect.stringMatching(problem) }),
+    ]);
+  });
+
+  it('reports the ingest rule as uncapped when no ceiling is set', () => {
+    const { ceilingUsd: _ceiling, ...noCeiling } = inputs;
+    const { uncapped } = analyseCaps(capped, noCeiling);
+    expect(uncapped.map((u) => u.resource)).toEqual(['Rule']);
+  });
+});
+
+describe('buildCostStatement', () => {
+  it('passes a capped deployment whose expected cost is under the ceiling', () => {
+    const statement = buildCostStatement(capped, inputs);
+    expect(statement.violations).toEqual([]);
+    expect(statement.guardedMaximumUsd).toBeGreaterThan(60);
+    expect(summaryLines(statement)).toHaveLength(3);
+    expect(renderCostStatement(statement)).toMatch(/## Hard caps and the most each can cost/);
+  });
+
+  it('refuses when the expected cost exceeds the ceiling, naming both figures', () => {
+    const statement = buildCostStatement(capped, { ...inputs, ceilingUsd: 5 });
+    expect(statement.violations).toEqual([
+      expect.stringMatching(/expected monthly cost of \d+\.\d\d USD exceeds monthlyCeilingUsd=5/),
+    ]);
+  });
+
+  it('refuses when a billable resource has no cap, naming it', () => {
+    const statement = buildCostStatement(
+      { ...capped, Extra: { Resources: { Orphan: { Type: 'AWS::Lambda::Function' } } } },
+      inputs,
+    );
+    expect(statement.violations).toEqual([
+      expect.stringMatching(/^Extra\/Orphan \(AWS::Lambda::Function\) has no cap/),
+    ]);
+  });
+});
