@@ -163,6 +163,8 @@ async function bundleSizes() {
       target: 'node22',
       write: false,
       logLevel: 'silent',
+      // As NodejsFunction deploys them: the AWS SDK v3 comes from the Lambda runtime, not the bundle.
+      external: ['@aws-sdk/*'],
       banner: {
         js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
@@ -227,7 +229,7 @@ async function main() {
       'read units, 24 h chart': row.readUnitsFor24hChart,
     })),
   );
-  console.log('\nLambda bundles (esbuild, minified, ESM, node22, AWS SDK bundled):');
+  console.log('\nLambda bundles as deployed (esbuild, minified, ESM, node22; AWS SDK v3 from the Lambda runtime):');
   console.table(await bundleSizes());
 }
 
