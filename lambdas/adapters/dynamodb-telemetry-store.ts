@@ -72,7 +72,10 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     private readonly retentionDays: number,
   ) {}
 
-  async write(points: readonly TelemetryPoint[]): Promise<WriteOutcome> {
+  async write(
+    points: readonly TelemetryPoint[],
+    hourlyAllowance: (point: TelemetryPoint) => number = () => POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR,
+  ): Promise<WriteOutcome> {
     const retry: number[] = [];
     const duplicates: number[] = [];
     const rejected: { index: number; reason: 'RATE_LIMITED'; detail: string }[] = [];
@@ -87,14 +90,18 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
       [...groups.values()].map(async (indexes) => {
         for (const index of indexes) {
           const point = points[index] as TelemetryPoint;
+          const allowance = Math.min(
+            POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR,
+            Math.max(1, hourlyAllowance(point)),
+          );
           try {
-            const outcome = await this.append(point);
+            const outcome = await this.append(point, allowance);
             if (outcome === 'duplicate') duplicates.push(index);
             if (outcome === 'full') {
               rejected.push({
                 index,
                 reason: 'RATE_LIMITED',
-                detail: `device '${point.deviceId}' sent more than ${POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR} readings in the hour of ${new Date(hourStart(new Date(point.observedAt).getTime())).toISOString()}`,
+                detail: `device '${point.deviceId}' sent more than its allowance of ${allowance} readings in the hour of ${new Date(hourStart(new Date(point.observedAt).getTime())).toISOString()}`,
               });
             }
           } catch {
@@ -106,8 +113,11 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     return { retry, rejected, duplicates };
   }
 
-  /** Appends to the first bucket item of the hour with room, unless an item of that hour already holds it. */
-  private async append(point: TelemetryPoint): Promise<PointOutcome> {
+  /**
+   * Appends to the first bucket item of the hour with room, unless an item of that hour already holds it. The
+   * items of an hour together take at most `allowance` points: the last item's size limit is what is left.
+   */
+  private async append(point: TelemetryPoint, allowance: number): Promise<PointOutcome> {
     const observed = new Date(point.observedAt).getTime();
     const hour = hourStart(observed);
     const delay = new Date(point.receivedAt).getTime() - observed;
@@ -117,8 +127,10 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
       ...(delay === 0 ? {} : { d: delay }),
       ...(point.battery === undefined ? {} : { b: point.battery }),
     };
-    for (let item = 1; item <= MAX_ITEMS_PER_HOUR; item++) {
+    const items = Math.ceil(allowance / POINTS_PER_ITEM);
+    for (let item = 1; item <= items; item++) {
       const key = bucketKey(hour, item);
+      const room = Math.min(POINTS_PER_ITEM, allowance - (item - 1) * POINTS_PER_ITEM);
       const known = this.fullItems.get(`${point.deviceId}|${key}`);
       if (known) {
         if (known.has(point.messageId)) return 'duplicate';
@@ -152,7 +164,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
               ':expires': Math.floor((hour + HOUR_MS) / 1000) + this.retentionDays * 86_400,
               ':idList': [point.messageId],
               ':id': point.messageId,
-              ':max': POINTS_PER_ITEM,
+              ':max': room,
               ...(point.ward ? { ':ward': point.ward } : {}),
               ...(point.site ? { ':site': point.site } : {}),
             },
@@ -178,6 +190,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
       this.consumed.readUnits += current.ConsumedCapacity?.CapacityUnits ?? 0;
       const ids = new Set((current.Item?.ids as string[] | undefined) ?? []);
       if (ids.has(point.messageId)) return 'duplicate';
+      // Only an item at the store-wide size is full for every device; one cut short by an allowance is not cached.
       if (ids.size >= POINTS_PER_ITEM) this.fullItems.set(`${point.deviceId}|${key}`, ids);
     }
     return 'full';

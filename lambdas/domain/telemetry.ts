@@ -59,7 +59,14 @@ export interface TelemetryStore {
    * separate idempotency record is needed; false when the caller must keep its own (Timestream).
    */
   readonly detectsDuplicates: boolean;
-  write(points: readonly TelemetryPoint[]): Promise<WriteOutcome>;
+  /**
+   * @param hourlyAllowance readings each point's device may store per hour; past it the store rejects the point
+   *   as RATE_LIMITED. Stores that cannot count per device-hour ignore it.
+   */
+  write(
+    points: readonly TelemetryPoint[],
+    hourlyAllowance?: (point: TelemetryPoint) => number,
+  ): Promise<WriteOutcome>;
   query(query: TelemetryQuery): Promise<Page<TelemetryPoint>>;
 }
 

@@ -1,5 +1,6 @@
 import type { RegionPrices } from '../../lambdas/contracts/prices.js';
 import { COST_ASSUMPTIONS, type CostEstimate } from '../../lambdas/domain/cost-model.js';
+import { RATE_POLICING_FACTOR } from '../../lambdas/domain/rate-policy.js';
 
 /** A synthesized CloudFormation template, as much of it as the statement reads. */
 export interface Template {
@@ -59,8 +60,6 @@ const SHORTEST_INVOCATION_SECONDS = 0.1;
 const MAX_PUBLISHES_PER_DEVICE_SECOND = 100;
 /** How long the guard can take to act after spend crosses the ceiling: meter period, metric delay, one retry. */
 export const GUARD_REACTION_SECONDS = 15 * 60;
-/** A device may send this many times its declared rate before rate policing quarantines it. */
-export const RATE_POLICING_FACTOR = 3;
 
 type Resources = NonNullable<Template['Resources']>;
 

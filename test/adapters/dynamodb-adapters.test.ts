@@ -157,7 +157,23 @@ describe('DynamoDbTelemetryStore', () => {
       [cap, 'RATE_LIMITED'],
       [cap + 1, 'RATE_LIMITED'],
     ]);
-    expect(outcome.rejected[0]?.detail).toMatch(/more than 300 readings/);
+    expect(outcome.rejected[0]?.detail).toMatch(/more than its allowance of 300 readings/);
+  });
+
+  it('holds each device to its own hourly allowance exactly', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const points = Array.from({ length: 27 }, (_, i) =>
+      point('series-allowance', new Date(Date.UTC(2026, 10, 27, 6, i)).toISOString(), { fillingLevel: 0.5 }),
+    );
+    const outcome = await store.write(points, () => 25);
+    expect(outcome.rejected.map((r) => r.index)).toEqual([25, 26]);
+    const page = await store.query({
+      deviceId: 'series-allowance',
+      from: '2026-11-27T06:00:00.000Z',
+      to: '2026-11-27T07:00:00.000Z',
+      limit: 100,
+    });
+    expect(page.items).toHaveLength(25);
   });
 
   it('refuses a cursor it did not issue', async () => {
