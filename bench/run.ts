@@ -229,7 +229,9 @@ async function main() {
       'read units, 24 h chart': row.readUnitsFor24hChart,
     })),
   );
-  console.log('\nLambda bundles as deployed (esbuild, minified, ESM, node22; AWS SDK v3 from the Lambda runtime):');
+  console.log(
+    '\nLambda bundles as deployed (esbuild, minified, ESM, node22; AWS SDK v3 from the Lambda runtime):',
+  );
   console.table(await bundleSizes());
 }
 

@@ -19,22 +19,8 @@ export interface DynamoDbServer {
   close(): Promise<void>;
 }
 
-/**
- * dynalite's own thread: it parses every request and runs LevelDB, which would otherwise compete with the broker,
- * the queues and the handlers for the main event loop. Plain CommonJS so it needs no TypeScript loader.
- */
-const SERVER_THREAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const dynalite = require(workerData.dynalitePath);
-const server = dynalite({ path: workerData.directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-server.once('error', (error) => parentPort.postMessage({ error: error.message }));
-server.listen(workerData.port, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', (message) => {
-  if (message !== 'close') return;
-  if (server.closeAllConnections) server.closeAllConnections();
-  server.close(() => parentPort.postMessage({ closed: true }));
-});
-`;
+/** dynalite's own thread (the file says why it is a thread, and what it adds to dynalite). */
+const SERVER_THREAD = new URL('./dynalite-thread.cjs', import.meta.url);
 
 /**
  * Starts dynalite (a DynamoDB-compatible server on LevelDB) persisted under `directory`, on a free loopback port,
@@ -44,7 +30,6 @@ parentPort.on('message', (message) => {
 export async function startDynamoDbServer(directory: string, port = 0): Promise<DynamoDbServer> {
   await mkdir(directory, { recursive: true });
   const worker = new Worker(SERVER_THREAD, {
-    eval: true,
     workerData: { directory, port, dynalitePath: createRequire(import.meta.url).resolve('dynalite') },
   });
   const listening = await new Promise<number>((resolve, reject) => {
