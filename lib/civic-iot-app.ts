@@ -1,6 +1,7 @@
 import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadPlatformConfig, type PlatformConfig } from './config/platform-config.js';
+import { CostGuardStack } from './stacks/cost-guard-stack.js';
 import { DataStack } from './stacks/data-stack.js';
 import { PlatformStack } from './stacks/platform-stack.js';
 
@@ -10,6 +11,7 @@ export interface CivicIotApp {
   readonly config: PlatformConfig;
   readonly dataStack: DataStack;
   readonly platformStack: PlatformStack;
+  readonly costGuardStack: CostGuardStack;
 }
 
 /** Options for {@link buildApp}. */
@@ -46,7 +48,7 @@ export function buildApp(
   const dataStack = new DataStack(app, `${prefix}-Data`, {
     env,
     config,
-    description: `Civic IoT platform data (${config.councilName}, ${config.stage}): registry, telemetry, quarantine`,
+    description: `Civic IoT platform data (${config.councilName}, ${config.stage}): registry, telemetry, quarantine, cost records`,
     terminationProtection: config.stage === 'prod',
   });
   const platformStack = new PlatformStack(app, `${prefix}-Platform`, {
@@ -55,7 +57,16 @@ export function buildApp(
     registry: dataStack.registry,
     ingestRecords: dataStack.ingestRecords,
     telemetryStore: dataStack.telemetryStore,
+    costRecords: dataStack.costRecords,
     description: `Civic IoT platform (${config.councilName}, ${config.stage}): ingestion, device access, city API`,
+  });
+  // After the platform: it meters the platform's resources and may switch off its ordinary lane.
+  const costGuardStack = new CostGuardStack(app, `${prefix}-CostGuard`, {
+    env,
+    config,
+    data: dataStack,
+    platform: platformStack,
+    description: `Civic IoT platform spending guard (${config.councilName}, ${config.stage}): usage meter, budget, notices`,
   });
 
   Tags.of(app).add('civic:platform', 'civic-iot');
@@ -67,5 +78,5 @@ export function buildApp(
   );
 
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, config, dataStack, platformStack };
+  return { app, config, dataStack, platformStack, costGuardStack };
 }

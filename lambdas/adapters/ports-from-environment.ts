@@ -4,17 +4,19 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV, TELEMETRY_STORES, type TelemetryStoreKind } from '../contracts/environment.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import type { TableId } from '../contracts/tables.js';
+import { LANES, type Lane } from '../contracts/topics.js';
 import type { CityQueryPorts } from '../domain/city-queries.js';
-import type { EnrichTelemetryPorts } from '../domain/enrich-telemetry.js';
+import type { EnrichTelemetryPorts, ReadingSampling } from '../domain/enrich-telemetry.js';
 import type { TelemetryStore } from '../domain/telemetry.js';
 import { createDocumentClient } from './dynamodb-client.js';
+import { CachedDegradeSettings, DynamoDbCostRecords, LaneSampling } from './dynamodb-cost-records.js';
 import { CachedDeviceDirectory, DynamoDbDeviceDirectory } from './dynamodb-device-directory.js';
 import { DynamoDbProcessedMessages, DynamoDbQuarantine } from './dynamodb-ingest-records.js';
 import { DynamoDbLatestState, WriteOnChangeLatestState } from './dynamodb-latest-state.js';
 import { DynamoDbTelemetryStore } from './dynamodb-telemetry-store.js';
 import { TimestreamTelemetryStore } from './timestream-telemetry-store.js';
 
-type Environment = Readonly<Record<string, string | undefined>>;
+export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** A required setting is missing: a deployment fault, reported with the variable's name. */
 export class MissingSettingError extends Error {
@@ -24,13 +26,13 @@ export class MissingSettingError extends Error {
   }
 }
 
-function required(env: Environment, name: string): string {
+export function required(env: Environment, name: string): string {
   const value = env[name];
   if (!value) throw new MissingSettingError(name);
   return value;
 }
 
-function positiveNumber(env: Environment, name: string, fallback: number): number {
+export function positiveNumber(env: Environment, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -38,7 +40,7 @@ function positiveNumber(env: Environment, name: string, fallback: number): numbe
   return value;
 }
 
-function tableName(env: Environment, id: TableId): string {
+export function tableName(env: Environment, id: TableId): string {
   return required(env, ENV.tables[id]);
 }
 
@@ -54,7 +56,7 @@ export function retentionDays(env: Environment): number {
   return positiveNumber(env, ENV.retentionDays, 400);
 }
 
-function documentClient(env: Environment): DynamoDBDocumentClient {
+export function documentClient(env: Environment): DynamoDBDocumentClient {
   return createDocumentClient(env[ENV.dynamoEndpoint] ? { endpoint: env[ENV.dynamoEndpoint] } : {});
 }
 
@@ -70,11 +72,42 @@ function telemetryStore(env: Environment, client: DynamoDBDocumentClient): Telem
   return new DynamoDbTelemetryStore(client, tableName(env, 'telemetry'), retentionDays(env));
 }
 
+/** Seconds the enrichment functions keep the cost guard's degrade settings before reading them again. */
+export const DEGRADE_CACHE_SECONDS = 60;
+
+/**
+ * The lane's sampling while the cost guard degrades service, when the function knows its lane (`INGEST_LANE`,
+ * set per lane function by the construct) and the guard's table. Without either, readings are never sampled.
+ */
+export function laneSamplingFromEnvironment(
+  env: Environment,
+  client: DynamoDBDocumentClient,
+  onError: (error: unknown) => void = () => {},
+): ReadingSampling | undefined {
+  const lane = env[ENV.ingestLane];
+  const table = env[ENV.tables['cost-guard']];
+  if (!lane || !table) return undefined;
+  if (!(LANES as readonly string[]).includes(lane))
+    throw new MissingSettingError(ENV.ingestLane, LANES.join(' or '));
+  const settings = new CachedDegradeSettings(
+    new DynamoDbCostRecords(client, table),
+    positiveNumber(env, ENV.degradeCacheSeconds, DEGRADE_CACHE_SECONDS) * 1000,
+    Date.now,
+    onError,
+  );
+  return new LaneSampling(settings, lane as Lane);
+}
+
 /** The enrichment step's adapters, built from the function's environment (set by the CDK construct). */
-export function enrichTelemetryPortsFromEnvironment(env: Environment = process.env): EnrichTelemetryPorts {
+export function enrichTelemetryPortsFromEnvironment(
+  env: Environment = process.env,
+  onSamplingError?: (error: unknown) => void,
+): EnrichTelemetryPorts {
   const client = documentClient(env);
   const telemetry = telemetryStore(env, client);
+  const sampling = laneSamplingFromEnvironment(env, client, onSamplingError);
   return {
+    ...(sampling ? { sampling } : {}),
     devices: new CachedDeviceDirectory(
       new DynamoDbDeviceDirectory(client, tableName(env, 'devices')),
       positiveNumber(env, ENV.registryCacheSeconds, INGEST_SETTINGS.registryCacheSeconds) * 1000,

@@ -8,6 +8,7 @@ export const ENV = {
     quarantine: 'QUARANTINE_TABLE',
     'processed-messages': 'PROCESSED_MESSAGES_TABLE',
     telemetry: 'TELEMETRY_TABLE',
+    'cost-guard': 'COST_GUARD_TABLE',
   } satisfies Record<TableId, string>,
   telemetryStore: 'TELEMETRY_STORE',
   timestreamDatabase: 'TIMESTREAM_DATABASE',
@@ -17,6 +18,23 @@ export const ENV = {
   dedupeWindowSeconds: 'DEDUPE_WINDOW_SECONDS',
   quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
   dynamoEndpoint: 'DYNAMODB_ENDPOINT',
+  /** The ingest lane an enrichment function consumes (`civic_ingest` | `civic_essential`); set per function. */
+  ingestLane: 'INGEST_LANE',
+  /** How long the enrichment functions cache the cost guard's degrade settings. */
+  degradeCacheSeconds: 'DEGRADE_CACHE_SECONDS',
+  /** Monthly ceiling in USD; unset = no ceiling (the meter still prices usage and keeps the ledger). */
+  monthlyCeilingUsd: 'MONTHLY_CEILING_USD',
+  councilName: 'COUNCIL_NAME',
+  /** Storage, alarms and other clock-driven costs per day, from the cost statement. */
+  costFixedDailyUsd: 'COST_FIXED_DAILY_USD',
+  /** Seconds the meter covers on its first run (later runs continue from the ledger). */
+  meterIntervalSeconds: 'METER_INTERVAL_SECONDS',
+  /** JSON `LaneControlTargets` (metered-resources.ts): the rule name and mapping UUID of each lane the guard may switch. */
+  laneControls: 'LANE_CONTROLS',
+  /** JSON `MeteredResources` (metered-resources.ts): what the usage meter reads from CloudWatch. */
+  meteredResources: 'METERED_RESOURCES',
+  /** Topic for the guard's notices (tier changes, forecasts, budget notices). */
+  guardTopicArn: 'GUARD_TOPIC_ARN',
 } as const;
 
 export const TELEMETRY_STORES = ['dynamodb', 'timestream'] as const;

@@ -26,7 +26,13 @@ export interface TableDefinition {
   readonly globalSecondaryIndexes?: readonly IndexDefinition[];
 }
 
-export type TableId = 'devices' | 'latest-state' | 'quarantine' | 'processed-messages' | 'telemetry';
+export type TableId =
+  | 'devices'
+  | 'latest-state'
+  | 'quarantine'
+  | 'processed-messages'
+  | 'telemetry'
+  | 'cost-guard';
 
 export const TTL_ATTRIBUTE = 'expiresAt';
 
@@ -75,7 +81,31 @@ export const TABLES = {
     sortKey: { name: 'bucketKey', type: 'S' },
     timeToLiveAttribute: TTL_ATTRIBUTE,
   },
+  'cost-guard': {
+    id: 'cost-guard',
+    description:
+      "The cost guard's records: the month-to-date ledger per month, the guard's state, the degrade settings the " +
+      'enrichment functions read, and the audit log of every action, sorted by time.',
+    partitionKey: { name: 'recordKey', type: 'S' },
+    sortKey: { name: 'sortKey', type: 'S' },
+    // Only audit entries carry it (kept for years, not forever); ledgers, state and settings never expire.
+    timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
 } as const satisfies Record<TableId, TableDefinition>;
+
+/**
+ * Item layout of the `cost-guard` table: one partition per kind of record. Ledger items are sorted by month
+ * (`YYYY-MM`), audit entries by time (`<ISO time>#<sequence>`), so "latest" and "most recent" are one Query each.
+ */
+export const COST_GUARD_KEYS = {
+  ledgerPartition: 'ledger',
+  guardState: { recordKey: 'guard', sortKey: 'state' },
+  degradeSettings: { recordKey: 'settings', sortKey: 'degrade' },
+  auditPartition: 'audit',
+} as const;
+
+/** How long audit entries are kept: two full financial years, enough for a committee and an auditor. */
+export const COST_AUDIT_RETENTION_DAYS = 731;
 
 /** Local table names (the local runtime and tests); on AWS the names come from the stack through env vars. */
 export function localTableName(id: TableId): string {

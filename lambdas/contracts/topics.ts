@@ -7,6 +7,10 @@ import { isDeviceType } from './device-types.js';
  */
 export const LANES = ['civic_ingest', 'civic_essential'] as const;
 export type Lane = (typeof LANES)[number];
+/** The lane of ordinary device types: the only one the cost guard may sample, stop and restore. */
+export const ORDINARY_LANE = 'civic_ingest' satisfies Lane;
+/** The lane of essential device types (flood, air quality): never touched by the cost guard. */
+export const ESSENTIAL_LANE = 'civic_essential' satisfies Lane;
 
 export const BASIC_INGEST_PREFIX = '$aws/rules/';
 /** First topic level after the Basic Ingest prefix: namespaces the platform's topics. */

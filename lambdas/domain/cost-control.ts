@@ -45,7 +45,10 @@ export const FULL_SERVICE: DegradeSettings = { sampleRates: {}, openDataNarrowed
 /** One line of the audit log: what was done, when, and the reading that caused it. */
 export interface AuditEntry {
   readonly at: string;
-  readonly action: GuardAction | { readonly kind: 'manual-restore'; readonly by: string };
+  readonly action:
+    | GuardAction
+    | { readonly kind: 'manual-restore'; readonly by: string }
+    | { readonly kind: 'budget-notice'; readonly subject: string; readonly message: string };
   readonly reading: {
     readonly monthToDateUsd: number;
     readonly forecastUsd: number;
@@ -81,6 +84,10 @@ export interface CostControlPorts {
 }
 
 export interface CostControlSettings {
+  /**
+   * Monthly ceiling in USD. `Infinity` when the council set none: the meter still prices usage and keeps the
+   * ledger and forecast, and the ladder never moves (nothing is switched off).
+   */
   readonly ceilingUsd: number;
   readonly prices: RegionPrices;
   readonly fixed: FixedAccrual;
@@ -95,9 +102,12 @@ function applyToSettings(settings: DegradeSettings, action: GuardAction): Degrad
   return settings;
 }
 
+/** The ports that act on the platform and keep the records: everything but the usage source. */
+export type GuardActionPorts = Pick<CostControlPorts, 'lanes' | 'records' | 'notifier'>;
+
 /** Carries out a guard decision, recording every action (done or failed) in the audit log. */
 async function execute(
-  ports: CostControlPorts,
+  ports: GuardActionPorts,
   settings: CostControlSettings,
   decision: GuardDecision,
   reading: AuditEntry['reading'],
@@ -194,9 +204,12 @@ export async function meterAndGuard(
   return { ledger, tier: failed ? state.tier : decision.state.tier, audit };
 }
 
-/** An administrator restores full service (POST /cost/restore); audited with who did it. */
+/**
+ * An administrator restores full service (POST /cost/restore); audited with who did it. When an action fails, the
+ * guard keeps its old tier (with the restore's grace band recorded), so the next meter run retries the step down.
+ */
 export async function restoreService(
-  ports: CostControlPorts,
+  ports: GuardActionPorts,
   settings: CostControlSettings,
   by: string,
   now: Date,
@@ -214,8 +227,56 @@ export async function restoreService(
     { at: now.toISOString(), action: { kind: 'manual-restore', by }, reading, outcome: 'done' },
   ]);
   const audit = await execute(ports, settings, decision, reading, now);
-  await ports.records.saveGuardState(decision.state);
-  return { ledger, tier: decision.state.tier, audit };
+  // Saving 'ok' after a failed action would leave the lane switched off while the guard believed it on, and no
+  // later run would switch it back (ok -> ok has no actions). Keep the old tier instead, as meterAndGuard does.
+  const failed = audit.some((entry) => entry.outcome === 'failed');
+  const saved = failed ? { ...decision.state, tier: state.tier } : decision.state;
+  await ports.records.saveGuardState(saved);
+  return { ledger, tier: saved.tier, audit };
+}
+
+/** A notification from AWS Budgets (the slow backstop), as its SNS message carries it. */
+export interface BudgetNotice {
+  readonly subject: string;
+  readonly message: string;
+}
+
+/** Budget notices are kept in the audit log at most this long (they can quote the whole budget). */
+const BUDGET_NOTICE_MAX_CHARS = 2000;
+
+/**
+ * AWS Budgets says a threshold was crossed: hours late, so it is only a backstop. Run the meter and guard now
+ * (the same path as the schedule), record the notice in the audit log with the reading it led to, and pass it on
+ * to the people who receive the guard's notices.
+ */
+export async function onBudgetNotice(
+  ports: CostControlPorts,
+  settings: CostControlSettings,
+  notice: BudgetNotice,
+  now: Date,
+  defaultIntervalSeconds: number,
+): Promise<MeterRunResult> {
+  const result = await meterAndGuard(ports, settings, now, defaultIntervalSeconds);
+  const message = notice.message.slice(0, BUDGET_NOTICE_MAX_CHARS);
+  let outcome: Pick<AuditEntry, 'outcome' | 'error'> = { outcome: 'done' };
+  try {
+    await ports.notifier.notify(`${settings.councilName}: AWS Budgets notice`, message);
+  } catch (error) {
+    outcome = { outcome: 'failed', error: (error as Error).message };
+  }
+  const entry: AuditEntry = {
+    at: now.toISOString(),
+    action: { kind: 'budget-notice', subject: notice.subject.slice(0, 200), message },
+    reading: {
+      monthToDateUsd: result.ledger.monthToDateUsd,
+      forecastUsd: result.ledger.forecastUsd,
+      ceilingUsd: settings.ceilingUsd,
+      tier: result.tier,
+    },
+    ...outcome,
+  };
+  await ports.records.appendAudit([entry]);
+  return { ...result, audit: [...result.audit, entry] };
 }
 
 export interface CostReport {

@@ -1,3 +1,4 @@
+import { keepWhenSampled } from './cost-control.js';
 import type { Device, DeviceDirectory } from './device.js';
 import {
   type DecodedMessage,
@@ -23,12 +24,32 @@ export interface EnrichTelemetryPorts {
   readonly quarantine: QuarantineStore;
   /** Needed only when the telemetry store cannot detect duplicates itself. */
   readonly processed?: ProcessedMessages;
+  /** While the cost guard has degraded service: how many of this lane's readings to keep. @default keep all */
+  readonly sampling?: ReadingSampling;
 }
 
-/** What happened to a batch. Every input message is in exactly one of stored, duplicates, quarantined, retry. */
+/**
+ * Port: the share of readings to keep while the cost guard has degraded service. The enrichment function of each
+ * lane gets the rate for its own lane; the guard never sets one for the essential lane, so that lane keeps all.
+ */
+export interface ReadingSampling {
+  /** Share to keep, 0..1 (1 keeps all). Read once per batch; implementations fail open (return 1), never throw. */
+  keepRate(): Promise<number>;
+}
+
+/**
+ * What happened to a batch. Every input message is in exactly one of stored, duplicates, sampledOut, quarantined,
+ * retry.
+ */
 export interface EnrichTelemetryResult {
   readonly stored: number;
   readonly duplicates: number;
+  /**
+   * Valid readings not stored because the lane is being sampled (cost guard tier degrade): counted and logged,
+   * neither stored nor quarantined. The choice is deterministic per device and message id, so a redelivery gets
+   * the same answer.
+   */
+  readonly sampledOut: number;
   readonly quarantined: QuarantineEntry[];
   /** Queue message ids to hand back to the queue (partial batch failure); they are retried, then dead-lettered. */
   readonly retry: string[];
@@ -70,6 +91,7 @@ export async function enrichTelemetryBatch(
   const result: { -readonly [K in keyof EnrichTelemetryResult]: EnrichTelemetryResult[K] } = {
     stored: 0,
     duplicates: 0,
+    sampledOut: 0,
     quarantined: [],
     retry: [],
     errors: [],
@@ -106,6 +128,8 @@ export async function enrichTelemetryBatch(
     decoded.length = 0;
   }
 
+  // One settings read per batch (the adapter caches it); only asked when there is something to sample.
+  const keepRate = ports.sampling && decoded.length > 0 ? await ports.sampling.keepRate() : 1;
   const candidates: { point: TelemetryPoint; queueMessageId: string; key: string }[] = [];
   const seenInBatch = new Set<string>();
   for (const message of decoded) {
@@ -130,6 +154,10 @@ export async function enrichTelemetryBatch(
       continue;
     }
     seenInBatch.add(key);
+    if (!keepWhenSampled(enriched.point.deviceId, enriched.point.messageId, keepRate)) {
+      result.sampledOut += 1;
+      continue;
+    }
     candidates.push({ point: enriched.point, queueMessageId: message.queueMessageId, key });
   }
 

@@ -47,6 +47,8 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
       received: event.Records.length,
       stored: result.stored,
       duplicates: result.duplicates,
+      // Readings left out while the cost guard samples this lane (tier degrade); not stored, not quarantined.
+      sampledOut: result.sampledOut,
       quarantined: result.quarantined.length,
       quarantinedByReason: byReason,
       retried: result.retry.length,
@@ -55,8 +57,14 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
   }).use(injectLambdaContext(logger));
 }
 
+const logger = createLogger('enrich-telemetry');
+
 export const handler = createEnrichTelemetryHandler({
-  ports: () => enrichTelemetryPortsFromEnvironment(),
+  logger,
+  ports: () =>
+    enrichTelemetryPortsFromEnvironment(process.env, (error) =>
+      logger.warn('cost guard settings unreadable; keeping every reading', { error: error as Error }),
+    ),
   limits: () => ({
     retentionDays: retentionDays(process.env),
     maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -21,7 +21,11 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/contracts/environment.js';
+import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
+import type { CostGuardRecords } from './cost-guard-records.js';
 import type { DeviceRegistry } from './device-registry.js';
+import type { IngestLane } from './ingest-lane.js';
 import type { IngestRecords } from './ingest-records.js';
 import { PlatformFunction } from './platform-function.js';
 import type { TelemetryStore } from './telemetry-store.js';
@@ -34,6 +38,14 @@ export interface CityApiProps {
   readonly registry: DeviceRegistry;
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
+  /** The cost guard's records: GET /cost reads them, POST /cost/restore writes them. */
+  readonly costRecords: CostGuardRecords;
+  /** The lane the cost guard may stop: POST /cost/restore switches it back on (and may do nothing else to it). */
+  readonly ordinaryLane: IngestLane;
+  /** Shown by GET /cost and recorded with a restore. @default - none (GET /cost reports a null ceiling) */
+  readonly monthlyCeilingUsd?: number;
+  /** Named in the cost guard's notices. */
+  readonly councilName: string;
   /** Stage steady-state requests per second: with the function's cost this bounds the API bill. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
@@ -52,6 +64,8 @@ export class CityApi extends Construct {
   readonly userPool: UserPool;
   readonly userPoolClient: UserPoolClient;
   readonly queries: PlatformFunction;
+  /** The stage's JSON access log group. */
+  readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: CityApiProps) {
     super(scope, id);
@@ -89,6 +103,9 @@ export class CityApi extends Construct {
       preventUserExistenceErrors: true,
     });
 
+    const laneControls: LaneControlTargets = {
+      [props.ordinaryLane.lane]: props.ordinaryLane.controlTarget,
+    };
     this.queries = new PlatformFunction(this, 'Queries', {
       handlerName: 'city-api',
       description: 'Read-only queries behind the city REST API',
@@ -99,17 +116,28 @@ export class CityApi extends Construct {
         ...props.registry.environment,
         ...props.ingestRecords.environment,
         ...props.telemetryStore.environment,
+        ...props.costRecords.environment,
+        [ENV.laneControls]: Stack.of(this).toJsonString(laneControls),
+        [ENV.councilName]: props.councilName,
+        ...(props.monthlyCeilingUsd === undefined
+          ? {}
+          : { [ENV.monthlyCeilingUsd]: String(props.monthlyCeilingUsd) }),
       },
     });
     props.registry.grantRead(this.queries.role);
     props.ingestRecords.grantReadQuarantine(this.queries.role);
     props.telemetryStore.grantRead(this.queries.role);
+    props.costRecords.grantGuard(this.queries.role);
+    props.ordinaryLane.grantSwitch(this.queries.role, { switchOff: false });
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetentionDays as RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.accessLogs = accessLogs;
     this.api = new RestApi(this, 'Api', {
+      // Unique in the account and region: the usage meter reads the API's metrics by this name.
+      restApiName: `${Stack.of(this).stackName}-city-api`,
       description: 'Civic IoT platform: devices, telemetry and quarantine for council staff',
       endpointTypes: [EndpointType.REGIONAL],
       cloudWatchRole: false,
@@ -184,5 +212,14 @@ export class CityApi extends Construct {
       'limit',
     ]);
     staffGet(this.api.root.addResource('quarantine'), ['reason', 'from', 'to', 'cursor', 'limit']);
+
+    // Any staff group may read the cost report; only admin may restore (the handler answers 403 otherwise).
+    const cost = this.api.root.addResource('cost');
+    staffGet(cost);
+    cost.addResource('restore').addMethod('POST', integration, {
+      authorizationType: AuthorizationType.COGNITO,
+      authorizer,
+      requestValidator: validator,
+    });
   }
 }

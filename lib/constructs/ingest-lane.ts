@@ -1,12 +1,14 @@
 import { Aws, type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
+import type { LaneControlTarget } from '../../lambdas/contracts/metered-resources.js';
 import { type Lane, ruleSql } from '../../lambdas/contracts/topics.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
@@ -35,6 +37,7 @@ export interface IngestLaneProps {
  * Each lane has its own function and mapping so the cost guard can pause one lane's mapping and keep the other.
  */
 export class IngestLane extends Construct {
+  readonly lane: Lane;
   readonly rule: CfnTopicRule;
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
@@ -44,6 +47,7 @@ export class IngestLane extends Construct {
   constructor(scope: Construct, id: string, props: IngestLaneProps) {
     super(scope, id);
     const { lane } = props;
+    this.lane = lane;
     const retentionPeriod = Duration.days(INGEST_SETTINGS.queueRetentionDays);
 
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
@@ -73,7 +77,8 @@ export class IngestLane extends Construct {
       memorySizeMb: INGEST_SETTINGS.enrichmentMemoryMb,
       timeout: Duration.seconds(INGEST_SETTINGS.enrichmentTimeoutSeconds),
       logRetentionDays: props.logRetentionDays,
-      environment: props.environment,
+      // The function's own lane: it reads that lane's sampling rate from the cost guard's settings.
+      environment: { ...props.environment, [ENV.ingestLane]: lane },
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
@@ -87,6 +92,33 @@ export class IngestLane extends Construct {
     this.enrichment.function.addEventSource(this.eventSource);
 
     this.createAlarms(lane, props.alerts);
+  }
+
+  /** The switches the cost guard uses on this lane: its rule name and its consumer's mapping UUID. */
+  get controlTarget(): LaneControlTarget {
+    return { ruleName: this.rule.ruleName ?? '', mappingUuid: this.eventSource.eventSourceMappingId };
+  }
+
+  /**
+   * Lets `grantee` switch this lane: enable its rule and enable or disable its consumer's event source mapping,
+   * on this rule's and this mapping's ARNs only. `switchOff` adds DisableTopicRule (the guard); the city API's
+   * restore only ever switches on.
+   */
+  grantSwitch(grantee: IGrantable, options: { readonly switchOff: boolean }): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: options.switchOff
+          ? ['iot:DisableTopicRule', 'iot:EnableTopicRule']
+          : ['iot:EnableTopicRule'],
+        resources: [this.rule.attrArn],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['lambda:UpdateEventSourceMapping'],
+        resources: [this.eventSource.eventSourceMappingArn],
+      }),
+    );
   }
 
   private createRule(lane: Lane, errorArchive: IBucket): CfnTopicRule {

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { LANES, type Lane } from '../../lambdas/contracts/topics.js';
+import type { CostGuardRecords } from './cost-guard-records.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { IngestLane } from './ingest-lane.js';
 import type { IngestRecords } from './ingest-records.js';
@@ -15,6 +16,8 @@ export interface TelemetryIngestionProps {
   readonly registry: DeviceRegistry;
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
+  /** The cost guard's records: each lane function reads its lane's sampling rate there while degraded. */
+  readonly costRecords: CostGuardRecords;
   readonly alerts: PlatformAlerts;
   /** Event source mapping maximum concurrency per lane (2..1000). */
   readonly maxConcurrency: number;
@@ -54,6 +57,7 @@ export class TelemetryIngestion extends Construct {
       ...props.registry.environment,
       ...props.ingestRecords.environment,
       ...props.telemetryStore.environment,
+      ...props.costRecords.environment,
       [ENV.registryCacheSeconds]: String(INGEST_SETTINGS.registryCacheSeconds),
       [ENV.dedupeWindowSeconds]: String(INGEST_SETTINGS.dedupeWindowSeconds),
       [ENV.quarantineRetentionDays]: String(INGEST_SETTINGS.quarantineRetentionDays),
@@ -76,6 +80,7 @@ export class TelemetryIngestion extends Construct {
       props.registry.grantRecordLatest(role);
       props.ingestRecords.grantRecord(role);
       props.telemetryStore.grantWrite(role);
+      props.costRecords.grantReadDegradeSettings(role);
       lanes[lane] = ingestLane;
     }
     this.lanes = lanes;

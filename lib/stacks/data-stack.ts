@@ -1,6 +1,9 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
+import { TABLES } from '../../lambdas/contracts/tables.js';
 import type { PlatformConfig } from '../config/platform-config.js';
+import { CostGuardRecords } from '../constructs/cost-guard-records.js';
 import { DeviceRegistry } from '../constructs/device-registry.js';
 import { IngestRecords } from '../constructs/ingest-records.js';
 import { TelemetryStore } from '../constructs/telemetry-store.js';
@@ -10,14 +13,21 @@ export interface DataStackProps extends StackProps {
   readonly config: PlatformConfig;
 }
 
+/** A table the usage meter reads consumed capacity for, with its index names. */
+export interface MeteredTable {
+  readonly table: TableV2;
+  readonly indexes: readonly string[];
+}
+
 /**
- * Everything stateful: registry, ingest bookkeeping and the telemetry store. Kept apart from the stateless
+ * Everything stateful: registry, ingest bookkeeping, the telemetry store and the cost guard's records. Kept apart from the stateless
  * platform so that redeploying or deleting the platform never touches data; retained in `prod`.
  */
 export class DataStack extends Stack {
   readonly registry: DeviceRegistry;
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
+  readonly costRecords: CostGuardRecords;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -38,5 +48,26 @@ export class DataStack extends Stack {
       timestreamMagneticRetentionDays: config.timestreamMagneticRetentionDays,
       removalPolicy,
     });
+    this.costRecords = new CostGuardRecords(this, 'CostGuardRecords', { ...caps, removalPolicy });
+  }
+
+  /** Every DynamoDB table, with its index names, for the usage meter. */
+  get meteredTables(): MeteredTable[] {
+    const indexes = (id: keyof typeof TABLES) => {
+      const definition = TABLES[id];
+      return 'globalSecondaryIndexes' in definition
+        ? definition.globalSecondaryIndexes.map((index) => index.indexName)
+        : [];
+    };
+    return [
+      { table: this.registry.devicesTable, indexes: indexes('devices') },
+      { table: this.registry.latestStateTable, indexes: indexes('latest-state') },
+      { table: this.ingestRecords.quarantineTable, indexes: indexes('quarantine') },
+      { table: this.ingestRecords.processedMessagesTable, indexes: indexes('processed-messages') },
+      ...(this.telemetryStore.table
+        ? [{ table: this.telemetryStore.table, indexes: indexes('telemetry') }]
+        : []),
+      { table: this.costRecords.table, indexes: indexes('cost-guard') },
+    ];
   }
 }

@@ -1,7 +1,9 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ORDINARY_LANE } from '../../lambdas/contracts/topics.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { CityApi } from '../constructs/city-api.js';
+import type { CostGuardRecords } from '../constructs/cost-guard-records.js';
 import { DeviceAccessPolicy } from '../constructs/device-access-policy.js';
 import type { DeviceRegistry } from '../constructs/device-registry.js';
 import type { IngestRecords } from '../constructs/ingest-records.js';
@@ -15,6 +17,7 @@ export interface PlatformStackProps extends StackProps {
   readonly registry: DeviceRegistry;
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
+  readonly costRecords: CostGuardRecords;
 }
 
 /** The stateless platform: device access, telemetry ingestion, the city API and their alarms. */
@@ -26,7 +29,7 @@ export class PlatformStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
-    const { config, registry, ingestRecords, telemetryStore } = props;
+    const { config, registry, ingestRecords, telemetryStore, costRecords } = props;
 
     this.alerts = new PlatformAlerts(this, 'Alerts', { emails: config.alertEmails });
     this.deviceAccess = new DeviceAccessPolicy(this, 'DeviceAccess', {
@@ -36,6 +39,7 @@ export class PlatformStack extends Stack {
       registry,
       ingestRecords,
       telemetryStore,
+      costRecords,
       alerts: this.alerts,
       maxConcurrency: config.enrichmentMaxConcurrency,
       ...(config.enrichmentReservedConcurrency === undefined
@@ -47,6 +51,10 @@ export class PlatformStack extends Stack {
       registry,
       ingestRecords,
       telemetryStore,
+      costRecords,
+      ordinaryLane: this.ingestion.lanes[ORDINARY_LANE],
+      councilName: config.councilName,
+      ...(config.monthlyCeilingUsd === undefined ? {} : { monthlyCeilingUsd: config.monthlyCeilingUsd }),
       throttleRateLimit: config.apiThrottleRateLimit,
       throttleBurstLimit: config.apiThrottleBurstLimit,
       logRetentionDays: config.logRetentionDays,

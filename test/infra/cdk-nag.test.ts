@@ -37,6 +37,23 @@ describe.each(Object.entries(STORE_CONFIGURATIONS))(
       expect(open).toEqual([]);
     });
 
+    it('checks the cost guard stack too, whose only acknowledgements are on its named resources', () => {
+      const stack = synthesized.built.costGuardStack;
+      const acknowledged = stack.node
+        .findAll()
+        .filter((construct) =>
+          construct.node.metadata.some((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY),
+        )
+        .map((construct) => construct.node.path.replace(`${stack.stackName}/`, ''));
+      expect(acknowledged).toEqual(
+        expect.arrayContaining([
+          'CostGuard/Meter/Role',
+          'CostGuard/BudgetAlert/Role',
+          'CostGuard/MeterScheduleRole',
+        ]),
+      );
+    });
+
     it('gives every acknowledgement a reason, on a resource rather than a stack', () => {
       const acknowledgements = synthesized.built.app.node.findAll().flatMap((construct) =>
         construct.node.metadata

@@ -22,6 +22,12 @@ describe.each(Object.entries(STORE_CONFIGURATIONS))('cfn-lint (%s store)', (_sto
 
   it.skipIf(!hasCfnLint)('reports no errors in the synthesized templates', () => {
     const { assembly, built } = synthesized;
+    // Data, Platform and CostGuard: every stack the app deploys.
+    expect(assembly.stacks.map((stack) => stack.stackName)).toEqual([
+      built.dataStack.stackName,
+      built.platformStack.stackName,
+      built.costGuardStack.stackName,
+    ]);
     const templates = assembly.stacks.map((stack) => `${assembly.directory}/${stack.templateFile}`);
     const result = spawnSync(
       'cfn-lint',

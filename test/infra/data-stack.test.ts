@@ -55,7 +55,8 @@ describe('DataStack tables', () => {
 
   it('every table is on-demand with a maximum throughput cap from config', () => {
     const tables = dynamo.findResources('AWS::DynamoDB::GlobalTable');
-    expect(Object.keys(tables)).toHaveLength(5);
+    // devices, latest-state, quarantine, processed-messages, telemetry, cost-guard
+    expect(Object.keys(tables)).toHaveLength(6);
     for (const table of Object.values(tables)) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
       expect(table.Properties.WriteOnDemandThroughputSettings).toEqual({ MaxWriteRequestUnits: 67 });
@@ -88,7 +89,7 @@ describe('DataStack tables', () => {
 
   it('prod stage retains every table', () => {
     const tables = Object.values(prod.findResources('AWS::DynamoDB::GlobalTable'));
-    expect(tables).toHaveLength(5);
+    expect(tables).toHaveLength(6);
     for (const table of tables) {
       expect(table.DeletionPolicy).toBe('Retain');
       expect(table.UpdateReplacePolicy).toBe('Retain');
@@ -108,7 +109,7 @@ describe('DataStack with the Timestream store', () => {
         Properties: Match.objectLike(tableWithKey('deviceId', 'bucketKey')),
       }),
     ).toEqual({});
-    timestream.resourceCountIs('AWS::DynamoDB::GlobalTable', 4);
+    timestream.resourceCountIs('AWS::DynamoDB::GlobalTable', 5);
   });
 
   it('enables magnetic store writes with rejected data reported to the bucket', () => {

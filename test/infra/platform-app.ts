@@ -21,6 +21,7 @@ export interface SynthesizedPlatform {
   readonly assembly: CloudAssembly;
   readonly data: Template;
   readonly platform: Template;
+  readonly costGuard: Template;
 }
 
 /**
@@ -41,5 +42,6 @@ export function synthesizePlatform(
     assembly,
     data: Template.fromJSON(assembly.getStackByName(built.dataStack.stackName).template),
     platform: Template.fromJSON(assembly.getStackByName(built.platformStack.stackName).template),
+    costGuard: Template.fromJSON(assembly.getStackByName(built.costGuardStack.stackName).template),
   };
 }

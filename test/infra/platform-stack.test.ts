@@ -230,8 +230,12 @@ describe.each(STORE_NAMES)('DeviceAccessPolicy (%s store)', (store) => {
 describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
   const methods = () => Object.values(stores[store].findResources('AWS::ApiGateway::Method'));
 
-  it('has exactly the five GET routes and nothing else', () => {
-    expect(methods().map((m) => m.Properties.HttpMethod)).toEqual(['GET', 'GET', 'GET', 'GET', 'GET']);
+  it('has exactly six GET routes and POST /cost/restore, nothing else', () => {
+    expect(
+      methods()
+        .map((m) => m.Properties.HttpMethod)
+        .sort(),
+    ).toEqual(['GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'POST']);
   });
 
   it('requires the Cognito authorizer on every method except GET /health', () => {

@@ -13,13 +13,15 @@ function event(
     pathParameters?: Record<string, string>;
     query?: Record<string, string>;
     groups?: string | null;
+    method?: string;
+    claims?: Record<string, string>;
   } = {},
 ): APIGatewayProxyEvent {
   const groups = options.groups === undefined ? 'viewer' : options.groups;
   return {
     resource,
     path: options.path ?? resource,
-    httpMethod: 'GET',
+    httpMethod: options.method ?? 'GET',
     headers: {},
     multiValueHeaders: {},
     queryStringParameters: options.query ?? null,
@@ -29,7 +31,10 @@ function event(
     body: null,
     isBase64Encoded: false,
     requestContext: {
-      authorizer: groups === null ? undefined : { claims: { sub: 'user-1', 'cognito:groups': groups } },
+      authorizer:
+        groups === null
+          ? undefined
+          : { claims: { sub: 'user-1', 'cognito:groups': groups, ...options.claims } },
     } as unknown as APIGatewayProxyEvent['requestContext'],
   };
 }
@@ -153,8 +158,8 @@ describe('city API', () => {
     const { call } = setup();
     for (const [key, route] of Object.entries(ROUTES)) {
       if (!route.groups) continue;
-      const resource = key.split(' ')[1] as string;
-      const params = { pathParameters: { id: 'bin-001' } };
+      const [method, resource] = key.split(' ') as [string, string];
+      const params = { method, pathParameters: { id: 'bin-001' } };
       expect((await call(event(resource, { ...params, groups: null }))).statusCode, key).toBe(401);
       expect((await call(event(resource, { ...params, groups: 'citizens' }))).statusCode, key).toBe(403);
     }

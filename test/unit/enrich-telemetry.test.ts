@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
+import { keepWhenSampled } from '../../lambdas/domain/cost-control.js';
 import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
 import { device, LIMITS, NOW, queued, reading } from '../support/messages.js';
 
@@ -214,8 +215,91 @@ describe('enrichTelemetryBatch', () => {
       queued({ deviceId: 'river-1', deviceType: 'water-level', payload: reading({ waterLevel: 2 }) }),
     ];
     const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
-    expect(result.stored + result.duplicates + result.quarantined.length + result.retry.length).toBe(
-      messages.length,
+    expect(
+      result.stored + result.duplicates + result.sampledOut + result.quarantined.length + result.retry.length,
+    ).toBe(messages.length);
+  });
+
+  it('puts every message in exactly one outcome while the lane is sampled', async () => {
+    const ports = setup();
+    const dup = reading({ fillingLevel: 0.3 });
+    const messages = [
+      ...Array.from({ length: 40 }, (_, i) =>
+        queued({ deviceId: i % 2 ? 'bin-001' : 'bin-002', payload: reading({ fillingLevel: i / 100 }) }),
+      ),
+      queued({ payload: dup }),
+      queued({ payload: dup }),
+      queued({ payload: 'bad' }),
+      queued({ deviceId: 'ghost', payload: reading({ fillingLevel: 0.1 }) }),
+    ];
+    const result = await enrichTelemetryBatch(
+      messages,
+      { ...ports, sampling: { keepRate: async () => 0.25 } },
+      NOW,
+      LIMITS,
     );
+    expect(result.sampledOut).toBeGreaterThan(0);
+    expect(result.quarantined).toHaveLength(2);
+    expect(
+      result.stored + result.duplicates + result.sampledOut + result.quarantined.length + result.retry.length,
+    ).toBe(messages.length);
+  });
+});
+
+describe('enrichTelemetryBatch while the cost guard samples the lane', () => {
+  it('keeps exactly the readings keepWhenSampled keeps, and neither stores nor quarantines the rest', async () => {
+    const ports = setup();
+    const payloads = Array.from({ length: 60 }, (_, i) => reading({ fillingLevel: i / 100 }));
+    const messages = payloads.map((payload) => queued({ payload }));
+    const result = await enrichTelemetryBatch(
+      messages,
+      { ...ports, sampling: { keepRate: async () => 0.25 } },
+      NOW,
+      LIMITS,
+    );
+    const kept = payloads.filter((p) => keepWhenSampled('bin-001', p.messageId, 0.25));
+    expect(result.stored).toBe(kept.length);
+    expect(result.sampledOut).toBe(payloads.length - kept.length);
+    expect(ports.series.map((p) => p.messageId).sort()).toEqual(kept.map((p) => p.messageId).sort());
+    expect(ports.quarantined).toEqual([]);
+    expect(result.retry).toEqual([]);
+  });
+
+  it('gives a redelivered message the same answer', async () => {
+    const ports = setup();
+    const sampling = { keepRate: async () => 0.5 };
+    const messages = Array.from({ length: 20 }, () => queued({ payload: reading({ fillingLevel: 0.2 }) }));
+    const first = await enrichTelemetryBatch(messages, { ...ports, sampling }, NOW, LIMITS);
+    const again = await enrichTelemetryBatch(messages, { ...ports, sampling }, NOW, LIMITS);
+    expect(again.sampledOut).toBe(first.sampledOut);
+    expect(again).toMatchObject({ stored: 0, duplicates: first.stored });
+  });
+
+  it('keeps everything at rate 1, reads the rate once per batch, and not at all for an empty batch', async () => {
+    const ports = setup();
+    let reads = 0;
+    const sampling = {
+      keepRate: async () => {
+        reads += 1;
+        return 1;
+      },
+    };
+    const messages = Array.from({ length: 10 }, () => queued({ payload: reading({ fillingLevel: 0.5 }) }));
+    const result = await enrichTelemetryBatch(messages, { ...ports, sampling }, NOW, LIMITS);
+    expect(result).toMatchObject({ stored: 10, sampledOut: 0 });
+    await enrichTelemetryBatch([queued({ payload: 'not json' })], { ...ports, sampling }, NOW, LIMITS);
+    expect(reads).toBe(1);
+  });
+
+  it('still quarantines bad input from a sampled lane', async () => {
+    const ports = setup();
+    const result = await enrichTelemetryBatch(
+      [queued({ payload: 'garbage' }), queued({ deviceId: 'ghost', payload: reading({ fillingLevel: 1 }) })],
+      { ...ports, sampling: { keepRate: async () => 0 } },
+      NOW,
+      LIMITS,
+    );
+    expect(result.quarantined.map((q) => q.reason).sort()).toEqual(['MALFORMED_JSON', 'UNKNOWN_DEVICE']);
+    expect(result.sampledOut).toBe(0);
   });
 });

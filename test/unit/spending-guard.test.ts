@@ -17,7 +17,8 @@ const reading = (monthToDateUsd: number, forecastUsd = monthToDateUsd, month = '
   forecastUsd,
   ceilingUsd: CEILING,
 });
-const kinds = (actions: readonly GuardAction[]) => actions.map((a) => ('lane' in a ? `${a.kind}:${a.lane}` : a.kind));
+const kinds = (actions: readonly GuardAction[]) =>
+  actions.map((a) => ('lane' in a ? `${a.kind}:${a.lane}` : a.kind));
 
 describe('ladderPosition', () => {
   it.each([
@@ -44,10 +45,28 @@ describe('transitionActions', () => {
   it.each([
     ['ok', 'warn', []],
     ['ok', 'degrade', ['sample-lane:civic_ingest', 'narrow-open-data']],
-    ['warn', 'stop', ['sample-lane:civic_ingest', 'narrow-open-data', 'disable-rule:civic_ingest', 'pause-consumer:civic_ingest']],
+    [
+      'warn',
+      'stop',
+      [
+        'sample-lane:civic_ingest',
+        'narrow-open-data',
+        'disable-rule:civic_ingest',
+        'pause-consumer:civic_ingest',
+      ],
+    ],
     ['degrade', 'stop', ['disable-rule:civic_ingest', 'pause-consumer:civic_ingest']],
     ['stop', 'degrade', ['resume-consumer:civic_ingest', 'enable-rule:civic_ingest']],
-    ['stop', 'ok', ['resume-consumer:civic_ingest', 'enable-rule:civic_ingest', 'sample-lane:civic_ingest', 'narrow-open-data']],
+    [
+      'stop',
+      'ok',
+      [
+        'resume-consumer:civic_ingest',
+        'enable-rule:civic_ingest',
+        'sample-lane:civic_ingest',
+        'narrow-open-data',
+      ],
+    ],
     ['degrade', 'warn', ['sample-lane:civic_ingest', 'narrow-open-data']],
     ['warn', 'ok', []],
   ] as const)('%s -> %s', (from, to, expected) => {
@@ -90,7 +109,9 @@ describe('decideGuard', () => {
   it('names the ceiling, the spend and the forecast in the notice', () => {
     const decision = decideGuard(initialGuardState('2026-11'), reading(80.5, 140));
     const notice = decision.actions.find((a) => a.kind === 'notify');
-    expect(notice && 'message' in notice ? notice.message : '').toMatch(/80% of the 100.00 USD monthly ceiling \(80.50 USD so far, forecast 140.00 USD\)/);
+    expect(notice && 'message' in notice ? notice.message : '').toMatch(
+      /80% of the 100.00 USD monthly ceiling \(80.50 USD so far, forecast 140.00 USD\)/,
+    );
   });
 
   it('warns once when the forecast passes the ceiling before the spend does', () => {

@@ -27,7 +27,8 @@ describe('priceUsage', () => {
     //   API 70 x $3.50/M                                       = 0.000245
     //   Logs 0.0005 GB x $0.50                                 = 0.000250
     //   fixed accrual $1.44/day x 300/86,400                   = 0.005
-    const expected = 0.0004 + 0.0009 + 0.00148 + 0.000072 + 0.000333335 + 0.003375 + 0.000125 + 0.000245 + 0.00025 + 0.005;
+    const expected =
+      0.0004 + 0.0009 + 0.00148 + 0.000072 + 0.000333335 + 0.003375 + 0.000125 + 0.000245 + 0.00025 + 0.005;
     const cost = priceUsage(FIVE_MINUTES, pricesFor('us-east-1'), { dailyUsd: 1.44 });
     expect(cost.usd).toBeCloseTo(expected, 9);
     expect(cost.lines.find((l) => l.item === 'IoT messaging')).toBeUndefined();
