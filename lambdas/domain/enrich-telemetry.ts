@@ -9,6 +9,7 @@ import {
   type ValidationLimits,
 } from './message-validation.js';
 import type { QuarantineEntry, QuarantineStore } from './quarantine.js';
+import { hourlyAllowance } from './rate-policy.js';
 import {
   type LatestStateStore,
   messageKey,
@@ -181,7 +182,11 @@ export async function enrichTelemetryBatch(
     const failed = new Set<number>();
     const heldAlready = new Set<number>();
     try {
-      const outcome = await ports.telemetry.write(fresh.map((c) => c.point));
+      // Rate policing: each device may store its declared rate times the policing factor per hour.
+      const outcome = await ports.telemetry.write(
+        fresh.map((c) => c.point),
+        (point) => hourlyAllowance(devices.get(point.deviceId) ?? point),
+      );
       for (const index of outcome.retry) failed.add(index);
       for (const index of outcome.duplicates) heldAlready.add(index);
       for (const rejected of outcome.rejected) {

@@ -303,3 +303,35 @@ describe('enrichTelemetryBatch while the cost guard samples the lane', () => {
     expect(result.sampledOut).toBe(0);
   });
 });
+
+describe('rate policing in enrichment', () => {
+  it('quarantines the readings a device sends past its hourly allowance as RATE_LIMITED', async () => {
+    const ports = new InMemoryPorts([device('gauge-9', 'water-level', { expectedIntervalSeconds: 900 })]);
+    let allowance = 0;
+    const write = ports.telemetry.write;
+    ports.telemetry.write = async (points, hourlyAllowance) => {
+      allowance = hourlyAllowance?.(points[0] as (typeof points)[number]) ?? 0;
+      const outcome = await write(points);
+      return {
+        ...outcome,
+        rejected: points
+          .slice(allowance)
+          .map((_, i) => ({ index: allowance + i, reason: 'RATE_LIMITED' as const, detail: 'over' })),
+      };
+    };
+    const messages = Array.from({ length: 14 }, (_, i) =>
+      queued({
+        deviceId: 'gauge-9',
+        deviceType: 'water-level',
+        payload: reading(
+          { waterLevel: 1 },
+          { observedAt: new Date(NOW.getTime() - (i + 1) * 1000).toISOString() },
+        ),
+      }),
+    );
+    const result = await enrichTelemetryBatch(messages, ports, NOW, LIMITS);
+    // Declared every 900 s: 4 an hour, times 3 = 12, the minimum allowance.
+    expect(allowance).toBe(12);
+    expect(result.quarantined.map((q) => q.reason)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+  });
+});
