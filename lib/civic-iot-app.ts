@@ -1,6 +1,8 @@
 import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { dailyFixedAccrualUsd } from '../lambdas/domain/cost-model.js';
 import { loadPlatformConfig, type PlatformConfig } from './config/platform-config.js';
+import { platformEstimate } from './cost/platform-estimate.js';
 import { CostGuardStack } from './stacks/cost-guard-stack.js';
 import { DataStack } from './stacks/data-stack.js';
 import { PlatformStack } from './stacks/platform-stack.js';
@@ -66,6 +68,8 @@ export function buildApp(
     config,
     data: dataStack,
     platform: platformStack,
+    // Storage and alarms accrue by the day whatever the traffic; the meter adds them to the metered usage.
+    fixedDailyUsd: dailyFixedAccrualUsd(platformEstimate(config)),
     description: `Civic IoT platform spending guard (${config.councilName}, ${config.stage}): usage meter, budget, notices`,
   });
 

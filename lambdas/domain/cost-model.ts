@@ -20,6 +20,8 @@ export interface CostLine {
   readonly monthlyUsd: number;
   /** Present when the unit price is a regional fallback, saying which. */
   readonly fallback?: string;
+  /** Accrues with time (storage, alarms) rather than with use; the meter adds these as a daily amount. */
+  readonly overTime?: boolean;
 }
 
 export interface CostEstimate {
@@ -79,6 +81,7 @@ interface LineSpec {
   readonly price: PriceItem;
   /** Quantity units per price unit, e.g. 1e6 for a per-million price. */
   readonly per: number;
+  readonly overTime?: boolean;
 }
 
 function priceLines(specs: readonly LineSpec[], prices: RegionPrices): CostLine[] {
@@ -94,6 +97,7 @@ function priceLines(specs: readonly LineSpec[], prices: RegionPrices): CostLine[
         unitPriceUsd: price.usd,
         monthlyUsd: (spec.quantity / spec.per) * price.usd,
         ...(price.fallback ? { fallback: price.fallback } : {}),
+        ...(spec.overTime ? { overTime: true } : {}),
       };
     });
 }
@@ -193,6 +197,7 @@ function sharedLines(profile: CostProfile, messages: number, naive: boolean): Li
     specs.push({
       service: 'DynamoDB',
       item: 'time-series storage',
+      overTime: true,
       quantity: storageGb(profile, messages, seriesBytes),
       unit: 'GB-month',
       price: 'dynamodb.storageGbMonth',
@@ -204,6 +209,7 @@ function sharedLines(profile: CostProfile, messages: number, naive: boolean): Li
       {
         service: 'Timestream',
         item: 'memory store (24 h)',
+        overTime: true,
         quantity: (recordGb / 30) * 24,
         unit: 'GB-hours',
         price: 'timestream.memoryGbHour',
@@ -212,6 +218,7 @@ function sharedLines(profile: CostProfile, messages: number, naive: boolean): Li
       {
         service: 'Timestream',
         item: 'magnetic store',
+        overTime: true,
         quantity: storageGb(profile, messages, a.timestreamRecordBytes),
         unit: 'GB-month',
         price: 'timestream.magneticGbMonth',
@@ -292,6 +299,7 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
     {
       service: 'CloudWatch',
       item: 'alarms',
+      overTime: true,
       quantity: a.platformAlarms,
       unit: 'alarms',
       price: 'cloudwatch.alarmMonth',
@@ -425,4 +433,9 @@ function summarise(
     messagesPerMonth: messages,
     lines,
   };
+}
+
+/** What accrues every day whatever the traffic (storage at steady state, alarms): the meter's fixed accrual. */
+export function dailyFixedAccrualUsd(estimate: CostEstimate): number {
+  return estimate.lines.filter((line) => line.overTime).reduce((sum, line) => sum + line.monthlyUsd, 0) / 30;
 }

@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
 import { pricesFor } from '../../lambdas/contracts/prices.js';
-import { estimatePlatform } from '../../lambdas/domain/cost-model.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import {
   buildCostStatement,
@@ -10,6 +9,7 @@ import {
   renderCostStatement,
   type Template,
 } from './cost-statement.js';
+import { platformEstimate } from './platform-estimate.js';
 
 export interface WrittenCostStatement {
   readonly statement: CostStatement;
@@ -34,16 +34,7 @@ export function writeCostStatement(app: App, config: PlatformConfig): WrittenCos
     messageIntervalSeconds: config.loadProfile.messageIntervalSeconds,
     ...(config.monthlyCeilingUsd === undefined ? {} : { ceilingUsd: config.monthlyCeilingUsd }),
     prices,
-    expected: estimatePlatform(
-      {
-        devices: config.loadProfile.devices,
-        messageIntervalSeconds: config.loadProfile.messageIntervalSeconds,
-        apiRequestsPerDay: config.loadProfile.apiRequestsPerDay,
-        retentionDays: config.retentionDays,
-        telemetryStore: config.telemetryStore,
-      },
-      prices,
-    ),
+    expected: platformEstimate(config),
   });
   const markdownPath = join(assembly.directory, 'cost-statement.md');
   const jsonPath = join(assembly.directory, 'cost-statement.json');
