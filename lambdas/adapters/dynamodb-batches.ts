@@ -56,6 +56,7 @@ export async function batchGet(
   tableName: string,
   keys: readonly Record<string, unknown>[],
   projection?: string,
+  consistentRead = false,
 ): Promise<Record<string, unknown>[]> {
   const found: Record<string, unknown>[] = [];
   await Promise.all(
@@ -68,7 +69,11 @@ export async function batchGet(
         const response = await client.send(
           new BatchGetCommand({
             RequestItems: {
-              [tableName]: { Keys: pending, ...(projection ? { ProjectionExpression: projection } : {}) },
+              [tableName]: {
+                Keys: pending,
+                ...(projection ? { ProjectionExpression: projection } : {}),
+                ...(consistentRead ? { ConsistentRead: true } : {}),
+              },
             },
           }),
         );

@@ -4,7 +4,7 @@ import { REASON_CODES } from '../contracts/reason-codes.js';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
 import type { QuarantineEntry, QuarantineQuery, QuarantineStore } from '../domain/quarantine.js';
 import type { Page, ProcessedMessages } from '../domain/telemetry.js';
-import { batchGet, batchPut, decodeCursor, encodeCursor } from './dynamodb-batches.js';
+import { batchGet, batchPut, decodeCursor, encodeCursor, InvalidCursorError } from './dynamodb-batches.js';
 
 const epochSeconds = (iso: string) => Math.floor(new Date(iso).getTime() / 1000);
 
@@ -62,7 +62,7 @@ export class DynamoDbQuarantine implements QuarantineStore {
   async list(query: QuarantineQuery): Promise<Page<QuarantineEntry>> {
     // Without a reason filter, the cursor carries one position per reason partition; each page merges them.
     const reasons = query.reason ? [query.reason] : [...REASON_CODES];
-    const positions = (decodeCursor(query.cursor) ?? {}) as Record<string, Record<string, unknown> | null>;
+    const positions = quarantinePositions(decodeCursor(query.cursor), query.from, query.to);
     const pages = await Promise.all(
       reasons
         .filter((reason) => positions[reason] !== null)
@@ -91,7 +91,11 @@ export class DynamoDbQuarantine implements QuarantineStore {
     );
     const merged = pages
       .flatMap((page) => page.items.map((item) => ({ reason: page.reason, item })))
-      .sort((a, b) => String(b.item.receivedKey).localeCompare(String(a.item.receivedKey)))
+      // Byte order, as DynamoDB sorts the keys (not locale order).
+      .sort((a, b) => {
+        const [x, y] = [String(a.item.receivedKey), String(b.item.receivedKey)];
+        return x < y ? 1 : x > y ? -1 : 0;
+      })
       .slice(0, query.limit);
     // Cursor per reason: a key to continue after, null when that reason is exhausted, absent to start over.
     const next: Record<string, Record<string, unknown> | null> = {};
@@ -119,4 +123,35 @@ export class DynamoDbQuarantine implements QuarantineStore {
 function toQuarantineEntry(item: Record<string, unknown>): QuarantineEntry {
   const { receivedKey: _key, [TTL_ATTRIBUTE]: _ttl, ...entry } = item;
   return entry as unknown as QuarantineEntry;
+}
+
+/**
+ * Checks a quarantine cursor before it reaches DynamoDB: one entry per reason, each null (done) or the key of the
+ * last entry read in that reason's partition, inside the queried range.
+ */
+function quarantinePositions(
+  cursor: Record<string, unknown> | undefined,
+  from: string,
+  to: string,
+): Record<string, Record<string, unknown> | null> {
+  const positions: Record<string, Record<string, unknown> | null> = {};
+  for (const [reason, position] of Object.entries(cursor ?? {})) {
+    if (!(REASON_CODES as readonly string[]).includes(reason)) throw new InvalidCursorError();
+    if (position === null) {
+      positions[reason] = null;
+      continue;
+    }
+    const key = position as Record<string, unknown>;
+    const received = key?.receivedKey;
+    if (
+      key?.reason !== reason ||
+      typeof received !== 'string' ||
+      received < from ||
+      received > `${to}\uffff`
+    ) {
+      throw new InvalidCursorError();
+    }
+    positions[reason] = { reason, receivedKey: received };
+  }
+  return positions;
 }

@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { needsLatestStateWrite, stateFingerprint, type WrittenState } from '../domain/latest-state-policy.js';
+import { needsLatestStateWrite, stateFingerprint } from '../domain/latest-state-policy.js';
 import type { LatestStateStore, TelemetryPoint } from '../domain/telemetry.js';
+import { batchGet } from './dynamodb-batches.js';
 
 export function isConditionFailure(error: unknown): boolean {
   return (
@@ -47,43 +48,56 @@ export class DynamoDbLatestState implements LatestStateStore {
     const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { deviceId } }));
     return response.Item as TelemetryPoint | undefined;
   }
+
+  async getMany(deviceIds: readonly string[]): Promise<ReadonlyMap<string, TelemetryPoint>> {
+    if (deviceIds.length === 0) return new Map();
+    const items = await batchGet(
+      this.client,
+      this.tableName,
+      deviceIds.map((deviceId) => ({ deviceId })),
+      undefined,
+      true,
+    );
+    return new Map(items.map((item) => [item.deviceId as string, item as unknown as TelemetryPoint]));
+  }
 }
 
 /**
- * Remembers, in the function's memory, what this instance last wrote for each device, and skips latest-state
- * writes that would change nothing but the timestamp (see {@link needsLatestStateWrite}). Another instance may
- * hold an older memory; that only costs an extra conditional write, never a wrong state.
+ * Write-on-change: reads the stored latest states of a batch's devices (one strongly consistent BatchGetItem,
+ * a read unit costs a fifth of a write unit) and writes only those whose readings changed or whose stored
+ * observation is older than the refresh period (see {@link needsLatestStateWrite}). Deciding against what is
+ * stored, not against what this instance last wrote, keeps concurrent consumers from leaving a stale state;
+ * the only gap left is another instance writing between this read and this decision, which the next change or
+ * refresh corrects.
  */
 export class WriteOnChangeLatestState implements LatestStateStore {
-  private readonly written = new Map<string, WrittenState>();
-
   constructor(
     private readonly inner: LatestStateStore,
     private readonly refreshSeconds: number,
-    private readonly maxEntries = 100_000,
   ) {}
 
   async putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]> {
+    if (points.length === 0) return [];
+    const stored = await this.inner.getMany(points.map((point) => point.deviceId));
     const toWrite = points
       .map((point, index) => ({ point, index }))
-      .filter(({ point }) =>
-        needsLatestStateWrite(this.written.get(point.deviceId), point, this.refreshSeconds),
-      );
+      .filter(({ point }) => {
+        const current = stored.get(point.deviceId);
+        const written = current
+          ? { observedAt: current.observedAt, fingerprint: stateFingerprint(current) }
+          : undefined;
+        return needsLatestStateWrite(written, point, this.refreshSeconds);
+      });
     if (toWrite.length === 0) return [];
     const failed = new Set(await this.inner.putIfNewer(toWrite.map(({ point }) => point)));
-    if (this.written.size + toWrite.length > this.maxEntries) this.written.clear();
-    toWrite.forEach(({ point }, i) => {
-      if (failed.has(i)) this.written.delete(point.deviceId);
-      else
-        this.written.set(point.deviceId, {
-          observedAt: point.observedAt,
-          fingerprint: stateFingerprint(point),
-        });
-    });
     return toWrite.filter((_, i) => failed.has(i)).map(({ index }) => index);
   }
 
   get(deviceId: string): Promise<TelemetryPoint | undefined> {
     return this.inner.get(deviceId);
+  }
+
+  getMany(deviceIds: readonly string[]): Promise<ReadonlyMap<string, TelemetryPoint>> {
+    return this.inner.getMany(deviceIds);
   }
 }

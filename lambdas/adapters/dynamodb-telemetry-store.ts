@@ -15,6 +15,28 @@ import { isConditionFailure } from './dynamodb-latest-state.js';
 const HOUR_MS = 3_600_000;
 
 /**
+ * Appends in flight at once per batch. Enough to hide round trips, few enough that a backlog of full batches on
+ * several consumers stays near the table's write cap instead of being throttled and handed back to the queue.
+ */
+export const WRITE_PARALLELISM = 16;
+
+/** Runs `work` over `items` with at most `limit` running at a time. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+/**
  * Points per bucket item. A 5-minute device fills about one item an hour; the item stays near 1 KB, so an append
  * costs about one write unit (DynamoDB bills an update by the larger of the item's old and new size).
  */
@@ -86,30 +108,25 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
       groups.set(key, [...(groups.get(key) ?? []), index]);
     });
     this.forgetOldFullItems();
-    await Promise.all(
-      [...groups.values()].map(async (indexes) => {
-        for (const index of indexes) {
-          const point = points[index] as TelemetryPoint;
-          const allowance = Math.min(
-            POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR,
-            Math.max(1, hourlyAllowance(point)),
-          );
-          try {
-            const outcome = await this.append(point, allowance);
-            if (outcome === 'duplicate') duplicates.push(index);
-            if (outcome === 'full') {
-              rejected.push({
-                index,
-                reason: 'RATE_LIMITED',
-                detail: `device '${point.deviceId}' sent more than its allowance of ${allowance} readings in the hour of ${new Date(hourStart(new Date(point.observedAt).getTime())).toISOString()}`,
-              });
-            }
-          } catch {
-            retry.push(index);
+    await forEachLimited([...groups.values()], WRITE_PARALLELISM, async (indexes) => {
+      for (const index of indexes) {
+        const point = points[index] as TelemetryPoint;
+        const allowance = Math.min(POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR, Math.max(1, hourlyAllowance(point)));
+        try {
+          const outcome = await this.append(point, allowance);
+          if (outcome === 'duplicate') duplicates.push(index);
+          if (outcome === 'full') {
+            rejected.push({
+              index,
+              reason: 'RATE_LIMITED',
+              detail: `device '${point.deviceId}' sent more than its allowance of ${allowance} readings in the hour of ${new Date(hourStart(new Date(point.observedAt).getTime())).toISOString()}`,
+            });
           }
+        } catch {
+          retry.push(index);
         }
-      }),
-    );
+      }
+    });
     return { retry, rejected, duplicates };
   }
 
@@ -193,7 +210,32 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
       // Only an item at the store-wide size is full for every device; one cut short by an allowance is not cached.
       if (ids.size >= POINTS_PER_ITEM) this.fullItems.set(`${point.deviceId}|${key}`, ids);
     }
-    return 'full';
+    // Past the allowance: the message may still sit in an item beyond it (written while the allowance was larger).
+    return (await this.hourHolds(point.deviceId, hour, point.messageId)) ? 'duplicate' : 'full';
+  }
+
+  /** Whether any bucket item of a device-hour holds this message id (one Query, ids only). */
+  private async hourHolds(deviceId: string, hour: number, messageId: string): Promise<boolean> {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const response = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#device = :device AND begins_with(#key, :hour)',
+          ExpressionAttributeNames: { '#device': 'deviceId', '#key': 'bucketKey' },
+          ExpressionAttributeValues: { ':device': deviceId, ':hour': `${new Date(hour).toISOString()}#` },
+          ProjectionExpression: 'ids',
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+        }),
+      );
+      this.consumed.readUnits += response.ConsumedCapacity?.CapacityUnits ?? 0;
+      if ((response.Items ?? []).some((item) => ((item.ids ?? []) as string[]).includes(messageId)))
+        return true;
+      exclusiveStartKey = response.LastEvaluatedKey;
+    } while (exclusiveStartKey);
+    return false;
   }
 
   /** Full items of hours long past cannot receive new readings often; keep the memory small. */
@@ -202,16 +244,21 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     this.fullItems.clear();
   }
 
+  /**
+   * Raw points in time order. Inside one hour, points are spread over bucket items in arrival order, so a page only
+   * takes points from hours it has read completely (an hour is complete once an item of a later hour, or the end
+   * of the range, has been read); the cursor is the last point returned.
+   */
   async query(query: TelemetryQuery): Promise<Page<TelemetryPoint>> {
     const after = decodePointCursor(query.cursor);
     const fromMs = new Date(query.from).getTime();
     const toMs = new Date(query.to).getTime();
     const startMs = after ? Math.max(fromMs, after.t) : fromMs;
-    const collected: TelemetryPoint[] = [];
+    const collected: { point: TelemetryPoint; hour: number }[] = [];
     let exclusiveStartKey: Record<string, unknown> | undefined;
+    let lastHourRead = Number.NEGATIVE_INFINITY;
     let exhausted = false;
-    // Read whole hours in order until the page is full; the page may end inside an hour, the cursor says where.
-    while (collected.length <= query.limit) {
+    for (;;) {
       const response = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
@@ -222,31 +269,44 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
             ':from': bucketKey(hourStart(startMs), 0),
             ':to': bucketKey(hourStart(toMs), 99),
           },
-          ProjectionExpression: 'deviceId, deviceType, ward, site, points, ids',
+          ProjectionExpression: 'deviceId, bucketKey, deviceType, ward, site, points, ids',
+          // Read in steps near the page size instead of up to 1 MB: a small page costs a few read units.
+          Limit: Math.ceil(query.limit / POINTS_PER_ITEM) + 2,
           ReturnConsumedCapacity: 'TOTAL',
           ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
         }),
       );
       this.consumed.readUnits += response.ConsumedCapacity?.CapacityUnits ?? 0;
-      for (const item of response.Items ?? []) collected.push(...pointsOf(item, query, after, fromMs, toMs));
+      for (const item of response.Items ?? []) {
+        const hour = Date.parse(String(item.bucketKey).slice(0, 24));
+        lastHourRead = hour;
+        for (const point of pointsOf(item, query, after, fromMs, toMs)) collected.push({ point, hour });
+      }
       exclusiveStartKey = response.LastEvaluatedKey;
       if (!exclusiveStartKey) {
         exhausted = true;
         break;
       }
+      if (collected.filter((c) => c.hour < lastHourRead).length > query.limit) break;
     }
-    collected.sort(comparePoints);
-    const items = collected.slice(0, query.limit);
+    const pool = (exhausted ? collected : collected.filter((c) => c.hour < lastHourRead)).map((c) => c.point);
+    pool.sort(comparePoints);
+    const items = pool.slice(0, query.limit);
     const last = items.at(-1);
-    const more = collected.length > query.limit || (!exhausted && items.length === query.limit);
+    const more = pool.length > query.limit || !exhausted;
     return more && last ? { items, nextCursor: encodePointCursor(last) } : { items };
   }
 }
 
+/** Byte order of ids, the same order the cursor compares with (not locale order). */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function comparePoints(a: TelemetryPoint, b: TelemetryPoint): number {
   return a.observedAt === b.observedAt
-    ? a.messageId.localeCompare(b.messageId)
-    : a.observedAt.localeCompare(b.observedAt);
+    ? compareIds(a.messageId, b.messageId)
+    : compareIds(a.observedAt, b.observedAt);
 }
 
 function pointsOf(

@@ -111,6 +111,12 @@ export class InMemoryPorts {
       return [];
     },
     get: async (deviceId) => this.latest.get(deviceId),
+    getMany: async (deviceIds) => {
+      this.counts.readUnits += deviceIds.length;
+      return new Map(
+        deviceIds.flatMap((id) => (this.latest.has(id) ? [[id, this.latest.get(id) as TelemetryPoint]] : [])),
+      );
+    },
   };
 
   readonly quarantine: QuarantineStore = {

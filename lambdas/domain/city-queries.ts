@@ -57,6 +57,55 @@ export function resolveRange(
   return { from: start.toISOString(), to: end.toISOString() };
 }
 
+/**
+ * A page cursor carries the query it belongs to (the resolved range and filter) around the store's own position,
+ * so the next page asks exactly the same question even when `from`/`to` were left to their moving defaults, and a
+ * cursor cannot be replayed against another query.
+ */
+interface CursorFrame {
+  readonly from: string;
+  readonly to: string;
+  readonly filter: string;
+  readonly position: string;
+}
+
+function sealCursor(range: TimeRange, filter: string, position: string | undefined): string | undefined {
+  if (!position) return undefined;
+  const frame: CursorFrame = { ...range, filter, position };
+  return Buffer.from(JSON.stringify(frame), 'utf8').toString('base64url');
+}
+
+function openCursor(cursor: string, filter: string): CursorFrame {
+  let frame: Partial<CursorFrame>;
+  try {
+    frame = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidRequestError('cursor is not one this API issued', 'cursor');
+  }
+  if (typeof frame?.from !== 'string' || typeof frame.to !== 'string' || typeof frame.position !== 'string') {
+    throw new InvalidRequestError('cursor is not one this API issued', 'cursor');
+  }
+  if (frame.filter !== filter) {
+    throw new InvalidRequestError(
+      'cursor belongs to a query with other filters; start again without it',
+      'cursor',
+    );
+  }
+  return frame as CursorFrame;
+}
+
+/** The range of a page: the cursor's when continuing, otherwise the request's (with defaults). */
+function pageRange(
+  request: { from?: string; to?: string; cursor?: string },
+  filter: string,
+  now: Date,
+  maxDays: number,
+): { range: TimeRange; position?: string } {
+  if (!request.cursor) return { range: resolveRange(request.from, request.to, now, maxDays) };
+  const frame = openCursor(request.cursor, filter);
+  return { range: { from: frame.from, to: frame.to }, position: frame.position };
+}
+
 async function requireDevice(ports: CityQueryPorts, deviceId: string): Promise<Device> {
   const device = (await ports.devices.findMany([deviceId])).get(deviceId);
   if (!device) throw new NotFoundError(`device '${deviceId}' is not registered`);
@@ -88,16 +137,18 @@ export async function getTelemetryHistory(
   request: TelemetryHistoryRequest,
   now: Date,
 ): Promise<Page<TelemetryPoint> & TimeRange> {
-  const range = resolveRange(request.from, request.to, now, API_LIMITS.maxRawRangeDays);
+  const filter = `telemetry|${request.deviceId}|${request.measure ?? ''}`;
+  const { range, position } = pageRange(request, filter, now, API_LIMITS.maxRawRangeDays);
   await requireDevice(ports, request.deviceId);
   const page = await ports.telemetry.query({
     deviceId: request.deviceId,
     ...range,
     limit: request.limit,
     ...(request.measure ? { measure: request.measure } : {}),
-    ...(request.cursor ? { cursor: request.cursor } : {}),
+    ...(position ? { cursor: position } : {}),
   });
-  return { ...range, ...page };
+  const nextCursor = sealCursor(range, filter, page.nextCursor);
+  return { ...range, items: page.items, ...(nextCursor ? { nextCursor } : {}) };
 }
 
 export interface QuarantineListRequest {
@@ -113,12 +164,14 @@ export async function listQuarantine(
   request: QuarantineListRequest,
   now: Date,
 ): Promise<Page<QuarantineEntry> & TimeRange> {
-  const range = resolveRange(request.from, request.to, now, API_LIMITS.maxQuarantineRangeDays);
+  const filter = `quarantine|${request.reason ?? ''}`;
+  const { range, position } = pageRange(request, filter, now, API_LIMITS.maxQuarantineRangeDays);
   const page = await ports.quarantine.list({
     ...range,
     limit: request.limit,
     ...(request.reason ? { reason: request.reason } : {}),
-    ...(request.cursor ? { cursor: request.cursor } : {}),
+    ...(position ? { cursor: position } : {}),
   });
-  return { ...range, ...page };
+  const nextCursor = sealCursor(range, filter, page.nextCursor);
+  return { ...range, items: page.items, ...(nextCursor ? { nextCursor } : {}) };
 }

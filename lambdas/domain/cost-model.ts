@@ -281,6 +281,15 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
       per: 1e6,
     },
     {
+      // Write-on-change reads the stored state first: one strongly consistent read unit per device per batch.
+      service: 'DynamoDB',
+      item: 'latest-state reads (change check)',
+      quantity: messages,
+      unit: 'read units',
+      price: 'dynamodb.readUnitsPerMillion',
+      per: 1e6,
+    },
+    {
       service: 'DynamoDB',
       item: 'latest-state writes (on change)',
       quantity: messages * latestStateWriteShare(profile),

@@ -75,6 +75,8 @@ export interface LatestStateStore {
   /** Replaces a device's latest state only with a later observation. Returns input indexes to retry. */
   putIfNewer(points: readonly TelemetryPoint[]): Promise<readonly number[]>;
   get(deviceId: string): Promise<TelemetryPoint | undefined>;
+  /** The stored states of several devices at once (strongly consistent): one request per batch. */
+  getMany(deviceIds: readonly string[]): Promise<ReadonlyMap<string, TelemetryPoint>>;
 }
 
 /** Port: idempotency records, keyed `deviceId#messageId`, for stores that cannot detect duplicates themselves. */

@@ -289,7 +289,8 @@ describe('CachedDeviceDirectory', () => {
 describe('enrichment against the DynamoDB-compatible server', () => {
   it('stores once even when the same batch is delivered twice', async () => {
     const registry = new DynamoDbDeviceDirectory(dynamo.client, dynamo.names.devices);
-    await registry.put(device('bin-e2e', 'waste-container'));
+    // Declared every minute: 30 readings in half an hour are within its allowance.
+    await registry.put(device('bin-e2e', 'waste-container', { expectedIntervalSeconds: 60 }));
     const ports = {
       devices: registry,
       telemetry: new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400),
@@ -318,5 +319,56 @@ describe('enrichment against the DynamoDB-compatible server', () => {
     });
     expect(page.items).toHaveLength(30);
     expect((await ports.latestState.get('bin-e2e'))?.readings).toEqual({ fillingLevel: 0 });
+  });
+});
+
+describe('DynamoDbTelemetryStore paging edge cases', () => {
+  it('pages through readings that share a timestamp, whatever their ids', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const at = '2026-11-27T05:00:00.000Z';
+    const ids = ['a', 'B', 'm_1', 'm-10', 'Z.9', 'z:1'];
+    await store.write(ids.map((messageId) => ({ ...point('series-same-ms', at, { fillingLevel: 0.2 }), messageId })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.query({ deviceId: 'series-same-ms', from: at, to: at, limit: 1, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((p) => p.messageId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect([...seen].sort()).toEqual([...ids].sort());
+    expect(seen).toHaveLength(ids.length);
+  });
+
+  it('never skips a reading when a page ends inside an hour whose items arrived out of order', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    // 25 readings in one hour written newest first: item 1 holds the latest ones, item 3 the earliest.
+    const points = Array.from({ length: 25 }, (_, i) =>
+      point('series-out-of-order', new Date(Date.UTC(2026, 10, 27, 4, 59 - i * 2)).toISOString(), { fillingLevel: i }),
+    );
+    for (const p of points) await store.write([p]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.query({
+        deviceId: 'series-out-of-order',
+        from: '2026-11-27T04:00:00.000Z',
+        to: '2026-11-27T05:00:00.000Z',
+        limit: 4,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...page.items.map((p) => p.observedAt));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(points.map((p) => p.observedAt).sort());
+  });
+
+  it('recognises a redelivery beyond a shrunken allowance as a duplicate, not RATE_LIMITED', async () => {
+    const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
+    const points = Array.from({ length: 15 }, (_, i) =>
+      point('series-shrunk', new Date(Date.UTC(2026, 10, 27, 3, i)).toISOString(), { fillingLevel: 0.1 }),
+    );
+    await store.write(points, () => 100);
+    const again = await store.write([points[14] as TelemetryPoint], () => 12);
+    expect(again).toEqual({ retry: [], rejected: [], duplicates: [0] });
   });
 });

@@ -75,4 +75,14 @@ describe('WriteOnChangeLatestState', () => {
     expect(await latest.putIfNewer([point(0, 'occupied')])).toEqual([]);
     expect((await latest.get('bay-1'))?.observedAt).toBe(at(0));
   });
+
+  it('decides against the stored state, so two consumer instances never leave a stale one', async () => {
+    const ports = new InMemoryPorts();
+    const instanceA = new WriteOnChangeLatestState(ports.latestState, 600);
+    const instanceB = new WriteOnChangeLatestState(ports.latestState, 600);
+    await instanceA.putIfNewer([point(0, 'occupied')]);
+    await instanceB.putIfNewer([point(1, 'free')]);
+    await instanceA.putIfNewer([point(2, 'occupied')]);
+    expect((await ports.latestState.get('bay-1'))?.readings).toEqual({ status: 'occupied' });
+  });
 });
