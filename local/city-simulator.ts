@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { MAX_ITEMS_PER_HOUR, POINTS_PER_ITEM } from '../lambdas/adapters/dynamodb-telemetry-store.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import type { Envelope } from '../lambdas/contracts/envelope.js';
 import { DEVICE_PROFILES, type DemoDevice } from './demo-city.js';
@@ -28,15 +29,30 @@ export interface CitySimulatorOptions {
   readonly log?: (line: string) => void;
 }
 
-/** No simulated device publishes more often than this, whatever the speed-up: a runaway demo is not a load test. */
-const MIN_REAL_INTERVAL_MS = 1000;
+/**
+ * No simulated device reports more often than the telemetry store takes readings from one device (300 an hour, one
+ * every 12 s: past that it refuses them as RATE_LIMITED whatever the device declared), with a quarter's headroom
+ * for the +-10% jitter: 15 s, whatever the speed-up. A sped-up demo should show the town, not the rate policing;
+ * and a runaway demo is not a load test.
+ */
+export const MIN_REPORTING_SECONDS = (3600 / (POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR)) * 1.25;
+
+/**
+ * How often a simulated device of this type really reports at this speed-up, in real seconds: its profile's
+ * interval divided by the speed, but not below {@link MIN_REPORTING_SECONDS}. This is what the device declares as
+ * its `expectedIntervalSeconds`, so per-device rate policing judges it by the rate it actually keeps.
+ */
+export function reportingIntervalSeconds(type: DeviceType, speed: number): number {
+  return Math.max(MIN_REPORTING_SECONDS, DEVICE_PROFILES[type].intervalSeconds / speed);
+}
 
 /**
  * The demo town's devices, each its own MQTT client with its own certificate, publishing QoS 1 to its Basic
  * Ingest topic on its profile's interval.
  *
  * Time: `--speed N` makes simulated time run N times faster for the physics (bins fill, the working day passes,
- * rain falls and drains) and shortens the reporting intervals by the same factor. `observedAt` is always the real
+ * rain falls and drains) and shortens the reporting intervals by the same factor (down to one report every 15 s;
+ * see {@link reportingIntervalSeconds}), which the devices declare in the registry at every start. `observedAt` is always the real
  * wall-clock time of the reading. Simulated timestamps would lie in the future at any speed above 1 and be
  * refused as TIMESTAMP_IN_FUTURE; clamping them would pile many readings onto the same instant. Real timestamps
  * keep every stored series ordered and valid across restarts, at the price that a sped-up day's shape appears
@@ -67,10 +83,7 @@ export class CitySimulator {
         if (this.stopped) return;
         const model = createDeviceModel(demo, seed, this.realStart);
         const random = SeededRandom.derive(seed, `schedule/${bundle.deviceId}`);
-        const interval = Math.max(
-          MIN_REAL_INTERVAL_MS,
-          (DEVICE_PROFILES[bundle.type].intervalSeconds * 1000) / speed,
-        );
+        const interval = reportingIntervalSeconds(bundle.type, speed) * 1000;
         // Spread first reports over one interval so 180 devices do not all report in the same tick.
         this.schedule(client, bundle, model, random, random.between(0, interval), interval);
       }),

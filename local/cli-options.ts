@@ -6,6 +6,10 @@ export interface CliOptions {
   readonly simulator: boolean;
   readonly speed: number;
   readonly seed: string;
+  /** Monthly ceiling for the local cost guard; undefined = cdk.json's monthlyCeilingUsd. */
+  readonly ceilingUsd: number | undefined;
+  /** Seconds between usage meter runs. */
+  readonly meterSeconds: number;
   readonly help: boolean;
 }
 
@@ -26,6 +30,8 @@ Options:
   --no-simulator       do not start the demo city
   --speed <n>          simulated time runs n times faster (default 1; 0 < n <= 10000)
   --seed <text>        seed of the demo city (default reading)
+  --ceiling-usd <x>    monthly ceiling for the local cost guard (default: monthlyCeilingUsd in cdk.json)
+  --meter-seconds <n>  seconds between usage meter runs (default 300, as deployed; at least 1)
   --help               show this help
 `;
 
@@ -45,6 +51,8 @@ export function parseCliOptions(argv: readonly string[]): CliOptions {
     simulator: true,
     speed: 1,
     seed: 'reading',
+    ceilingUsd: undefined as number | undefined,
+    meterSeconds: 300,
     help: false,
   };
   const args = [...argv];
@@ -88,6 +96,24 @@ export function parseCliOptions(argv: readonly string[]): CliOptions {
       case '--seed':
         options.seed = value();
         break;
+      case '--ceiling-usd': {
+        const raw = value();
+        const ceiling = Number(raw);
+        if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(ceiling)) {
+          throw new CliUsageError(`--ceiling-usd must be an amount in US dollars such as 0.05, got '${raw}'`);
+        }
+        options.ceilingUsd = ceiling;
+        break;
+      }
+      case '--meter-seconds': {
+        const raw = value();
+        const seconds = Number(raw);
+        if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) {
+          throw new CliUsageError(`--meter-seconds must be a number from 1 to 86400, got '${raw}'`);
+        }
+        options.meterSeconds = seconds;
+        break;
+      }
       case '--help':
       case '-h':
         noValue();

@@ -50,6 +50,14 @@ export interface DeviceBrokerOptions {
    */
   readonly enqueue: (lane: Lane, message: IngestEnvelope) => Promise<void>;
   readonly onRefusal?: (refusal: Refusal) => void;
+  /**
+   * Whether a lane's topic rule is enabled (the cost guard disables the ordinary lane's at tier stop). @default all
+   * enabled. A publish to a disabled rule gets what IoT Core gives it: the policy allows it, the broker
+   * acknowledges it (PUBACK) and the rules engine drops it, so the device does not resend it. It is reported to
+   * {@link onNotCollected} instead of being enqueued.
+   */
+  readonly ruleEnabled?: (lane: Lane) => boolean;
+  readonly onNotCollected?: (lane: Lane, clientId: string) => void;
 }
 
 /** A running broker. */
@@ -58,6 +66,8 @@ export interface DeviceBroker {
   /** `mqtts://127.0.0.1:<port>`. */
   readonly url: string;
   readonly connectedClients: () => number;
+  /** Device connection time summed over every device since the broker started (IoT connectivity is billed on it). */
+  readonly connectionSeconds: () => number;
   /** Stops accepting connections, disconnects every device and waits for publishes being enqueued. */
   close(): Promise<void>;
 }
@@ -173,6 +183,10 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
         });
         return callback(new Error('payload too large'));
       }
+      if (options.ruleEnabled && !options.ruleEnabled(parsed.lane)) {
+        options.onNotCollected?.(parsed.lane, client.id);
+        return callback(null);
+      }
       // The rule sees the topic without the Basic Ingest prefix and lane, as `topic(n)` does on AWS.
       const afterPrefix = topic.slice(BASIC_INGEST_PREFIX.length + parsed.lane.length + 1);
       const work = options
@@ -200,6 +214,24 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
     authorizeForward: () => null,
   });
 
+  // Connection time: the number connected, integrated over time at every change.
+  let connected = 0;
+  let connectedMs = 0;
+  let since = Date.now();
+  const settle = () => {
+    const now = Date.now();
+    connectedMs += connected * (now - since);
+    since = now;
+  };
+  broker.on('client', () => {
+    settle();
+    connected += 1;
+  });
+  broker.on('clientDisconnect', () => {
+    settle();
+    connected = Math.max(0, connected - 1);
+  });
+
   const server = tls.createServer(
     {
       key: options.serverKeyPem,
@@ -224,6 +256,10 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
     port,
     url: `mqtts://${options.host}:${port}`,
     connectedClients: () => broker.connectedClients,
+    connectionSeconds: () => {
+      settle();
+      return connectedMs / 1000;
+    },
     close: async () => {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

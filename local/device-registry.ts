@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { localTableName } from '../lambdas/contracts/tables.js';
 import type { Device } from '../lambdas/domain/device.js';
 
@@ -70,5 +76,34 @@ export class LocalDeviceRegistry {
       );
     }
     return added;
+  }
+
+  /**
+   * Sets the declared reporting interval of registered devices and leaves every other field alone (a device that
+   * is no longer registered stays unregistered). The demo city calls it at every start: at `--speed N` its devices
+   * really report N times as often, and rate policing judges a device by what it declares.
+   */
+  async declareIntervals(
+    intervals: readonly { readonly deviceId: string; readonly expectedIntervalSeconds: number }[],
+  ): Promise<void> {
+    for (let i = 0; i < intervals.length; i += 32) {
+      await Promise.all(
+        intervals.slice(i, i + 32).map(async ({ deviceId, expectedIntervalSeconds }) => {
+          try {
+            await this.documents.send(
+              new UpdateCommand({
+                TableName: this.tableName,
+                Key: { deviceId },
+                UpdateExpression: 'SET expectedIntervalSeconds = :interval',
+                ConditionExpression: 'attribute_exists(deviceId)',
+                ExpressionAttributeValues: { ':interval': expectedIntervalSeconds },
+              }),
+            );
+          } catch (error) {
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          }
+        }),
+      );
+    }
   }
 }

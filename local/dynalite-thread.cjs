@@ -119,6 +119,54 @@ for (const name of ['conditionParser', 'updateParser']) {
   const parser = require(path.join(dynaliteDir, 'db', name));
   parser.parse = memoizeParser(parser.parse);
 }
+
+/**
+ * Capacity metering for the local usage meter: every read and write request is answered as if it had asked for
+ * `ReturnConsumedCapacity: TOTAL`, dynalite's own figure (DynamoDB's size rules: 1 KB per write unit, 4 KB per
+ * read unit, half for eventually consistent reads) is added to shared counters, and the field is removed again
+ * when the caller did not ask for it. A conditional write that fails still costs DynamoDB a write unit; dynalite
+ * reports nothing for it, so it is counted as one. Counters are in half units (eventually consistent reads).
+ */
+const READ_ACTIONS = ['getItem', 'batchGetItem', 'query', 'scan'];
+const WRITE_ACTIONS = ['putItem', 'updateItem', 'deleteItem', 'batchWriteItem'];
+const consumed = workerData.consumedCapacity ? new BigInt64Array(workerData.consumedCapacity) : undefined;
+
+function unitsOf(capacity) {
+  if (Array.isArray(capacity)) return capacity.reduce((sum, entry) => sum + unitsOf(entry), 0);
+  return capacity && typeof capacity.CapacityUnits === 'number' ? capacity.CapacityUnits : 0;
+}
+
+function meterAction(action, slot) {
+  return function meteredAction(store, data, cb) {
+    const asked = data.ReturnConsumedCapacity === 'TOTAL' || data.ReturnConsumedCapacity === 'INDEXES';
+    if (!asked) data.ReturnConsumedCapacity = 'TOTAL';
+    action(store, data, (err, result) => {
+      let units = 0;
+      if (err) {
+        const type = String(err.body?.__type ?? '');
+        if (slot === 1 && type.includes('ConditionalCheckFailed')) units = 1;
+      } else if (result) {
+        units = unitsOf(result.ConsumedCapacity);
+        if (!asked) delete result.ConsumedCapacity;
+      }
+      if (units > 0) Atomics.add(consumed, slot, BigInt(Math.round(units * 2)));
+      cb(err, result);
+    });
+  };
+}
+
+if (consumed) {
+  // The batch actions call the single-item actions they loaded themselves; load them all first so those keep
+  // the unmetered originals, then hand dynalite's dispatcher (loaded next) the metered versions only.
+  const actionsDir = path.join(dynaliteDir, 'actions');
+  const modules = [...READ_ACTIONS, ...WRITE_ACTIONS].map((name) => {
+    const file = require.resolve(path.join(actionsDir, name));
+    return { name, file, action: require(file) };
+  });
+  for (const { name, file, action } of modules) {
+    require.cache[file].exports = meterAction(action, WRITE_ACTIONS.includes(name) ? 1 : 0);
+  }
+}
 const dynalite = require(workerData.dynalitePath);
 
 const server = dynalite({ path: workerData.directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });

@@ -16,6 +16,12 @@ import { localTableName, TABLES, type TableDefinition } from '../lambdas/contrac
 export interface DynamoDbServer {
   /** `http://127.0.0.1:<port>`: what `DYNAMODB_ENDPOINT` is set to. */
   readonly endpoint: string;
+  /**
+   * Capacity units every request to this server has consumed so far, by DynamoDB's size rules as dynalite computes
+   * them (the thread meters them whether or not the caller asked for ConsumedCapacity): what the local usage meter
+   * prices as on-demand read and write request units.
+   */
+  consumed(): { readonly readUnits: number; readonly writeUnits: number };
   close(): Promise<void>;
 }
 
@@ -29,8 +35,16 @@ const SERVER_THREAD = new URL('./dynalite-thread.cjs', import.meta.url);
  */
 export async function startDynamoDbServer(directory: string, port = 0): Promise<DynamoDbServer> {
   await mkdir(directory, { recursive: true });
+  // Read and write half units (reads can cost half a unit), added to by the thread, read here without a message.
+  const consumedCapacity = new SharedArrayBuffer(2 * BigInt64Array.BYTES_PER_ELEMENT);
+  const halfUnits = new BigInt64Array(consumedCapacity);
   const worker = new Worker(SERVER_THREAD, {
-    workerData: { directory, port, dynalitePath: createRequire(import.meta.url).resolve('dynalite') },
+    workerData: {
+      directory,
+      port,
+      dynalitePath: createRequire(import.meta.url).resolve('dynalite'),
+      consumedCapacity,
+    },
   });
   const listening = await new Promise<number>((resolve, reject) => {
     worker.once('error', reject);
@@ -40,6 +54,10 @@ export async function startDynamoDbServer(directory: string, port = 0): Promise<
   });
   return {
     endpoint: `http://127.0.0.1:${listening}`,
+    consumed: () => ({
+      readUnits: Number(Atomics.load(halfUnits, 0)) / 2,
+      writeUnits: Number(Atomics.load(halfUnits, 1)) / 2,
+    }),
     close: async () => {
       const closed = new Promise<void>((resolve) => {
         worker.once('message', () => resolve());

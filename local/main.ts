@@ -28,7 +28,12 @@ async function main(): Promise<void> {
     simulator: options.simulator,
     speed: options.speed,
     seed: options.seed,
+    costGuard: {
+      meterSeconds: options.meterSeconds,
+      ...(options.ceilingUsd === undefined ? {} : { ceilingUsd: options.ceilingUsd }),
+    },
   });
+  const ceiling = platform.costGuard.settings.ceilingUsd;
   console.log(
     [
       `Civic IoT local platform ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
       `  MQTT       ${platform.mqttUrl}   (mutual TLS; CA ${platform.caCertPath})`,
       `  data dir   ${platform.dataDir}`,
       `  settings   ${platform.settingsPath}`,
+      `  cost guard ${Number.isFinite(ceiling) ? `ceiling $${ceiling} a month` : 'no ceiling'}, meter every ${options.meterSeconds} s (GET /cost, POST /cost/restore)`,
       'Ctrl+C drains in-flight work and stops; queued messages are kept for the next start.',
     ].join('\n'),
   );
@@ -45,7 +51,13 @@ async function main(): Promise<void> {
     const current = platform.counters.snapshot();
     const backlog = Object.values(platform.queues).reduce((n, q) => n + q.queue.size, 0);
     const dead = Object.values(platform.queues).reduce((n, q) => n + q.deadLetter.size, 0);
-    console.log(statusLine(previous, current, ` | queued ${backlog} | dlq ${dead}`));
+    console.log(
+      statusLine(
+        previous,
+        current,
+        ` | queued ${backlog} | dlq ${dead}${platform.costGuard.guard.statusText()}`,
+      ),
+    );
     previous = current;
   }, STATUS_INTERVAL_MS);
 

@@ -1,6 +1,8 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
+import { fileURLToPath } from 'node:url';
+import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
+import { DynamoDbCostRecords } from '../lambdas/adapters/dynamodb-cost-records.js';
 import {
   cityQueryPortsFromEnvironment,
   enrichTelemetryPortsFromEnvironment,
@@ -10,22 +12,34 @@ import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { MESSAGE_LIMITS } from '../lambdas/contracts/envelope.js';
 import { ENV } from '../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
+import { pricesFor, type RegionPrices } from '../lambdas/contracts/prices.js';
 import { localTableName, TABLES, type TableId } from '../lambdas/contracts/tables.js';
 import { LANES, type Lane, laneFor, telemetryTopic } from '../lambdas/contracts/topics.js';
+import type { CostControlSettings } from '../lambdas/domain/cost-control.js';
+import { COST_ASSUMPTIONS } from '../lambdas/domain/cost-model.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
 import { createEnrichTelemetryHandler } from '../lambdas/handlers/enrich-telemetry.js';
-import { loadPlatformConfig } from '../lib/config/platform-config.js';
+import { loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
 import { type ApiHandler, type ApiRoute, startApiServer } from './api-server.js';
 import { LocalCertificateAuthority } from './certificate-authority.js';
-import { CitySimulator, type DeviceBundle } from './city-simulator.js';
+import { CitySimulator, type DeviceBundle, reportingIntervalSeconds } from './city-simulator.js';
 import { demoCityDevices } from './demo-city.js';
 import { startDeviceBroker } from './device-broker.js';
 import { LocalDeviceRegistry } from './device-registry.js';
 import { DurableQueue } from './durable-queue.js';
 import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './dynamodb-server.js';
 import { IngestMeter } from './ingest-meter.js';
+import {
+  fixedDailyUsd,
+  LocalCostGuard,
+  LocalLaneControls,
+  type LocalNotice,
+  LocalNotifier,
+} from './local-cost-guard.js';
+import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
 import { loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
+import { LocalUsageCounters, LocalUsageSource } from './local-usage-source.js';
 import { PlatformCounters } from './platform-counters.js';
 import { type BatchOutcome, QueueConsumer, type SqsBatchHandler } from './queue-consumer.js';
 
@@ -48,6 +62,25 @@ export interface LocalPlatformOptions {
   readonly enrichHandler?: SqsBatchHandler;
   /** Where the runtime reports what it does. @default console.log */
   readonly log?: (line: string) => void;
+  /** The cost guard's meter: ceiling, how often it runs, and (for tests) prices and the fixed accrual. */
+  readonly costGuard?: LocalCostGuardOptions;
+}
+
+/** Options of the local usage meter and spending guard. */
+export interface LocalCostGuardOptions {
+  /** Monthly ceiling in USD. @default - `monthlyCeilingUsd` from cdk.json; none (no ladder) when it has none */
+  readonly ceilingUsd?: number;
+  /** Seconds between meter runs. @default 300, as the deployed schedule */
+  readonly meterSeconds?: number;
+  /** Unit prices. @default - the configured region's, from lambdas/contracts/prices.ts */
+  readonly prices?: RegionPrices;
+  /** Storage and alarms per day. @default - the clock-driven lines of the configured deployment's estimate */
+  readonly fixedDailyUsd?: number;
+  /**
+   * How long the enrichment handlers keep the degrade settings. @default 5 (60 on AWS: locally a change of tier
+   * should show within a status line)
+   */
+  readonly degradeCacheSeconds?: number;
 }
 
 /** Ingest timings of the local event source mapping. */
@@ -82,6 +115,14 @@ export interface LocalPlatform {
   /** What the enrichment handler stored and quarantined, as it happens (counting, publish-to-stored latency). */
   readonly ingestMeter: IngestMeter;
   readonly simulator: CitySimulator | undefined;
+  /** The usage meter and spending guard running over this runtime's own counters. */
+  readonly costGuard: {
+    readonly guard: LocalCostGuard;
+    readonly settings: CostControlSettings;
+    readonly lanes: LocalLaneControls;
+    /** Notices the guard sent (newest last). */
+    readonly notices: readonly LocalNotice[];
+  };
   /** Registers devices (overwriting), issues their certificates and adds them to local.json. */
   provisionDevices(devices: readonly Device[]): Promise<DeviceBundle[]>;
   /** Drains in-flight work and stops everything; queued messages stay on disk for the next start. */
@@ -91,6 +132,36 @@ export interface LocalPlatform {
 const REGION = 'eu-west-2';
 const ACCOUNT_ID = '000000000000';
 const HOST = '127.0.0.1';
+/** Degrade settings cache: the deployed value, which the guard's wait after a restore is sized for. */
+const LOCAL_DEGRADE_CACHE_SECONDS = INGEST_SETTINGS.degradeSettingsCacheSeconds;
+const DEFAULT_METER_SECONDS = 300;
+/** The deployed memory of the city API function (lib/constructs/city-api.ts), for GB-seconds. */
+const CITY_API_MEMORY_MB = COST_ASSUMPTIONS.apiFunctionMemoryMb;
+
+const CDK_JSON = fileURLToPath(new URL('../cdk.json', import.meta.url));
+
+/**
+ * The platform settings the local runtime mirrors: the context of the project's cdk.json (region, essential types,
+ * retention, ceiling, load profile) through the same loader and validation as synth, as stage `local`. Without a
+ * cdk.json, the loader's defaults and a small load profile.
+ */
+export async function loadLocalConfig(cdkJsonPath = CDK_JSON): Promise<PlatformConfig> {
+  let context: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(await readFile(cdkJsonPath, 'utf8')) as { context?: Record<string, unknown> };
+    context = parsed.context ?? {};
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return loadPlatformConfig({
+    councilName: 'Local runtime',
+    devices: 200,
+    messageIntervalSeconds: 60,
+    apiRequestsPerDay: 10_000,
+    ...context,
+    stage: 'local',
+  });
+}
 
 /**
  * The deployed numbers from INGEST_SETTINGS, scaled for one machine. The batching window is 1/100 (a laptop has no
@@ -107,22 +178,19 @@ export function localIngestTimings(maxConcurrency: number): LocalIngestTimings {
 }
 
 /** The environment the CDK constructs give the Lambdas, with local table names and the local endpoint. */
-function handlerEnvironment(endpoint: string, retention: number): Record<string, string> {
+function handlerEnvironment(
+  endpoint: string,
+  retention: number,
+  degradeCacheSeconds: number,
+): Record<string, string> {
   const env: Record<string, string> = {
     [ENV.telemetryStore]: 'dynamodb',
     [ENV.retentionDays]: String(retention),
     [ENV.dynamoEndpoint]: endpoint,
+    [ENV.degradeCacheSeconds]: String(degradeCacheSeconds),
   };
   for (const id of Object.keys(TABLES) as TableId[]) env[ENV.tables[id]] = localTableName(id);
   return env;
-}
-
-function handlerLogger(serviceName: string): Logger {
-  // Handlers log a line per batch at INFO; locally the status line says the same, so only warnings by default.
-  return new Logger({
-    serviceName,
-    logLevel: (process.env.POWERTOOLS_LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
-  });
 }
 
 /**
@@ -135,16 +203,41 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const dataDir = path.resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const settingsPath = path.join(dataDir, 'local.json');
-  // The same defaults the CDK app uses (essential lanes, retention, consumer concurrency): one source of truth.
-  const config = loadPlatformConfig({
-    stage: 'local',
-    councilName: 'Local runtime',
-    devices: 200,
-    messageIntervalSeconds: 60,
-    apiRequestsPerDay: 10_000,
-  });
+  // The same settings the CDK app reads (essential lanes, retention, ceiling, region): one source of truth.
+  const config = await loadLocalConfig();
   const timings = { ...localIngestTimings(config.enrichmentMaxConcurrency), ...options.ingest };
   const counters = new PlatformCounters();
+  const usage = new LocalUsageCounters();
+  const guardOptions = options.costGuard ?? {};
+  const prices = guardOptions.prices ?? pricesFor(config.region);
+  const costSettings: CostControlSettings = {
+    ceilingUsd: guardOptions.ceilingUsd ?? config.monthlyCeilingUsd ?? Number.POSITIVE_INFINITY,
+    prices,
+    fixed: {
+      dailyUsd:
+        guardOptions.fixedDailyUsd ??
+        fixedDailyUsd(
+          {
+            ...config.loadProfile,
+            retentionDays: config.retentionDays,
+            telemetryStore: 'dynamodb',
+          },
+          prices,
+        ),
+    },
+    councilName: config.councilName,
+  };
+  // Every line a handler logs is metered as CloudWatch Logs ingestion; the enrichment's per-batch summary also
+  // says how many readings the cost guard's sampling left out, which nothing else reports.
+  const functionLogger = (serviceName: string, lane?: Lane) =>
+    new LocalFunctionLogger(serviceName, (line: LoggedLine) => {
+      usage.logBytes += line.bytes;
+      if (lane && line.message === 'batch enriched') {
+        const { sampledOut, duplicates } = line.attributes;
+        if (typeof sampledOut === 'number') counters.sample(lane, sampledOut);
+        if (typeof duplicates === 'number') counters.duplicates += duplicates;
+      }
+    });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse())
@@ -176,26 +269,41 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       counters.quarantined += entries.length;
     });
 
-    const env = handlerEnvironment(dynamo.endpoint, config.retentionDays);
-    const enrich: SqsBatchHandler =
-      options.enrichHandler ??
-      (createEnrichTelemetryHandler({
-        ports: () => ingestMeter.wrap(enrichTelemetryPortsFromEnvironment(env)),
+    const env = handlerEnvironment(
+      dynamo.endpoint,
+      config.retentionDays,
+      guardOptions.degradeCacheSeconds ?? LOCAL_DEGRADE_CACHE_SECONDS,
+    );
+    // One enrichment function per lane, as deployed: each knows its lane (INGEST_LANE), so only the ordinary
+    // lane's reads the guard's sampling rate.
+    const enrichFor = (lane: Lane): SqsBatchHandler => {
+      if (options.enrichHandler) return options.enrichHandler;
+      const laneEnv = { ...env, [ENV.ingestLane]: lane };
+      const logger = functionLogger('enrich-telemetry', lane);
+      return createEnrichTelemetryHandler({
+        ports: () =>
+          ingestMeter.wrap(
+            enrichTelemetryPortsFromEnvironment(laneEnv, (error) =>
+              logger.warn('cost guard settings unreadable; keeping every reading', {
+                error: error as Error,
+              }),
+            ),
+          ),
         limits: () => ({
-          retentionDays: retentionDays(env),
+          retentionDays: retentionDays(laneEnv),
           maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,
         }),
-        logger: handlerLogger('enrich-telemetry'),
-      }) as unknown as SqsBatchHandler);
-    const cityApi = createCityApiHandler({
-      ports: () => cityQueryPortsFromEnvironment(env),
-      logger: handlerLogger('city-api'),
-    }) as unknown as ApiHandler;
+        logger,
+      }) as unknown as SqsBatchHandler;
+    };
 
     const queueDir = path.join(dataDir, 'queues');
     const queues = {} as Record<Lane, LaneQueues>;
-    const consumers: QueueConsumer[] = [];
+    const consumers = {} as Record<Lane, QueueConsumer>;
     const onBatch = (outcome: BatchOutcome) => {
+      usage.sqsReceived += outcome.size;
+      usage.sqsDeleted += outcome.size - outcome.failed;
+      usage.invocation(outcome.durationMs, INGEST_SETTINGS.enrichmentMemoryMb);
       counters.batches += 1;
       counters.retriedMessages += outcome.failed;
       if (outcome.error !== undefined) {
@@ -225,7 +333,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       });
       const consumer = new QueueConsumer({
         queue,
-        handler: enrich,
+        handler: enrichFor(lane),
         functionName: `enrich-telemetry-${lane}`,
         region: REGION,
         accountId: ACCOUNT_ID,
@@ -235,15 +343,46 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         timeoutMs: timings.handlerTimeoutMs,
         onBatch,
       });
-      consumers.push(consumer);
+      consumers[lane] = consumer;
       if (queue.size > 0) log(`queue ${lane}: ${queue.size} message(s) kept from the last run`);
       if (deadLetter.size > 0)
         log(`queue ${lane}-dlq: ${deadLetter.size} message(s) in the dead-letter queue`);
     }
-    stops.push(async () => {
-      await Promise.all(consumers.map((c) => c.stop()));
-    });
-    for (const consumer of consumers) consumer.start();
+    // The cost guard's records in the local cost-guard table; the meter and the API each have their own, as the
+    // meter function and the API function do on AWS (the ledger's save condition is per instance).
+    const costRecords = () =>
+      new DynamoDbCostRecords(
+        createDocumentClient({ endpoint: dynamo.endpoint }),
+        localTableName('cost-guard'),
+      );
+    const meterRecords = costRecords();
+    const degradeCacheMs = Number(env[ENV.degradeCacheSeconds]) * 1000;
+    const laneControls = new LocalLaneControls(
+      consumers,
+      () => usage.settleIdlePolls(laneControls.runningConsumers),
+      // A resumed lane's backlog waits until its sampling is back to full and the handlers' cached rate has expired
+      // (see LocalLaneControls.resumeConsumer); at most half a minute, then it flows whatever the settings say.
+      async (lane) => {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const rate = (await meterRecords.loadDegradeSettings()).sampleRates[lane];
+          if (rate === undefined || rate >= 1) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        await new Promise((resolve) => setTimeout(resolve, degradeCacheMs));
+      },
+    );
+    stops.push(() => laneControls.close());
+
+    const notifier = new LocalNotifier(log);
+    const guardState = await meterRecords.loadGuardState();
+    laneControls.startConsumers(guardState?.tier);
+    if (guardState?.tier === 'stop') {
+      log(
+        `cost guard: tier stop from the last run: ${LANES.filter((l) => !laneControls.ruleEnabled(l)).join(', ')} ` +
+          'not collected and paused until restore (POST /cost/restore) or the new month',
+      );
+    }
 
     const broker = await startDeviceBroker({
       host: HOST,
@@ -255,8 +394,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       findDevice: (deviceId) => registry.get(deviceId),
       enqueue: async (lane, message) => {
         await queues[lane].queue.send(JSON.stringify(message));
-        counters.messagesIn += 1;
+        counters.accept(lane);
+        usage.rulesTriggered += 1;
+        usage.sqsSent += 1;
       },
+      ruleEnabled: (lane) => laneControls.ruleEnabled(lane),
+      onNotCollected: (lane) => counters.dropNotCollected(lane),
       onRefusal: (refusal) => {
         counters.refuse(refusal.reason);
         log(
@@ -265,6 +408,46 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       },
     });
     stops.push(() => broker.close());
+
+    const costGuard = new LocalCostGuard({
+      ports: {
+        usage: new LocalUsageSource(() => {
+          usage.settleIdlePolls(laneControls.runningConsumers);
+          const capacity = dynamo.consumed();
+          return usage.totals({
+            dynamoReadUnits: capacity.readUnits,
+            dynamoWriteUnits: capacity.writeUnits,
+            connectionSeconds: broker.connectionSeconds(),
+          });
+        }),
+        lanes: laneControls,
+        records: meterRecords,
+        notifier,
+      },
+      settings: costSettings,
+      intervalMs: (guardOptions.meterSeconds ?? DEFAULT_METER_SECONDS) * 1000,
+      log,
+    });
+    costGuard.start();
+    stops.push(() => costGuard.stop());
+
+    const apiLogger = functionLogger('city-api');
+    const cityApiHandler = createCityApiHandler({
+      ports: () => cityQueryPortsFromEnvironment(env),
+      cost: () => ({
+        ports: { lanes: laneControls, records: costRecords(), notifier },
+        settings: costSettings,
+      }),
+      logger: apiLogger,
+    }) as unknown as ApiHandler;
+    const cityApi: ApiHandler = async (event, context) => {
+      const started = Date.now();
+      try {
+        return await cityApiHandler(event, context);
+      } finally {
+        usage.invocation(Date.now() - started, CITY_API_MEMORY_MB);
+      }
+    };
 
     const routes: ApiRoute[] = Object.entries(ROUTES).map(([key, definition]) => {
       const [method = 'GET', resource = '/'] = key.split(' ');
@@ -279,6 +462,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       claims: { sub: 'local-admin', 'cognito:groups': 'admin', 'cognito:username': 'local-admin' },
       region: REGION,
       accountId: ACCOUNT_ID,
+      // API Gateway does not bill requests its authorizer turns away.
+      onResponse: (status) => {
+        if (status !== 401) usage.apiRequests += 1;
+      },
     });
     stops.push(() => api.close());
 
@@ -315,8 +502,22 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
     let simulator: CitySimulator | undefined;
     if (options.simulator ?? true) {
-      const demo = demoCityDevices(options.seed ?? 'reading');
+      const speed = options.speed ?? 1;
+      // Each device declares the rate it really keeps at this speed (see reportingIntervalSeconds).
+      const demo = demoCityDevices(options.seed ?? 'reading').map((d) => ({
+        ...d,
+        device: {
+          ...d.device,
+          expectedIntervalSeconds: reportingIntervalSeconds(d.device.deviceType, speed),
+        },
+      }));
       const added = await registry.registerMissing(demo.map((d) => d.device));
+      await registry.declareIntervals(
+        demo.map(({ device }) => ({
+          deviceId: device.deviceId,
+          expectedIntervalSeconds: device.expectedIntervalSeconds as number,
+        })),
+      );
       const simulated = await Promise.all(
         demo.map(async (d) => ({ demo: d, bundle: await bundleFor(d.device) })),
       );
@@ -353,6 +554,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       queues,
       ingestMeter,
       simulator,
+      costGuard: { guard: costGuard, settings: costSettings, lanes: laneControls, notices: notifier.notices },
       provisionDevices: async (devices) => {
         await registry.register(devices);
         const issued = await Promise.all(devices.map(bundleFor));

@@ -39,19 +39,33 @@ function isLoopback(endpoint: string): boolean {
 }
 
 /**
+ * How the client retries on AWS. A queue backlog after an outage sends every concurrent batch at the tables'
+ * maximum on-demand throughput at once: DynamoDB answers with throttling, which is the cap doing its job, not a
+ * failure. Adaptive mode adds a client-side rate limiter that slows this process down when it is throttled, and
+ * eight attempts (exponential backoff with jitter, up to 20 s between attempts) ride out a throttled period that
+ * three attempts would turn into failed records, queue retries and, after enough of those, the dead-letter queue.
+ */
+export const AWS_RETRY_SETTINGS = { retryMode: 'adaptive', maxAttempts: 8 } as const;
+
+/**
+ * On this machine (the local runtime's server, tests) nothing throttles: a failure is a bug or a stopped server,
+ * and waiting for eight backed-off attempts would only slow down the error.
+ */
+export const LOOPBACK_RETRY_SETTINGS = { retryMode: 'standard', maxAttempts: 3 } as const;
+
+/**
  * One document client per process: numbers stay numbers, undefined fields are dropped instead of failing. With a
- * loopback endpoint (the local runtime's DynamoDB-compatible server, tests) requests are not signed; on AWS there
- * is no endpoint and the SDK's defaults apply unchanged.
+ * loopback endpoint (the local runtime's DynamoDB-compatible server, tests) requests are not signed and failures
+ * are retried briefly; otherwise (AWS) throttling is retried adaptively, see {@link AWS_RETRY_SETTINGS}.
  */
 export function createDocumentClient(options: DocumentClientOptions = {}): DynamoDBDocumentClient {
+  const loopback = options.endpoint !== undefined && isLoopback(options.endpoint);
   const client = new DynamoDBClient({
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.endpoint && isLoopback(options.endpoint)
-      ? { httpAuthSchemes: [UNSIGNED_LOOPBACK_SIGV4] }
-      : {}),
+    ...(loopback ? { httpAuthSchemes: [UNSIGNED_LOOPBACK_SIGV4] } : {}),
     ...(options.region ? { region: options.region } : {}),
     // Retries with backoff are the SDK's; the use case turns what still fails into queue retries.
-    maxAttempts: 3,
+    ...(loopback ? LOOPBACK_RETRY_SETTINGS : AWS_RETRY_SETTINGS),
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },

@@ -72,9 +72,6 @@ function telemetryStore(env: Environment, client: DynamoDBDocumentClient): Telem
   return new DynamoDbTelemetryStore(client, tableName(env, 'telemetry'), retentionDays(env));
 }
 
-/** Seconds the enrichment functions keep the cost guard's degrade settings before reading them again. */
-export const DEGRADE_CACHE_SECONDS = 60;
-
 /**
  * The lane's sampling while the cost guard degrades service, when the function knows its lane (`INGEST_LANE`,
  * set per lane function by the construct) and the guard's table. Without either, readings are never sampled.
@@ -91,7 +88,7 @@ export function laneSamplingFromEnvironment(
     throw new MissingSettingError(ENV.ingestLane, LANES.join(' or '));
   const settings = new CachedDegradeSettings(
     new DynamoDbCostRecords(client, table),
-    positiveNumber(env, ENV.degradeCacheSeconds, DEGRADE_CACHE_SECONDS) * 1000,
+    positiveNumber(env, ENV.degradeCacheSeconds, INGEST_SETTINGS.degradeSettingsCacheSeconds) * 1000,
     Date.now,
     onError,
   );

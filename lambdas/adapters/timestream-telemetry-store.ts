@@ -132,9 +132,11 @@ export class TimestreamTelemetryStore implements TelemetryStore {
       throw new Error(`invalid measure '${query.measure}'`);
     const from = new Date(query.from).toISOString();
     const to = new Date(query.to).toISOString();
+    // Column names are double-quoted identifiers, never bare words: a reading named like an SQL keyword or
+    // function, or in mixed case like `deviceId`, then still names exactly that column. Values are single-quoted.
     const sql = [
       `SELECT * FROM "${this.databaseName}"."${this.tableName}"`,
-      `WHERE deviceId = '${query.deviceId}'`,
+      `WHERE "deviceId" = '${query.deviceId}'`,
       `AND time BETWEEN from_iso8601_timestamp('${from}') AND from_iso8601_timestamp('${to}')`,
       query.measure ? `AND "${query.measure}" IS NOT NULL` : '',
       'ORDER BY time ASC',
@@ -157,7 +159,7 @@ export class TimestreamTelemetryStore implements TelemetryStore {
         ...(nextToken ? { NextToken: nextToken } : {}),
       }),
     );
-    const items = parseRows(response).map((row) => toPoint(row, query.measure));
+    const items = parseRows(response).flatMap((row) => toPoint(row, query.measure) ?? []);
     return response.NextToken
       ? { items, nextCursor: Buffer.from(JSON.stringify({ t: response.NextToken })).toString('base64url') }
       : { items };
@@ -187,7 +189,16 @@ function parseRows(response: QueryCommandOutput): Record<string, string | undefi
   });
 }
 
-function toPoint(row: Record<string, string | undefined>, measure: string | undefined): TelemetryPoint {
+/**
+ * A row as a telemetry point, or undefined when its device type is not one the platform knows (a row written by
+ * something else, or a type since retired): guessing a type would give its readings a meaning they do not have.
+ */
+function toPoint(
+  row: Record<string, string | undefined>,
+  measure: string | undefined,
+): TelemetryPoint | undefined {
+  const deviceType = row.deviceType ?? '';
+  if (!isDeviceType(deviceType)) return undefined;
   const readings: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(row)) {
     if (RESERVED_COLUMNS.has(name) || value === undefined) continue;
@@ -196,10 +207,9 @@ function toPoint(row: Record<string, string | undefined>, measure: string | unde
     readings[name] = value !== '' && Number.isFinite(numeric) ? numeric : value;
   }
   const observedAt = new Date(`${(row.time ?? '').replace(' ', 'T').slice(0, 23)}Z`).toISOString();
-  const deviceType = row.deviceType ?? '';
   return {
     deviceId: row.deviceId ?? '',
-    deviceType: isDeviceType(deviceType) ? deviceType : 'waste-container',
+    deviceType,
     messageId: row.messageId ?? '',
     observedAt,
     receivedAt: observedAt,

@@ -60,3 +60,29 @@ export interface Problem {
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /** Problem types are URNs: stable identifiers that do not pretend to be web pages we host. */
 export const PROBLEM_TYPE_BASE = 'urn:civic-iot:problem:';
+
+/**
+ * The problem type (after {@link PROBLEM_TYPE_BASE}) and title of each status the API answers with. The handlers
+ * and API Gateway's own error responses (authorizer, throttling, unknown routes) both use this table, so a client
+ * sees one vocabulary whoever refused the request.
+ */
+export const PROBLEM_KINDS = {
+  400: { slug: 'invalid-request', title: 'Bad request' },
+  401: { slug: 'unauthorized', title: 'Unauthorized' },
+  403: { slug: 'forbidden', title: 'Forbidden' },
+  404: { slug: 'not-found', title: 'Not found' },
+  405: { slug: 'method-not-allowed', title: 'Method not allowed' },
+  413: { slug: 'payload-too-large', title: 'Payload too large' },
+  415: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
+  429: { slug: 'too-many-requests', title: 'Too many requests' },
+  500: { slug: 'internal-error', title: 'Internal error' },
+  504: { slug: 'gateway-timeout', title: 'Gateway timeout' },
+} as const satisfies Record<number, { readonly slug: string; readonly title: string }>;
+
+export type ProblemStatus = keyof typeof PROBLEM_KINDS;
+
+/** The `type` and `title` of a problem with this status; a status without its own kind is a generic error. */
+export function problemKind(status: number): { readonly type: string; readonly title: string } {
+  const kind = (PROBLEM_KINDS as Record<number, { slug: string; title: string } | undefined>)[status];
+  return { type: `${PROBLEM_TYPE_BASE}${kind?.slug ?? 'error'}`, title: kind?.title ?? 'Error' };
+}

@@ -7,8 +7,14 @@ export const INGEST_SETTINGS = {
   batchSize: 100,
   /** How long the event source mapping waits to fill a batch. */
   maxBatchingWindowSeconds: 5,
-  /** Receives before a message moves to the lane's dead-letter queue. */
-  maxReceiveCount: 5,
+  /**
+   * Receives before a message moves to the lane's dead-letter queue. A message that failed because DynamoDB
+   * throttled it at the table's maximum throughput is not a poison message: it will succeed once a backlog has
+   * drained. Ten receives, one visibility timeout apart (30 minutes in all), let a backlog drain at the cap
+   * instead of dead-lettering it; a message that really cannot be processed still reaches the DLQ well within
+   * the queue's retention.
+   */
+  maxReceiveCount: 10,
   enrichmentTimeoutSeconds: 30,
   enrichmentMemoryMb: 512,
   /** Lambda requires the queue's visibility timeout to be at least the function timeout; AWS advises 6x. */
@@ -25,4 +31,11 @@ export const INGEST_SETTINGS = {
    * Offline detection must allow this much lag in "last heard".
    */
   latestStateRefreshSeconds: 600,
+  /**
+   * Enrichment functions keep the cost guard's degrade settings (sampling) this long. Short, because the guard
+   * waits this long after restoring full sampling before it lets a paused backlog drain (and a restore through
+   * the API must finish within the API function's timeout). Reading the settings costs half a read unit per
+   * function instance every few seconds at most.
+   */
+  degradeSettingsCacheSeconds: 3,
 } as const;

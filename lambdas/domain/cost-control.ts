@@ -81,7 +81,11 @@ export interface CostControlPorts {
   readonly lanes: LaneControls;
   readonly records: CostRecords;
   readonly notifier: Notifier;
+  /** Waits; a port so tests need not. @default setTimeout */
+  readonly wait?: (milliseconds: number) => Promise<void>;
 }
+
+const sleep = (milliseconds: number) => new Promise<void>((resolve) => setTimeout(resolve, milliseconds));
 
 export interface CostControlSettings {
   /**
@@ -103,7 +107,7 @@ function applyToSettings(settings: DegradeSettings, action: GuardAction): Degrad
 }
 
 /** The ports that act on the platform and keep the records: everything but the usage source. */
-export type GuardActionPorts = Pick<CostControlPorts, 'lanes' | 'records' | 'notifier'>;
+export type GuardActionPorts = Pick<CostControlPorts, 'lanes' | 'records' | 'notifier' | 'wait'>;
 
 /** Carries out a guard decision, recording every action (done or failed) in the audit log. */
 async function execute(
@@ -118,6 +122,9 @@ async function execute(
   for (const action of decision.actions) {
     try {
       switch (action.kind) {
+        case 'settle':
+          await (ports.wait ?? sleep)(action.seconds * 1000);
+          break;
         case 'notify':
           await ports.notifier.notify(
             `${settings.councilName}: IoT platform spending ${action.tier}`,

@@ -1,3 +1,4 @@
+import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import type { Lane } from '../contracts/topics.js';
 
 /**
@@ -71,7 +72,9 @@ export type GuardAction =
   | { readonly kind: 'disable-rule'; readonly lane: Lane }
   | { readonly kind: 'enable-rule'; readonly lane: Lane }
   | { readonly kind: 'pause-consumer'; readonly lane: Lane }
-  | { readonly kind: 'resume-consumer'; readonly lane: Lane };
+  | { readonly kind: 'resume-consumer'; readonly lane: Lane }
+  /** Wait until every enrichment function has re-read the settings, so a backlog is not sampled on its way out. */
+  | { readonly kind: 'settle'; readonly seconds: number };
 
 export interface GuardReading {
   readonly month: string;
@@ -107,17 +110,26 @@ export function transitionActions(from: SpendingTier, to: SpendingTier): GuardAc
       actions.push({ kind: 'pause-consumer', lane: ORDINARY_LANE });
     }
   } else {
-    if (crosses('stop')) {
-      // Consumer first, so the backlog drains before new readings arrive.
-      actions.push({ kind: 'resume-consumer', lane: ORDINARY_LANE });
-      actions.push({ kind: 'enable-rule', lane: ORDINARY_LANE });
-    }
+    // Full sampling first, and time for the functions' cached settings to expire, so that the readings that
+    // waited in the queue are all kept when the consumer resumes.
     if (crosses('degrade')) {
       actions.push({ kind: 'sample-lane', lane: ORDINARY_LANE, sampleRate: 1 });
       actions.push({ kind: 'narrow-open-data', narrowed: false });
+      if (crosses('stop'))
+        actions.push({ kind: 'settle', seconds: INGEST_SETTINGS.degradeSettingsCacheSeconds + 2 });
+    }
+    if (crosses('stop')) {
+      // Consumer before rule, so the backlog drains before new readings arrive.
+      actions.push({ kind: 'resume-consumer', lane: ORDINARY_LANE });
+      actions.push({ kind: 'enable-rule', lane: ORDINARY_LANE });
     }
   }
   return actions;
+}
+
+/** Dollars with cents, or with more places when the amount is under a dollar (a test ceiling of a few cents). */
+function dollars(amount: number): string {
+  return amount >= 1 || amount === 0 ? amount.toFixed(2) : amount.toPrecision(2);
 }
 
 function percent(share: number): string {
@@ -150,8 +162,8 @@ export function decideGuard(previous: GuardState, reading: GuardReading): GuardD
       threshold: position.threshold,
       tier: target,
       message:
-        `Spending has reached ${percent(position.threshold)} of the ${reading.ceilingUsd.toFixed(2)} USD monthly ceiling ` +
-        `(${reading.monthToDateUsd.toFixed(2)} USD so far, forecast ${reading.forecastUsd.toFixed(2)} USD). Tier: ${target}.`,
+        `Spending has reached ${percent(position.threshold)} of the ${dollars(reading.ceilingUsd)} USD monthly ceiling ` +
+        `(${dollars(reading.monthToDateUsd)} USD so far, forecast ${dollars(reading.forecastUsd)} USD). Tier: ${target}.`,
     });
   }
   const forecastOver = reading.ceilingUsd > 0 && reading.forecastUsd >= reading.ceilingUsd;
@@ -161,8 +173,8 @@ export function decideGuard(previous: GuardState, reading: GuardReading): GuardD
       threshold: 'forecast',
       tier: target,
       message:
-        `At the current rate this month will cost ${reading.forecastUsd.toFixed(2)} USD, over the ` +
-        `${reading.ceilingUsd.toFixed(2)} USD ceiling (${reading.monthToDateUsd.toFixed(2)} USD so far).`,
+        `At the current rate this month will cost ${dollars(reading.forecastUsd)} USD, over the ` +
+        `${dollars(reading.ceilingUsd)} USD ceiling (${dollars(reading.monthToDateUsd)} USD so far).`,
     });
   }
   return {

@@ -34,7 +34,13 @@ export interface PlatformConfig {
   readonly monthlyCeilingUsd?: number;
   /** Addresses that receive operational alarms. @default - none */
   readonly alertEmails: readonly string[];
-  /** Event source mapping maximum concurrency per ingest lane (SQS allows 2..1000). @default 5 */
+  /**
+   * Event source mapping maximum concurrency per ingest lane (SQS allows 2..1000). The default is the SQS
+   * minimum because a new account's Lambda concurrency quota is 10, shared by every function in the region:
+   * two lanes at 2 take at most 4, leaving 6 for the city API and the cost guard. At 5 the two lanes alone would
+   * take all 10 during a backlog and the API would be throttled. Raise it once the account's quota is raised.
+   * @default 2
+   */
   readonly enrichmentMaxConcurrency: number;
   /**
    * Reserved concurrency per enrichment function. New accounts with a concurrency quota of 10 cannot deploy any
@@ -49,7 +55,7 @@ export interface PlatformConfig {
   readonly logRetentionDays: number;
   /** API Gateway stage steady-state requests per second. @default - from the load profile, see {@link capDefaults} */
   readonly apiThrottleRateLimit: number;
-  /** API Gateway stage burst. @default - twice the rate limit */
+  /** API Gateway stage burst (at most 5,000). @default - twice the default rate limit, at most 5,000 */
   readonly apiThrottleBurstLimit: number;
   /** Timestream memory store retention. @default 24 */
   readonly timestreamMemoryRetentionHours: number;
@@ -58,6 +64,12 @@ export interface PlatformConfig {
 }
 
 const CAP_HEADROOM = 10;
+
+/** The SQS event source mapping minimum; see {@link PlatformConfig.enrichmentMaxConcurrency} for why. */
+const DEFAULT_ENRICHMENT_MAX_CONCURRENCY = 2;
+
+/** The largest API Gateway stage burst this app accepts. */
+const MAX_API_THROTTLE_BURST = 5_000;
 
 /**
  * Default hard caps from the load profile: DynamoDB writes (a reading costs about two writes: its bucket append
@@ -150,7 +162,12 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     (v) => EMAIL_PATTERN.test(v),
     'a comma-separated list of e-mail addresses',
   );
-  const enrichmentMaxConcurrency = reader.integer('enrichmentMaxConcurrency', 5, 2, 1000);
+  const enrichmentMaxConcurrency = reader.integer(
+    'enrichmentMaxConcurrency',
+    DEFAULT_ENRICHMENT_MAX_CONCURRENCY,
+    2,
+    1000,
+  );
   const enrichmentReservedConcurrency = reader.optionalInteger('enrichmentReservedConcurrency', 1, 1000);
   // Hard caps default to the load profile with tenfold headroom, so the worst case stays in proportion to the
   // city: a backlog after an outage drains a little slower, and a runaway cannot buy unlimited capacity.
@@ -169,7 +186,13 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   );
   const logRetentionDays = reader.oneOfNumbers('logRetentionDays', 30, LOG_RETENTION_DAYS);
   const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', defaults.apiRate, 1, 10_000);
-  const apiThrottleBurstLimit = reader.integer('apiThrottleBurstLimit', defaults.apiRate * 2, 1, 5_000);
+  const apiThrottleBurstLimit = reader.integer(
+    'apiThrottleBurstLimit',
+    // Twice the rate, but never above the burst's own maximum: a high API rate must not make the default invalid.
+    Math.min(MAX_API_THROTTLE_BURST, defaults.apiRate * 2),
+    1,
+    MAX_API_THROTTLE_BURST,
+  );
   const timestreamMemoryRetentionHours = reader.integer('timestreamMemoryRetentionHours', 24, 1, 8766);
   const timestreamMagneticRetentionDays = reader.integer(
     'timestreamMagneticRetentionDays',

@@ -9,6 +9,7 @@ import {
   type Method,
   RequestValidator,
   type Resource,
+  ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import {
@@ -21,6 +22,7 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { PROBLEM_CONTENT_TYPE, type ProblemStatus, problemKind } from '../../lambdas/contracts/api.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
@@ -32,6 +34,65 @@ import type { TelemetryStore } from './telemetry-store.js';
 
 /** Staff roles (DESIGN §5); the handler authorises routes by the `cognito:groups` claim. */
 const STAFF_GROUPS = ['admin', 'operator', 'viewer'] as const;
+
+/** In a gateway response template: API Gateway's own message, as a JSON string (quotes and escaping included). */
+const GATEWAY_MESSAGE = '$context.error.messageString';
+
+/**
+ * API Gateway's own refusals (the Cognito authorizer, stage throttling, unknown routes, its defaults), rewritten
+ * as the RFC 9457 problems the handler answers with. `status` is the body's; `setStatus` makes it the HTTP status
+ * too (each type's own, except unknown routes: 404 instead of 403). DEFAULT_4XX and DEFAULT_5XX never set one: on
+ * a default response it would replace the status of every type not customised here. Their bodies say 400 and 500, so every
+ * type this API can produce with another status is listed with its own; the types left to the defaults are 400
+ * or 500, or cannot occur here (API keys, usage plans, IAM signatures and WAF are not used).
+ */
+const GATEWAY_PROBLEMS: readonly {
+  readonly id: string;
+  readonly type: ResponseType;
+  readonly status: ProblemStatus;
+  readonly setStatus?: boolean;
+  /** A fixed detail; without one, API Gateway's message (for example "The incoming token has expired"). */
+  readonly detail?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}[] = [
+  {
+    id: 'Unauthorized',
+    type: ResponseType.UNAUTHORIZED,
+    status: 401,
+    setStatus: true,
+    headers: { 'WWW-Authenticate': "'Bearer'" },
+  },
+  { id: 'AccessDenied', type: ResponseType.ACCESS_DENIED, status: 403, setStatus: true },
+  {
+    id: 'Throttled',
+    type: ResponseType.THROTTLED,
+    status: 429,
+    setStatus: true,
+    detail: 'the API request rate limit was reached; retry after a short wait',
+  },
+  {
+    // API Gateway answers a path or method it has no route for as a missing token (403); to a client it is a 404.
+    id: 'UnknownRoute',
+    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    status: 404,
+    setStatus: true,
+    detail: 'no route matches this method and path',
+  },
+  { id: 'ResourceNotFound', type: ResponseType.RESOURCE_NOT_FOUND, status: 404, setStatus: true },
+  { id: 'RequestTooLarge', type: ResponseType.REQUEST_TOO_LARGE, status: 413, setStatus: true },
+  { id: 'UnsupportedMediaType', type: ResponseType.UNSUPPORTED_MEDIA_TYPE, status: 415, setStatus: true },
+  { id: 'IntegrationFailure', type: ResponseType.INTEGRATION_FAILURE, status: 504, setStatus: true },
+  { id: 'IntegrationTimeout', type: ResponseType.INTEGRATION_TIMEOUT, status: 504, setStatus: true },
+  { id: 'Default4xx', type: ResponseType.DEFAULT_4XX, status: 400 },
+  { id: 'Default5xx', type: ResponseType.DEFAULT_5XX, status: 500 },
+];
+
+/** The problem+json body template of one gateway response (simple variable substitution only, no VTL). */
+function problemTemplate(status: ProblemStatus, detail: string | undefined): string {
+  const { type, title } = problemKind(status);
+  const detailJson = detail === undefined ? GATEWAY_MESSAGE : JSON.stringify(detail);
+  return `{"type":${JSON.stringify(type)},"title":${JSON.stringify(title)},"status":${status},"detail":${detailJson}}`;
+}
 
 /** Props for {@link CityApi}. */
 export interface CityApiProps {
@@ -149,6 +210,22 @@ export class CityApi extends Construct {
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
       },
     });
+    for (const problem of GATEWAY_PROBLEMS) {
+      this.api.addGatewayResponse(problem.id, {
+        type: problem.type,
+        ...(problem.setStatus ? { statusCode: String(problem.status) } : {}),
+        responseHeaders: {
+          'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
+          'Cache-Control': "'no-store'",
+          // Staff sign in with a bearer token in a header, never a cookie, so any origin may read a refusal: a
+          // browser app then shows the problem instead of an opaque CORS failure, and no credentials are exposed.
+          'Access-Control-Allow-Origin': "'*'",
+          ...problem.headers,
+        },
+        templates: { 'application/json': problemTemplate(problem.status, problem.detail) },
+      });
+    }
+
     const stage = this.api.deploymentStage;
     Validations.of(stage).acknowledge(
       {
@@ -202,15 +279,8 @@ export class CityApi extends Construct {
     const device = this.api.root.addResource('devices').addResource('{id}');
     staffGet(device);
     staffGet(device.addResource('latest'));
-    staffGet(device.addResource('telemetry'), [
-      'from',
-      'to',
-      'measure',
-      'interval',
-      'stat',
-      'cursor',
-      'limit',
-    ]);
+    // Exactly the handler's telemetryQuerySchema: it is strict, so a parameter declared here but not there is a 400.
+    staffGet(device.addResource('telemetry'), ['from', 'to', 'measure', 'cursor', 'limit']);
     staffGet(this.api.root.addResource('quarantine'), ['reason', 'from', 'to', 'cursor', 'limit']);
 
     // Any staff group may read the cost report; only admin may restore (the handler answers 403 otherwise).

@@ -24,8 +24,8 @@ export interface ContractTableProps {
 
 /**
  * A DynamoDB table rendered from a contract definition, so the deployed keys, TTL and indexes are exactly what
- * the handlers and the local runtime use. On-demand with a throughput cap, encrypted with the AWS managed key so
- * key use is visible in CloudTrail without a customer key's monthly fee.
+ * the handlers and the local runtime use. On-demand with a throughput cap on the table and on each of its indexes,
+ * encrypted with the AWS managed key so key use is visible in CloudTrail without a customer key's monthly fee.
  */
 export class ContractTable extends Construct {
   readonly table: TableV2;
@@ -47,6 +47,10 @@ export class ContractTable extends Construct {
         indexName: index.indexName,
         partitionKey: attribute(index.partitionKey),
         ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
+        // An index is billed for its own reads and for every table write it copies, so it needs caps of its own:
+        // the table's, stated on the index rather than left to a default the cost statement cannot read.
+        maxReadRequestUnits: props.maxReadRequestUnits,
+        maxWriteRequestUnits: props.maxWriteRequestUnits,
       })),
       billing: Billing.onDemand({
         maxReadRequestUnits: props.maxReadRequestUnits,

@@ -56,6 +56,9 @@ export class TelemetryStore extends Construct {
       return;
     }
 
+    // No bucket policy for a Timestream service principal: like its batch-load reports, Timestream writes these
+    // with the permissions of the principal that created or updated the table (here CloudFormation's execution
+    // role, which needs s3:PutObject on this bucket; the default bootstrap role has it), not as a service.
     this.rejectedDataBucket = new Bucket(this, 'RejectedData', {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,

@@ -75,6 +75,34 @@ function num(value: unknown): number | undefined {
       : undefined;
 }
 
+type Props = Record<string, unknown>;
+
+/**
+ * The maximum throughput of each global secondary index of a table. On `AWS::DynamoDB::GlobalTable` the write
+ * cap sits on the index and the read cap on the replica's copy of it; on `AWS::DynamoDB::Table` both sit in the
+ * index's `OnDemandThroughput`.
+ */
+function indexCaps(
+  table: Props,
+  replica: Props | undefined,
+): { name: string; write: number | undefined; read: number | undefined }[] {
+  const replicaIndexes = (replica?.GlobalSecondaryIndexes ?? []) as Props[];
+  return ((table.GlobalSecondaryIndexes ?? []) as Props[]).map((index) => {
+    const name = String(index.IndexName ?? '?');
+    const onReplica = replicaIndexes.find((candidate) => candidate.IndexName === index.IndexName);
+    const onDemand = index.OnDemandThroughput as Props | undefined;
+    return {
+      name,
+      write:
+        num((index.WriteOnDemandThroughputSettings as Props | undefined)?.MaxWriteRequestUnits) ??
+        num(onDemand?.MaxWriteRequestUnits),
+      read:
+        num((onReplica?.ReadOnDemandThroughputSettings as Props | undefined)?.MaxReadRequestUnits) ??
+        num(onDemand?.MaxReadRequestUnits),
+    };
+  });
+}
+
 /**
  * Reads the hard caps the stacks actually synthesized and prices each at its limit. A billable resource without a
  * cap is reported: the cost statement can only promise a maximum when every such resource has one.
@@ -103,10 +131,10 @@ export function analyseCaps(
   );
 
   for (const r of all) {
-    const add = (cap: string, worstMonthlyUsd: number) =>
-      lines.push({ stack: r.stack, resource: r.id, type: r.type, cap, worstMonthlyUsd });
-    const flag = (problem: string) =>
-      uncapped.push({ stack: r.stack, resource: r.id, type: r.type, problem });
+    const add = (cap: string, worstMonthlyUsd: number, resource = r.id) =>
+      lines.push({ stack: r.stack, resource, type: r.type, cap, worstMonthlyUsd });
+    const flag = (problem: string, resource = r.id) =>
+      uncapped.push({ stack: r.stack, resource, type: r.type, problem });
     switch (r.type) {
       case 'AWS::DynamoDB::GlobalTable':
       case 'AWS::DynamoDB::Table': {
@@ -125,14 +153,34 @@ export function analyseCaps(
           flag(
             'on-demand table without a maximum read and write throughput (MaxReadRequestUnits, MaxWriteRequestUnits)',
           );
-          break;
+        } else {
+          add(
+            `at most ${write} writes and ${read} reads a second`,
+            (write * MONTH_SECONDS * price('dynamodb.writeUnitsPerMillion') +
+              read * MONTH_SECONDS * price('dynamodb.readUnitsPerMillion')) /
+              1e6,
+          );
         }
-        add(
-          `at most ${write} writes and ${read} reads a second`,
-          (write * MONTH_SECONDS * price('dynamodb.writeUnitsPerMillion') +
-            read * MONTH_SECONDS * price('dynamodb.readUnitsPerMillion')) /
-            1e6,
-        );
+        // Each global secondary index is billed on its own (its reads, and the table writes it copies) and has
+        // its own maximum throughput: an index without one is unbounded even when its table is capped.
+        for (const index of indexCaps(r.props, replicas[0])) {
+          const resource = `${r.id} index ${index.name}`;
+          if (index.write === undefined || index.read === undefined) {
+            flag(
+              'global secondary index without a maximum read and write throughput ' +
+                '(ReadOnDemandThroughputSettings, WriteOnDemandThroughputSettings)',
+              resource,
+            );
+            continue;
+          }
+          add(
+            `index: at most ${index.write} writes and ${index.read} reads a second`,
+            (index.write * MONTH_SECONDS * price('dynamodb.writeUnitsPerMillion') +
+              index.read * MONTH_SECONDS * price('dynamodb.readUnitsPerMillion')) /
+              1e6,
+            resource,
+          );
+        }
         break;
       }
       case 'AWS::Lambda::Function': {

@@ -327,11 +327,19 @@ describe('DynamoDbTelemetryStore paging edge cases', () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
     const at = '2026-11-27T05:00:00.000Z';
     const ids = ['a', 'B', 'm_1', 'm-10', 'Z.9', 'z:1'];
-    await store.write(ids.map((messageId) => ({ ...point('series-same-ms', at, { fillingLevel: 0.2 }), messageId })));
+    await store.write(
+      ids.map((messageId) => ({ ...point('series-same-ms', at, { fillingLevel: 0.2 }), messageId })),
+    );
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await store.query({ deviceId: 'series-same-ms', from: at, to: at, limit: 1, ...(cursor ? { cursor } : {}) });
+      const page = await store.query({
+        deviceId: 'series-same-ms',
+        from: at,
+        to: at,
+        limit: 1,
+        ...(cursor ? { cursor } : {}),
+      });
       seen.push(...page.items.map((p) => p.messageId));
       cursor = page.nextCursor;
     } while (cursor);
@@ -343,7 +351,9 @@ describe('DynamoDbTelemetryStore paging edge cases', () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
     // 25 readings in one hour written newest first: item 1 holds the latest ones, item 3 the earliest.
     const points = Array.from({ length: 25 }, (_, i) =>
-      point('series-out-of-order', new Date(Date.UTC(2026, 10, 27, 4, 59 - i * 2)).toISOString(), { fillingLevel: i }),
+      point('series-out-of-order', new Date(Date.UTC(2026, 10, 27, 4, 59 - i * 2)).toISOString(), {
+        fillingLevel: i,
+      }),
     );
     for (const p of points) await store.write([p]);
     const seen: string[] = [];

@@ -66,6 +66,28 @@ describe('DataStack tables', () => {
     }
   });
 
+  it.each([
+    ['devices', 'byType'],
+    ['quarantine', 'byDevice'],
+  ])('the %s table index %s has the table maximum throughput of its own', (_table, indexName) => {
+    const tables = Object.values(dynamo.findResources('AWS::DynamoDB::GlobalTable')).filter((table) =>
+      (table.Properties.GlobalSecondaryIndexes ?? []).some(
+        (index: { IndexName: string }) => index.IndexName === indexName,
+      ),
+    );
+    expect(tables).toHaveLength(1);
+    const table = tables[0]?.Properties;
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: indexName,
+        WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 67 },
+      }),
+    ]);
+    expect(table.Replicas[0].GlobalSecondaryIndexes).toEqual([
+      { IndexName: indexName, ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 25 } },
+    ]);
+  });
+
   it('every table is encrypted at rest with KMS', () => {
     for (const table of Object.values(dynamo.findResources('AWS::DynamoDB::GlobalTable'))) {
       expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });

@@ -2,7 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { THING_NAME_VARIABLE } from '../../lambdas/contracts/iot-policy.js';
-import { LANES, ruleSql } from '../../lambdas/contracts/topics.js';
+import { LANES } from '../../lambdas/contracts/topics.js';
 import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 const stores: Record<keyof typeof STORE_CONFIGURATIONS, Template> = {} as never;
@@ -32,7 +32,6 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
     t.hasResourceProperties('AWS::IoT::TopicRule', {
       RuleName: lane,
       TopicRulePayload: Match.objectLike({
-        Sql: ruleSql(),
         AwsIotSqlVersion: '2016-03-23',
         Actions: [
           {
@@ -46,6 +45,26 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
       }),
     });
   });
+
+  it.each(LANES)(
+    'rule %s selects the base64 payload, type, id and client id from the telemetry topics',
+    (lane) => {
+      const rules = stores[store].findResources('AWS::IoT::TopicRule', { Properties: { RuleName: lane } });
+      const sql = Object.values(rules)[0]?.Properties.TopicRulePayload.Sql as string;
+      // Literal fragments, not ruleSql() itself: a wrong SQL in the contract must fail here too.
+      expect(sql).toMatch(/^SELECT /);
+      for (const fragment of [
+        "encode(*, 'base64') AS payload",
+        'topic(2) AS deviceType',
+        'topic(3) AS deviceId',
+        'clientid() AS clientId',
+        'timestamp() AS receivedAt',
+      ]) {
+        expect(sql).toContain(fragment);
+      }
+      expect(sql).toMatch(/ FROM 'civic\/\+\/\+\/telemetry'$/);
+    },
+  );
 
   it.each(LANES)('rule %s archives delivery errors to the error bucket under its lane prefix', (lane) => {
     const t = stores[store];
@@ -93,7 +112,9 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
     expect(Object.keys(queues)).toHaveLength(LANES.length);
     for (const queue of Object.values(queues)) {
       expect(queue.Properties).toMatchObject({
-        RedrivePolicy: { maxReceiveCount: INGEST_SETTINGS.maxReceiveCount },
+        // Ten receives (30 minutes at the 180 s visibility timeout): a backlog throttled at the table caps drains
+        // instead of dead-lettering; a poison message still reaches the DLQ.
+        RedrivePolicy: { maxReceiveCount: 10 },
         SqsManagedSseEnabled: true,
         VisibilityTimeout: INGEST_SETTINGS.visibilityTimeoutSeconds,
         MessageRetentionPeriod: INGEST_SETTINGS.queueRetentionDays * 86_400,
@@ -127,7 +148,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
         BatchSize: INGEST_SETTINGS.batchSize,
         MaximumBatchingWindowInSeconds: INGEST_SETTINGS.maxBatchingWindowSeconds,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        ScalingConfig: { MaximumConcurrency: 5 },
+        // Default: the SQS minimum, so two lanes take 4 of a new account's 10 concurrent executions.
+        ScalingConfig: { MaximumConcurrency: 2 },
       });
     }
   });
@@ -267,6 +289,20 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
     for (const method of withId) expect(method.Properties.RequestValidatorId).toEqual({ Ref: validator });
   });
 
+  it('declares exactly the telemetry query parameters the handler accepts (no interval or stat yet)', () => {
+    const t = stores[store];
+    const telemetry = logicalIdOf(t, 'AWS::ApiGateway::Resource', { PathPart: 'telemetry' });
+    const method = methods().find((m) => m.Properties.ResourceId.Ref === telemetry);
+    expect(method?.Properties.RequestParameters).toEqual({
+      'method.request.path.id': true,
+      'method.request.querystring.from': false,
+      'method.request.querystring.to': false,
+      'method.request.querystring.measure': false,
+      'method.request.querystring.cursor': false,
+      'method.request.querystring.limit': false,
+    });
+  });
+
   it('routes every method to one query function through a Lambda proxy integration', () => {
     const targets = new Set(
       methods().map((m) => {
@@ -313,6 +349,96 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
         ]),
       ]),
     );
+  });
+});
+
+/** A gateway response body with API Gateway's message substituted, as a client would receive it. */
+function renderGatewayBody(template: string): unknown {
+  return JSON.parse(template.replaceAll('$context.error.messageString', '"message from API Gateway"'));
+}
+
+describe.each(STORE_NAMES)('CityApi gateway responses (%s store)', (store) => {
+  const gatewayResponse = (type: string) => {
+    const responses = Object.values(
+      stores[store].findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: type } }),
+    );
+    expect(responses, type).toHaveLength(1);
+    return responses[0]?.Properties as {
+      StatusCode?: string;
+      ResponseParameters: Record<string, string>;
+      ResponseTemplates: Record<string, string>;
+    };
+  };
+
+  it.each([
+    // [response type, HTTP status set on it, problem type, title, body status, detail]
+    ['UNAUTHORIZED', '401', 'unauthorized', 'Unauthorized', 401, 'message from API Gateway'],
+    ['ACCESS_DENIED', '403', 'forbidden', 'Forbidden', 403, 'message from API Gateway'],
+    [
+      'THROTTLED',
+      '429',
+      'too-many-requests',
+      'Too many requests',
+      429,
+      'the API request rate limit was reached; retry after a short wait',
+    ],
+    [
+      'MISSING_AUTHENTICATION_TOKEN',
+      '404',
+      'not-found',
+      'Not found',
+      404,
+      'no route matches this method and path',
+    ],
+    ['RESOURCE_NOT_FOUND', '404', 'not-found', 'Not found', 404, 'message from API Gateway'],
+    ['REQUEST_TOO_LARGE', '413', 'payload-too-large', 'Payload too large', 413, 'message from API Gateway'],
+    [
+      'UNSUPPORTED_MEDIA_TYPE',
+      '415',
+      'unsupported-media-type',
+      'Unsupported media type',
+      415,
+      'message from API Gateway',
+    ],
+    ['INTEGRATION_FAILURE', '504', 'gateway-timeout', 'Gateway timeout', 504, 'message from API Gateway'],
+    ['INTEGRATION_TIMEOUT', '504', 'gateway-timeout', 'Gateway timeout', 504, 'message from API Gateway'],
+    ['DEFAULT_4XX', undefined, 'invalid-request', 'Bad request', 400, 'message from API Gateway'],
+    ['DEFAULT_5XX', undefined, 'internal-error', 'Internal error', 500, 'message from API Gateway'],
+  ] as const)('%s answers %s with an RFC 9457 problem', (type, statusCode, slug, title, status, detail) => {
+    const response = gatewayResponse(type);
+    // DEFAULT_4XX/5XX must not set a status: it would replace the status of every type not customised.
+    expect(response.StatusCode).toBe(statusCode);
+    expect(Object.keys(response.ResponseTemplates)).toEqual(['application/json']);
+    expect(renderGatewayBody(response.ResponseTemplates['application/json'] as string)).toEqual({
+      type: `urn:civic-iot:problem:${slug}`,
+      title,
+      status,
+      detail,
+    });
+  });
+
+  it.each([
+    'UNAUTHORIZED',
+    'ACCESS_DENIED',
+    'THROTTLED',
+    'MISSING_AUTHENTICATION_TOKEN',
+    'DEFAULT_4XX',
+    'DEFAULT_5XX',
+  ])(
+    '%s is application/problem+json, not cached, and readable by a browser app on another origin',
+    (type) => {
+      expect(gatewayResponse(type).ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Content-Type': "'application/problem+json'",
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'*'",
+      });
+    },
+  );
+
+  it('asks for a bearer token on 401', () => {
+    expect(gatewayResponse('UNAUTHORIZED').ResponseParameters).toMatchObject({
+      'gatewayresponse.header.WWW-Authenticate': "'Bearer'",
+    });
   });
 });
 

@@ -127,13 +127,20 @@ describe('city API', () => {
     expect(second.nextCursor).toBeUndefined();
   });
 
-  it('keeps the first page\'s range on later pages when from and to were left to default', async () => {
+  it("keeps the first page's range on later pages when from and to were left to default", async () => {
     const ports = new InMemoryPorts([device('bin-001', 'waste-container')]);
     await seed(ports);
     let now = new Date('2026-11-27T12:30:00.000Z');
     const handler = createCityApiHandler({ ports: () => ports, now: () => now });
     const ask = async (query: Record<string, string>) =>
-      JSON.parse((await handler(event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query }), context)).body);
+      JSON.parse(
+        (
+          await handler(
+            event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query }),
+            context,
+          )
+        ).body,
+      );
     const first = await ask({ limit: '2' });
     // A day later the default window no longer covers these readings, but the cursor keeps the first query's.
     now = new Date('2026-11-28T13:00:00.000Z');
@@ -146,13 +153,19 @@ describe('city API', () => {
     const { call, ports } = setup();
     await seed(ports);
     const first = JSON.parse(
-      (await call(event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query: { limit: '1' } }))).body,
+      (
+        await call(
+          event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query: { limit: '1' } }),
+        )
+      ).body,
     );
     for (const query of [
       { cursor: first.nextCursor as string, measure: 'temperature' },
       { cursor: 'bm90LWEtY3Vyc29y' },
     ] as Record<string, string>[]) {
-      const response = await call(event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query }));
+      const response = await call(
+        event('/devices/{id}/telemetry', { pathParameters: { id: 'bin-001' }, query }),
+      );
       expect(response.statusCode).toBe(400);
       expect(JSON.parse(response.body).parameter).toBe('cursor');
     }

@@ -34,7 +34,8 @@ describe('loadPlatformConfig defaults', () => {
     ['retentionDays', 400],
     ['essentialDeviceTypes', ['water-level', 'air-quality']],
     ['alertEmails', []],
-    ['enrichmentMaxConcurrency', 5],
+    // The SQS minimum: two lanes take 4 of a new account's 10 concurrent executions, leaving room for the API.
+    ['enrichmentMaxConcurrency', 2],
     ['enrichmentReservedConcurrency', undefined],
     ['monthlyCeilingUsd', undefined],
     // From the load profile: 1,000 devices every 300 s, 10,000 API requests a day (see capDefaults).
@@ -53,6 +54,20 @@ describe('loadPlatformConfig defaults', () => {
     expect(capDefaults(10_000, 300, 1_000_000)).toEqual({ writeUnits: 667, readUnits: 613, apiRate: 232 });
     expect(capDefaults(10, 3600, 0)).toEqual({ writeUnits: 25, readUnits: 25, apiRate: 10 });
     expect(capDefaults(10_000_000, 10, 0).writeUnits).toBe(40_000);
+  });
+
+  it('clamps the default API burst to its own maximum of 5,000 when twice the rate would exceed it', () => {
+    // 100 million requests a day puts the default rate at its 10,000 maximum; twice that is not a valid burst.
+    const busy = loadPlatformConfig({ ...REQUIRED, apiRequestsPerDay: 100_000_000 });
+    expect(busy.apiThrottleRateLimit).toBe(10_000);
+    expect(busy.apiThrottleBurstLimit).toBe(5_000);
+  });
+
+  it('keeps the default API burst at twice the rate below the maximum', () => {
+    // 5.4 million requests a day: a default rate of 1,250, so a burst of 2,500.
+    const config = loadPlatformConfig({ ...REQUIRED, apiRequestsPerDay: 5_400_000 });
+    expect(config.apiThrottleRateLimit).toBe(1_250);
+    expect(config.apiThrottleBurstLimit).toBe(2_500);
   });
 
   it('keeps the load profile as given', () => {
@@ -95,10 +110,10 @@ describe('loadPlatformConfig parses -c strings', () => {
       devices: '10',
       messageIntervalSeconds: '60',
       apiRequestsPerDay: '0',
-      enrichmentMaxConcurrency: '2',
+      enrichmentMaxConcurrency: '3',
     });
     expect(config.loadProfile).toEqual({ devices: 10, messageIntervalSeconds: 60, apiRequestsPerDay: 0 });
-    expect(config.enrichmentMaxConcurrency).toBe(2);
+    expect(config.enrichmentMaxConcurrency).toBe(3);
   });
 
   it('treats an empty -c value as unset', () => {

@@ -94,6 +94,119 @@ describe('analyseCaps', () => {
     ]);
   });
 
+  it('reports a global secondary index without maximum throughput as uncapped, though its table is capped', () => {
+    const { uncapped, lines } = analyseCaps(
+      {
+        Data: {
+          Resources: {
+            Quarantine: {
+              Type: 'AWS::DynamoDB::GlobalTable',
+              Properties: {
+                WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 10 },
+                GlobalSecondaryIndexes: [{ IndexName: 'byDevice' }],
+                Replicas: [{ ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 20 } }],
+              },
+            },
+          },
+        },
+      },
+      inputs,
+    );
+    expect(uncapped).toEqual([
+      {
+        stack: 'Data',
+        resource: 'Quarantine index byDevice',
+        type: 'AWS::DynamoDB::GlobalTable',
+        problem: expect.stringMatching(/global secondary index without a maximum read and write throughput/),
+      },
+    ]);
+    expect(lines.map((l) => l.resource)).toEqual(['Quarantine']);
+  });
+
+  it('reports an index with a write cap but no read cap on its replica as uncapped', () => {
+    const { uncapped } = analyseCaps(
+      {
+        Data: {
+          Resources: {
+            Devices: {
+              Type: 'AWS::DynamoDB::GlobalTable',
+              Properties: {
+                WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 10 },
+                GlobalSecondaryIndexes: [
+                  { IndexName: 'byType', WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 10 } },
+                ],
+                Replicas: [{ ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 20 } }],
+              },
+            },
+          },
+        },
+      },
+      inputs,
+    );
+    expect(uncapped.map((u) => u.resource)).toEqual(['Devices index byType']);
+  });
+
+  it('prices a capped index at its own maximum throughput, beside its table, by hand', () => {
+    const { uncapped, lines } = analyseCaps(
+      {
+        Data: {
+          Resources: {
+            Devices: {
+              Type: 'AWS::DynamoDB::GlobalTable',
+              Properties: {
+                WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 10 },
+                GlobalSecondaryIndexes: [
+                  { IndexName: 'byType', WriteOnDemandThroughputSettings: { MaxWriteRequestUnits: 4 } },
+                ],
+                Replicas: [
+                  {
+                    ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 20 },
+                    GlobalSecondaryIndexes: [
+                      { IndexName: 'byType', ReadOnDemandThroughputSettings: { MaxReadRequestUnits: 8 } },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+      inputs,
+    );
+    expect(uncapped).toEqual([]);
+    const index = lines.find((l) => l.resource === 'Devices index byType');
+    expect(index?.cap).toBe('index: at most 4 writes and 8 reads a second');
+    // 4 WRU/s and 8 RRU/s for 2,592,000 s at $0.625 and $0.125 per million.
+    expect(index?.worstMonthlyUsd).toBeCloseTo((4 * 2_592_000 * 0.625 + 8 * 2_592_000 * 0.125) / 1e6, 9);
+  });
+
+  it('reads index caps of an AWS::DynamoDB::Table from OnDemandThroughput', () => {
+    const { uncapped, lines } = analyseCaps(
+      {
+        Data: {
+          Resources: {
+            Plain: {
+              Type: 'AWS::DynamoDB::Table',
+              Properties: {
+                OnDemandThroughput: { MaxReadRequestUnits: 20, MaxWriteRequestUnits: 10 },
+                GlobalSecondaryIndexes: [
+                  {
+                    IndexName: 'capped',
+                    OnDemandThroughput: { MaxReadRequestUnits: 2, MaxWriteRequestUnits: 1 },
+                  },
+                  { IndexName: 'open' },
+                ],
+              },
+            },
+          },
+        },
+      },
+      inputs,
+    );
+    expect(lines.map((l) => l.resource)).toEqual(['Plain', 'Plain index capped']);
+    expect(uncapped.map((u) => u.resource)).toEqual(['Plain index open']);
+  });
+
   it('reports the ingest rule as uncapped when no ceiling is set', () => {
     const { ceilingUsd: _ceiling, ...noCeiling } = inputs;
     const { uncapped } = analyseCaps(capped, noCeiling);

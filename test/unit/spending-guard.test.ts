@@ -61,10 +61,11 @@ describe('transitionActions', () => {
       'stop',
       'ok',
       [
-        'resume-consumer:civic_ingest',
-        'enable-rule:civic_ingest',
         'sample-lane:civic_ingest',
         'narrow-open-data',
+        'settle',
+        'resume-consumer:civic_ingest',
+        'enable-rule:civic_ingest',
       ],
     ],
     ['degrade', 'warn', ['sample-lane:civic_ingest', 'narrow-open-data']],
@@ -125,10 +126,11 @@ describe('decideGuard', () => {
     const decision = decideGuard(stopped, reading(0.4, 0.4, '2026-12'));
     expect(decision.state).toMatchObject({ month: '2026-12', tier: 'ok', announcedThreshold: 0 });
     expect(kinds(decision.actions)).toEqual([
-      'resume-consumer:civic_ingest',
-      'enable-rule:civic_ingest',
       'sample-lane:civic_ingest',
       'narrow-open-data',
+      'settle',
+      'resume-consumer:civic_ingest',
+      'enable-rule:civic_ingest',
     ]);
   });
 

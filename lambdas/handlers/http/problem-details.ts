@@ -3,7 +3,7 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ZodError } from 'zod';
 import { InvalidCursorError } from '../../adapters/dynamodb-batches.js';
-import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, type Problem } from '../../contracts/api.js';
+import { PROBLEM_CONTENT_TYPE, type Problem, problemKind } from '../../contracts/api.js';
 import { InvalidRequestError, NotFoundError } from '../../domain/city-queries.js';
 
 /** The caller is not signed in (no or invalid token). */
@@ -16,24 +16,6 @@ export class ForbiddenError extends Error {
   override readonly name = 'ForbiddenError';
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not found',
-  405: 'Method not allowed',
-  500: 'Internal error',
-};
-
-const SLUGS: Record<number, string> = {
-  400: 'invalid-request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not-found',
-  405: 'method-not-allowed',
-  500: 'internal-error',
-};
-
 export function problemResponse(
   status: number,
   detail: string,
@@ -41,8 +23,7 @@ export function problemResponse(
   instance?: string,
 ): APIGatewayProxyResult {
   const problem: Problem = {
-    type: `${PROBLEM_TYPE_BASE}${SLUGS[status] ?? 'error'}`,
-    title: TITLES[status] ?? 'Error',
+    ...problemKind(status),
     status,
     detail,
     ...(parameter ? { parameter } : {}),
