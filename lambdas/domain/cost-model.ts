@@ -63,8 +63,12 @@ export const COST_ASSUMPTIONS = {
   /** The naive design's function: 256 MB x86, 60 ms per message, one invocation per message. */
   naiveMemoryMb: 256,
   naivePerMessageMs: 60,
-  /** Log bytes: the platform logs one summary line per batch; the naive design one line per message. */
-  platformLogBytesPerInvocation: 1_200,
+  /**
+   * Log bytes per invocation. The platform's functions log at WARN by default (config logLevel) with Lambda's own
+   * START/END/REPORT lines filtered out, so little more than the odd warning is ingested; the naive design logs
+   * its platform lines and one line per message.
+   */
+  platformLogBytesPerInvocation: 50,
   naiveLogBytesPerInvocation: 700,
   apiFunctionMs: 50,
   apiFunctionMemoryMb: 512,

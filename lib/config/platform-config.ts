@@ -53,6 +53,11 @@ export interface PlatformConfig {
   readonly telemetryMaxReadRequestUnits: number;
   /** CloudWatch Logs retention for every log group. @default 30 */
   readonly logRetentionDays: number;
+  /**
+   * Application log level of every function. Warnings and errors are what an operator acts on; a summary line per
+   * batch at INFO is about as much log as the enrichment costs in compute. @default WARN
+   */
+  readonly logLevel: LogLevel;
   /** API Gateway stage steady-state requests per second. @default - from the load profile, see {@link capDefaults} */
   readonly apiThrottleRateLimit: number;
   /** API Gateway stage burst (at most 5,000). @default - twice the default rate limit, at most 5,000 */
@@ -91,6 +96,9 @@ export function capDefaults(
     apiRate: Math.min(10_000, Math.max(10, Math.ceil(apiPerSecond * 2 * CAP_HEADROOM))),
   };
 }
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A configuration value that is missing or not allowed. The message names every bad key at once. */
 export class ConfigError extends Error {
@@ -185,6 +193,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     40_000,
   );
   const logRetentionDays = reader.oneOfNumbers('logRetentionDays', 30, LOG_RETENTION_DAYS);
+  const logLevel = reader.choice('logLevel', 'WARN', LOG_LEVELS);
   const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', defaults.apiRate, 1, 10_000);
   const apiThrottleBurstLimit = reader.integer(
     'apiThrottleBurstLimit',
@@ -235,6 +244,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     telemetryMaxWriteRequestUnits: telemetryMaxWriteRequestUnits as number,
     telemetryMaxReadRequestUnits: telemetryMaxReadRequestUnits as number,
     logRetentionDays: logRetentionDays as number,
+    logLevel: logLevel as LogLevel,
     apiThrottleRateLimit: apiThrottleRateLimit as number,
     apiThrottleBurstLimit: apiThrottleBurstLimit as number,
     timestreamMemoryRetentionHours: timestreamMemoryRetentionHours as number,

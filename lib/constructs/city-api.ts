@@ -25,6 +25,7 @@ import { Construct } from 'constructs';
 import { PROBLEM_CONTENT_TYPE, type ProblemStatus, problemKind } from '../../lambdas/contracts/api.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
+import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { IngestLane } from './ingest-lane.js';
@@ -111,6 +112,8 @@ export interface CityApiProps {
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
   readonly logRetentionDays: number;
+  /** Level of the functions' application logs. */
+  readonly logLevel: LogLevel;
   /** Keep the staff user pool when the stack is deleted (production). @default false */
   readonly retainUserPool?: boolean;
 }
@@ -173,6 +176,7 @@ export class CityApi extends Construct {
       memorySizeMb: 512,
       timeout: Duration.seconds(10),
       logRetentionDays: props.logRetentionDays,
+      logLevel: props.logLevel,
       environment: {
         ...props.registry.environment,
         ...props.ingestRecords.environment,

@@ -17,6 +17,7 @@ import {
   usageMetrics,
 } from '../../lambdas/contracts/metered-resources.js';
 import type { Lane } from '../../lambdas/contracts/topics.js';
+import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
 import type { IngestLane } from './ingest-lane.js';
 import type { PlatformAlerts } from './platform-alerts.js';
@@ -71,6 +72,8 @@ export interface CostGuardProps {
   /** The heartbeat and failure alarms go here. */
   readonly alerts: PlatformAlerts;
   readonly logRetentionDays: number;
+  /** Level of the functions' application logs. */
+  readonly logLevel: LogLevel;
 }
 
 /**
@@ -152,6 +155,7 @@ export class CostGuard extends Construct {
         memorySizeMb,
         timeout: Duration.seconds(60),
         logRetentionDays: props.logRetentionDays,
+        logLevel: props.logLevel,
         environment,
       });
       props.records.grantGuard(fn.role);

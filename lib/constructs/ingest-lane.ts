@@ -10,6 +10,7 @@ import { ENV } from '../../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import type { LaneControlTarget } from '../../lambdas/contracts/metered-resources.js';
 import { type Lane, ruleSql } from '../../lambdas/contracts/topics.js';
+import type { LogLevel } from '../config/platform-config.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
 
@@ -28,6 +29,8 @@ export interface IngestLaneProps {
   /** Reserved concurrency for the function. @default - none */
   readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: number;
+  /** Level of the functions' application logs. */
+  readonly logLevel: LogLevel;
   readonly alerts: PlatformAlerts;
 }
 
@@ -77,6 +80,7 @@ export class IngestLane extends Construct {
       memorySizeMb: INGEST_SETTINGS.enrichmentMemoryMb,
       timeout: Duration.seconds(INGEST_SETTINGS.enrichmentTimeoutSeconds),
       logRetentionDays: props.logRetentionDays,
+      logLevel: props.logLevel,
       // The function's own lane: it reads that lane's sampling rate from the cost guard's settings.
       environment: { ...props.environment, [ENV.ingestLane]: lane },
       ...(props.reservedConcurrentExecutions === undefined

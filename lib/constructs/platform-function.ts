@@ -1,10 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { LogLevel } from '../config/platform-config.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,6 +24,8 @@ export interface PlatformFunctionProps {
   readonly timeout: Duration;
   /** Retention of the function's own log group; must be a value CloudWatch Logs accepts. */
   readonly logRetentionDays: number;
+  /** Application log level; Lambda drops lower levels before they are billed. Platform logs stay at WARN. */
+  readonly logLevel: LogLevel;
   readonly environment: Readonly<Record<string, string>>;
   /** Reserved concurrency; leave unset on accounts whose concurrency quota is 10. @default - none */
   readonly reservedConcurrentExecutions?: number;
@@ -69,7 +78,14 @@ export class PlatformFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      // Filtered by Lambda before ingestion, so lower levels cost nothing; START/END/REPORT lines are INFO.
+      applicationLogLevelV2: ApplicationLogLevel[props.logLevel],
+      systemLogLevelV2: SystemLogLevel.WARN,
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
+      },
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),

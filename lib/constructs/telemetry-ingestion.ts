@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { LANES, type Lane } from '../../lambdas/contracts/topics.js';
+import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { IngestLane } from './ingest-lane.js';
@@ -24,6 +25,8 @@ export interface TelemetryIngestionProps {
   /** Reserved concurrency per lane function. @default - none */
   readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: number;
+  /** Level of the functions' application logs. */
+  readonly logLevel: LogLevel;
   /** Days kept in the rule-error archive before expiry. @default 90 */
   readonly errorArchiveRetentionDays?: number;
 }
@@ -74,6 +77,7 @@ export class TelemetryIngestion extends Construct {
           ? {}
           : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
         logRetentionDays: props.logRetentionDays,
+        logLevel: props.logLevel,
         alerts: props.alerts,
       });
       const role = ingestLane.enrichment.role;

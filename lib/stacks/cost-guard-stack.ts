@@ -55,6 +55,7 @@ export class CostGuardStack extends Stack {
       ...(props.fixedDailyUsd === undefined ? {} : { fixedDailyUsd: props.fixedDailyUsd }),
       alerts: platform.alerts,
       logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
     });
   }
 }

@@ -46,6 +46,7 @@ export class PlatformStack extends Stack {
         ? {}
         : { reservedConcurrentExecutions: config.enrichmentReservedConcurrency }),
       logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
     });
     this.cityApi = new CityApi(this, 'CityApi', {
       registry,
@@ -58,6 +59,7 @@ export class PlatformStack extends Stack {
       throttleRateLimit: config.apiThrottleRateLimit,
       throttleBurstLimit: config.apiThrottleBurstLimit,
       logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
       retainUserPool: config.stage === 'prod',
     });
 

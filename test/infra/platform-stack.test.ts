@@ -163,6 +163,17 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
     }
   });
 
+  it('every function logs at the configured level (WARN by default) with Lambda platform lines filtered', () => {
+    for (const fn of Object.values(stores[store].findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.LoggingConfig).toMatchObject({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'WARN',
+        SystemLogLevel: 'WARN',
+      });
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe('WARN');
+    }
+  });
+
   it('no function reserves concurrency unless config asks for it', () => {
     for (const fn of Object.values(stores[store].findResources('AWS::Lambda::Function'))) {
       expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();

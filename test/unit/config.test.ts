@@ -42,6 +42,7 @@ describe('loadPlatformConfig defaults', () => {
     ['telemetryMaxWriteRequestUnits', 67],
     ['telemetryMaxReadRequestUnits', 25],
     ['logRetentionDays', 30],
+    ['logLevel', 'WARN'],
     ['apiThrottleRateLimit', 10],
     ['apiThrottleBurstLimit', 20],
     ['timestreamMemoryRetentionHours', 24],

@@ -58,6 +58,17 @@ describe('cost model', () => {
     );
   });
 
+  it.each([1000, 10_000])(
+    'the platform costs at most 60%% of the naive design for %i devices every 5 minutes in London',
+    (devices) => {
+      const prices = pricesFor('eu-west-2');
+      const london = { ...profile, devices, apiRequestsPerDay: 10_000 };
+      expect(
+        estimatePlatform(london, prices).totalUsd / estimateNaive(london, prices).totalUsd,
+      ).toBeLessThanOrEqual(0.6);
+    },
+  );
+
   it('totals are the sum of the lines', () => {
     const estimate = estimatePlatform(profile, pricesFor('eu-west-1'));
     expect(estimate.totalUsd).toBeCloseTo(
