@@ -3,7 +3,7 @@
  * per-message design, in the same run; then the minified bundle size of each Lambda.
  */
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { CachedDeviceDirectory } from '../lambdas/adapters/dynamodb-device-directory.js';
@@ -135,10 +135,12 @@ function requestRow(counts: RequestCounts) {
   return {
     registry: per1000(counts.registryReads),
     store: per1000(counts.storeWrites),
-    latest: per1000(counts.latestStateWrites),
+    'latest reads': per1000(counts.latestStateReads),
+    'latest writes': per1000(counts.latestStateWrites),
     quarantine: per1000(counts.quarantineWrites),
     'total requests': per1000(
       counts.registryReads +
+        counts.latestStateReads +
         counts.storeWrites +
         counts.latestStateWrites +
         counts.dedupeReads +
@@ -150,7 +152,13 @@ function requestRow(counts: RequestCounts) {
 
 async function bundleSizes() {
   const entries = readdirSync(new URL('../lambdas/handlers/', import.meta.url))
-    .filter((file) => file.endsWith('.ts') && file !== 'logger.ts')
+    .filter((file) => file.endsWith('.ts'))
+    // Only the files that are Lambda entry points (they export a handler), not their shared helpers.
+    .filter((file) =>
+      readFileSync(new URL(`../lambdas/handlers/${file}`, import.meta.url), 'utf8').includes(
+        'export const handler',
+      ),
+    )
     .sort();
   const rows: { handler: string; minifiedKiB: number; gzipKiB: number }[] = [];
   for (const file of entries) {
@@ -212,7 +220,7 @@ async function main() {
     '  Per 1,000 messages. Requests: registry = BatchGetItem (platform, cached) or GetItem (naive); store = one conditional',
   );
   console.log(
-    '  append per point (UpdateItem on its bucket item); latest = PutItem (platform: one per device per batch, only if newer); quarantine = BatchWriteItem.',
+    '  append per point (UpdateItem on its bucket item); latest reads = BatchGetItem of the stored states (platform: once per batch, to write only on change); latest writes = PutItem (platform: one per changed device per batch, only if newer); quarantine = BatchWriteItem.',
   );
   console.log(
     '  Not shown: the naive design also pays one Lambda invocation per message; the platform one per batch.',

@@ -20,6 +20,7 @@ export interface RequestCounts {
   registryReads: number;
   storeWrites: number;
   latestStateWrites: number;
+  latestStateReads: number;
   dedupeReads: number;
   dedupeWrites: number;
   quarantineWrites: number;
@@ -32,6 +33,7 @@ export function emptyCounts(): RequestCounts {
     registryReads: 0,
     storeWrites: 0,
     latestStateWrites: 0,
+    latestStateReads: 0,
     dedupeReads: 0,
     dedupeWrites: 0,
     quarantineWrites: 0,
@@ -112,6 +114,7 @@ export class InMemoryPorts {
     },
     get: async (deviceId) => this.latest.get(deviceId),
     getMany: async (deviceIds) => {
+      this.counts.latestStateReads += chunk(deviceIds, 100).length;
       this.counts.readUnits += deviceIds.length;
       return new Map(
         deviceIds.flatMap((id) => (this.latest.has(id) ? [[id, this.latest.get(id) as TelemetryPoint]] : [])),
