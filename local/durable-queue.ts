@@ -33,6 +33,8 @@ export interface DurableQueueOptions {
    * file tracks the backlog instead of the total ever sent. @default 50_000
    */
   readonly compactAfterDeadRecords?: number;
+  /** Where the queue reports failures no caller sees (a move to the dead-letter queue that failed on receive). */
+  readonly log?: (line: string) => void;
 }
 
 interface StoredMessage {
@@ -45,7 +47,10 @@ interface StoredMessage {
   visibleAt: number;
 }
 
-/** Journal records, one JSON object a line: send, delete, receive-count update. Short keys keep lines small. */
+/**
+ * Journal records, one JSON object a line: send, delete, receive (the new receive count and first receive time).
+ * Short keys keep lines small.
+ */
 type JournalRecord =
   | { s: string; t: number; b: string; n?: number; f?: number }
   | { d: string }
@@ -67,7 +72,9 @@ interface PendingWrite {
  * on the disk's sync latency. On open the journal is replayed and rewritten with only the live messages.
  *
  * Deletes are journalled with the same group commit; a delete lost in a crash only means a redelivery, which the
- * enrichment step's idempotency records absorb, exactly as with SQS's at-least-once delivery.
+ * enrichment step's idempotency records absorb, exactly as with SQS's at-least-once delivery. Receives are journalled
+ * with it too, before the messages are handed out, so a message whose processing kills the process is still counted
+ * and reaches the dead-letter queue after `maxReceiveCount` receives, however often the process restarts.
  */
 export class DurableQueue {
   private readonly messages = new Map<string, StoredMessage>();
@@ -81,6 +88,8 @@ export class DurableQueue {
   private flushing: Promise<void> | undefined;
   private deadRecords = 0;
   private closed = false;
+  /** Moves to the dead-letter queue started by `receive`; `close` waits for them. */
+  private readonly moves = new Set<Promise<void>>();
   private readonly listeners = new Set<() => void>();
   private readonly journalPath: string;
   private readonly maxReceiveCount: number;
@@ -229,65 +238,35 @@ export class DurableQueue {
     return message.messageId;
   }
 
-  /** Hands out up to `max` visible messages and hides them for the visibility timeout. */
-  receive(max: number): ReceivedMessage[] {
+  /**
+   * Hands out up to `max` visible messages and hides them for the visibility timeout. The messages are taken at once
+   * (a concurrent call does not get them); the promise resolves when their receive counts are on disk, so a crash
+   * while they are processed still counts this receive, as SQS does. If that write fails the promise rejects and the
+   * messages come back after the visibility timeout. A message already received `maxReceiveCount` times (its last
+   * attempt crashed the process) is not handed out again but moved to the dead-letter queue.
+   */
+  async receive(max: number): Promise<ReceivedMessage[]> {
     this.promoteDelayed();
     const now = Date.now();
-    const out: ReceivedMessage[] = [];
-    while (out.length < max && this.readyHead < this.ready.length) {
+    const taken: StoredMessage[] = [];
+    const lines: string[] = [];
+    const toDeadLetter: StoredMessage[] = [];
+    while (taken.length < max && this.readyHead < this.ready.length) {
       const id = this.ready[this.readyHead] as string;
       this.readyHead += 1;
       const message = this.messages.get(id);
       if (message?.state !== 'ready') continue;
       this.readyCount -= 1;
-      message.state = 'inFlight';
-      message.receiveCount += 1;
-      if (message.firstReceiveTimestamp === 0) message.firstReceiveTimestamp = now;
-      message.visibleAt = now + this.options.visibilityTimeoutMs;
-      out.push({
-        messageId: message.messageId,
-        receiptHandle: `${message.messageId}:${message.receiveCount}:${randomUUID()}`,
-        body: message.body,
-        sentTimestamp: message.sentTimestamp,
-        receiveCount: message.receiveCount,
-        firstReceiveTimestamp: message.firstReceiveTimestamp,
-      });
-    }
-    if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.readyHead);
-      this.readyHead = 0;
-    }
-    return out;
-  }
-
-  /** Deletes processed messages (DeleteMessageBatch). */
-  async delete(messageIds: readonly string[]): Promise<void> {
-    const lines: string[] = [];
-    for (const id of messageIds) {
-      if (!this.messages.delete(id)) continue;
-      lines.push(JSON.stringify({ d: id } satisfies JournalRecord));
-    }
-    if (lines.length === 0) return;
-    this.deadRecords += lines.length * 2;
-    await this.append(lines.join('\n'));
-  }
-
-  /**
-   * Returns received messages that were not processed: they become visible again when their visibility timeout
-   * (counted from the receive, as in SQS) is over, or move to the dead-letter queue when they have been received
-   * `maxReceiveCount` times. The receive count is journalled so a restart does not reset it.
-   */
-  async release(messageIds: readonly string[]): Promise<void> {
-    const lines: string[] = [];
-    const toDeadLetter: StoredMessage[] = [];
-    for (const id of messageIds) {
-      const message = this.messages.get(id);
-      if (message?.state !== 'inFlight') continue;
-      if (message.receiveCount >= this.maxReceiveCount && this.options.deadLetterQueue) {
+      if (this.exhausted(message)) {
         message.state = 'moving';
         toDeadLetter.push(message);
         continue;
       }
+      message.state = 'inFlight';
+      message.receiveCount += 1;
+      if (message.firstReceiveTimestamp === 0) message.firstReceiveTimestamp = now;
+      message.visibleAt = now + this.options.visibilityTimeoutMs;
+      taken.push(message);
       lines.push(
         JSON.stringify({
           r: id,
@@ -295,23 +274,130 @@ export class DurableQueue {
           f: message.firstReceiveTimestamp,
         } satisfies JournalRecord),
       );
-      this.deadRecords += 1;
-      message.state = 'delayed';
-      this.delayed.push(message);
+    }
+    if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
+    if (toDeadLetter.length > 0) {
+      const move = this.moveToDeadLetter(toDeadLetter)
+        .catch((error: unknown) =>
+          this.options.log?.(
+            `queue ${this.name}: moving ${toDeadLetter.map((m) => m.messageId).join(', ')} to the dead-letter queue failed, retrying after the visibility timeout: ${String(error)}`,
+          ),
+        )
+        .finally(() => this.moves.delete(move));
+      this.moves.add(move);
+    }
+    if (lines.length === 0) return [];
+    // Superseded by the next receive record or the delete.
+    this.deadRecords += lines.length;
+    try {
+      await this.append(lines.join('\n'));
+    } catch (error) {
+      // Not counted durably, so not handed out: back after the visibility timeout, like a receive not processed.
+      for (const m of taken) if (m.state === 'inFlight') this.delay(m, m.visibleAt);
+      this.scheduleDelayed();
+      throw error;
+    }
+    return taken.map((m) => ({
+      messageId: m.messageId,
+      receiptHandle: `${m.messageId}:${m.receiveCount}:${randomUUID()}`,
+      body: m.body,
+      sentTimestamp: m.sentTimestamp,
+      receiveCount: m.receiveCount,
+      firstReceiveTimestamp: m.firstReceiveTimestamp,
+    }));
+  }
+
+  /**
+   * Deletes processed messages (DeleteMessageBatch). If the delete cannot be journalled the promise rejects and
+   * received messages come back after their visibility timeout, as when an SQS delete fails.
+   */
+  delete(messageIds: readonly string[]): Promise<void> {
+    return this.remove(messageIds, true);
+  }
+
+  private async remove(messageIds: readonly string[], restoreOnFailure: boolean): Promise<void> {
+    const lines: string[] = [];
+    const removed: StoredMessage[] = [];
+    for (const id of messageIds) {
+      const message = this.messages.get(id);
+      if (!message) continue;
+      this.messages.delete(id);
+      removed.push(message);
+      lines.push(JSON.stringify({ d: id } satisfies JournalRecord));
+    }
+    if (lines.length === 0) return;
+    this.deadRecords += lines.length * 2;
+    try {
+      await this.append(lines.join('\n'));
+    } catch (error) {
+      if (restoreOnFailure) {
+        for (const m of removed) {
+          if (this.messages.has(m.messageId)) continue;
+          this.messages.set(m.messageId, m);
+          if (m.state === 'inFlight') this.delay(m, m.visibleAt);
+        }
+        this.scheduleDelayed();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Returns received messages that were not processed: they become visible again when their visibility timeout
+   * (counted from the receive, as in SQS) is over, or move to the dead-letter queue when they have been received
+   * `maxReceiveCount` times. (The receive count was journalled by `receive`, so a restart does not reset it.) If the
+   * move fails the promise rejects and the message stays in this queue: it is visible again after the visibility
+   * timeout, and the next receive retries the move instead of handing it out.
+   */
+  async release(messageIds: readonly string[]): Promise<void> {
+    const toDeadLetter: StoredMessage[] = [];
+    for (const id of messageIds) {
+      const message = this.messages.get(id);
+      if (message?.state !== 'inFlight') continue;
+      if (this.exhausted(message)) {
+        message.state = 'moving';
+        toDeadLetter.push(message);
+        continue;
+      }
+      this.delay(message, message.visibleAt);
     }
     this.scheduleDelayed();
-    await Promise.all([
-      lines.length > 0 ? this.append(lines.join('\n')) : undefined,
-      toDeadLetter.length > 0 ? this.moveToDeadLetter(toDeadLetter) : undefined,
-    ]);
+    if (toDeadLetter.length > 0) await this.moveToDeadLetter(toDeadLetter);
+  }
+
+  private exhausted(message: StoredMessage): boolean {
+    return message.receiveCount >= this.maxReceiveCount && this.options.deadLetterQueue !== undefined;
   }
 
   private async moveToDeadLetter(messages: StoredMessage[]): Promise<void> {
     const dlq = this.options.deadLetterQueue as DurableQueue;
     // Into the DLQ durably first, then out of this queue: a crash in between leaves a copy in both, never none.
-    await Promise.all(messages.map((m) => dlq.send(m.body, m)));
-    for (const m of messages) m.state = 'inFlight';
-    await this.delete(messages.map((m) => m.messageId));
+    const sent = await Promise.allSettled(messages.map((m) => dlq.send(m.body, m)));
+    const moved: StoredMessage[] = [];
+    let failure: unknown;
+    const retryAt = Date.now() + this.options.visibilityTimeoutMs;
+    messages.forEach((m, i) => {
+      const result = sent[i] as PromiseSettledResult<string>;
+      if (result.status === 'fulfilled') {
+        m.state = 'inFlight';
+        moved.push(m);
+      } else {
+        failure ??= result.reason;
+        // Still only in this queue: visible again after the visibility timeout, when a receive retries the move.
+        if (m.state === 'moving' && this.messages.get(m.messageId) === m) this.delay(m, retryAt);
+      }
+    });
+    this.scheduleDelayed();
+    // A failed delete leaves a copy in both queues, like a crash here; the next open moves it again.
+    if (moved.length > 0)
+      await this.remove(
+        moved.map((m) => m.messageId),
+        false,
+      );
+    if (failure !== undefined) throw failure;
   }
 
   /** A read-only look at up to `limit` messages (for inspecting a dead-letter queue). */
@@ -334,6 +420,7 @@ export class DurableQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.delayTimer) clearTimeout(this.delayTimer);
+    while (this.moves.size > 0) await Promise.all([...this.moves]);
     while (this.flushing || this.pending.length > 0) await (this.flushing ?? this.flush());
     this.closed = true;
     await this.handle.close();
@@ -343,6 +430,13 @@ export class DurableQueue {
     message.state = 'ready';
     this.ready.push(message.messageId);
     this.readyCount += 1;
+  }
+
+  /** Hides a message until `visibleAt`, then makes it visible again (see `scheduleDelayed`). */
+  private delay(message: StoredMessage, visibleAt: number): void {
+    message.state = 'delayed';
+    message.visibleAt = visibleAt;
+    this.delayed.push(message);
   }
 
   private notify(): void {

@@ -31,6 +31,8 @@ export interface QueueConsumerOptions {
   /** An invocation running longer than this counts as failed, like a Lambda timeout. */
   readonly timeoutMs: number;
   readonly onBatch?: (outcome: BatchOutcome) => void;
+  /** Where failures of the queue itself (receive, delete, release) are reported. @default console.error */
+  readonly log?: (line: string) => void;
 }
 
 function md5(text: string): string {
@@ -51,9 +53,11 @@ export class QueueConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private readonly queueArn: string;
+  private readonly log: (line: string) => void;
 
   constructor(private readonly options: QueueConsumerOptions) {
     this.queueArn = `arn:aws:sqs:${options.region}:${options.accountId}:${options.queue.name}`;
+    this.log = options.log ?? ((line: string) => console.error(line));
   }
 
   /** Starts polling. */
@@ -96,15 +100,28 @@ export class QueueConsumer {
           return;
         }
       }
-      const messages = queue.receive(batchSize);
-      if (messages.length === 0) return;
+      // The queue takes the messages now (visibleCount drops at once) and resolves once the receive is journalled.
+      const visible = queue.visibleCount;
+      const received = queue.receive(batchSize);
+      // Nothing taken: nothing to process (the promise resolves empty).
+      if (queue.visibleCount === visible) return;
       this.windowStartedAt = queue.visibleCount > 0 ? Date.now() : 0;
       this.running += 1;
-      const work = this.process(messages).finally(() => {
-        this.running -= 1;
-        this.inFlight.delete(work);
-        this.pump();
-      });
+      const work = received
+        .then(
+          (messages) => (messages.length > 0 ? this.process(messages) : undefined),
+          (error: unknown) =>
+            // The queue hands the messages back after the visibility timeout.
+            this.log(
+              `queue ${queue.name}: receive failed, messages return after the visibility timeout: ${String(error)}`,
+            ),
+        )
+        .catch((error: unknown) => this.log(`queue ${queue.name}: batch processing failed: ${String(error)}`))
+        .finally(() => {
+          this.running -= 1;
+          this.inFlight.delete(work);
+          this.pump();
+        });
       this.inFlight.add(work);
     }
     if (queue.visibleCount === 0) this.windowStartedAt = 0;
@@ -173,7 +190,20 @@ export class QueueConsumer {
     }
     const failedSet = new Set(failed);
     const succeeded = [...ids].filter((id) => !failedSet.has(id));
-    await Promise.all([queue.delete(succeeded), queue.release([...failedSet])]);
+    const [deleted, released] = await Promise.allSettled([
+      queue.delete(succeeded),
+      queue.release([...failedSet]),
+    ]);
+    // As with SQS, messages whose delete or release failed come back after the visibility timeout (a failed move to
+    // the dead-letter queue is retried then); only report it. An unhandled rejection would end the process.
+    if (deleted.status === 'rejected')
+      this.log(
+        `queue ${queue.name}: delete failed, messages return after the visibility timeout: ${succeeded.join(', ')}: ${String(deleted.reason)}`,
+      );
+    if (released.status === 'rejected')
+      this.log(
+        `queue ${queue.name}: release failed, messages return after the visibility timeout: ${[...failedSet].join(', ')}: ${String(released.reason)}`,
+      );
     onBatch?.({
       queue: queue.name,
       size: messages.length,

@@ -325,6 +325,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         visibilityTimeoutMs: timings.visibilityTimeoutMs,
         maxReceiveCount: INGEST_SETTINGS.maxReceiveCount,
         deadLetterQueue: deadLetter,
+        log,
       });
       queues[lane] = { queue, deadLetter };
       stops.push(async () => {
@@ -342,6 +343,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         maxConcurrency: timings.maxConcurrency,
         timeoutMs: timings.handlerTimeoutMs,
         onBatch,
+        log,
       });
       consumers[lane] = consumer;
       if (queue.size > 0) log(`queue ${lane}: ${queue.size} message(s) kept from the last run`);

@@ -3,6 +3,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
+import { isDeviceType } from '../contracts/device-types.js';
 import { ENV } from '../contracts/environment.js';
 import type { LaneControlTargets, MeteredResources } from '../contracts/metered-resources.js';
 import { pricesFor } from '../contracts/prices.js';
@@ -10,6 +11,8 @@ import { LANES } from '../contracts/topics.js';
 import type { CostControlPorts, CostControlSettings, GuardActionPorts } from '../domain/cost-control.js';
 import { CloudWatchUsageSource } from './cloudwatch-usage-source.js';
 import { DynamoDbCostRecords } from './dynamodb-cost-records.js';
+import { DynamoDbRateLimitedDevices } from './dynamodb-ingest-records.js';
+import { IotDeviceCertificates } from './iot-device-certificates.js';
 import { IotLambdaLaneControls } from './iot-lambda-lane-controls.js';
 import {
   documentClient,
@@ -57,6 +60,18 @@ export function costSettingsFromEnvironment(env: Environment = process.env): Cos
     prices: pricesFor(required(env, 'AWS_REGION')),
     fixed: { dailyUsd: fixed ? Number(fixed) || 0 : 0 },
     councilName: env[ENV.councilName] || 'Civic IoT platform',
+    essentialDeviceTypes: (env[ENV.essentialDeviceTypes] ?? '').split(',').filter(isDeviceType),
+  };
+}
+
+/** Rate policing's second step, when the construct turned it on for this function (the meter only). */
+function runawayPorts(env: Environment): Pick<CostControlPorts, 'runaways'> {
+  if (env[ENV.disconnectRunawayDevices] !== 'true') return {};
+  return {
+    runaways: {
+      refused: new DynamoDbRateLimitedDevices(documentClient(env), tableName(env, 'quarantine')),
+      certificates: new IotDeviceCertificates(new IoTClient({ maxAttempts: 3 })),
+    },
   };
 }
 
@@ -84,6 +99,7 @@ export function costControlFromEnvironment(env: Environment = process.env): {
       ),
       records: new DynamoDbCostRecords(documentClient(env), tableName(env, 'cost-guard')),
       notifier: new SnsNotifier(new SNSClient({ maxAttempts: 3 }), required(env, ENV.guardTopicArn)),
+      ...runawayPorts(env),
     },
     settings: costSettingsFromEnvironment(env),
     defaultIntervalSeconds: positiveNumber(env, ENV.meterIntervalSeconds, METER_INTERVAL_SECONDS),

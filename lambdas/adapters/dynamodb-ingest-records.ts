@@ -3,6 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { REASON_CODES } from '../contracts/reason-codes.js';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
 import type { QuarantineEntry, QuarantineQuery, QuarantineStore } from '../domain/quarantine.js';
+import type { RateLimitedDevice, RateLimitedDevices } from '../domain/runaway-devices.js';
 import type { Page, ProcessedMessages } from '../domain/telemetry.js';
 import { batchGet, batchPut, decodeCursor, encodeCursor, InvalidCursorError } from './dynamodb-batches.js';
 
@@ -154,4 +155,48 @@ function quarantinePositions(
     positions[reason] = { reason, receivedKey: received };
   }
   return positions;
+}
+
+/** Pages of RATE_LIMITED entries read per meter run at most: a bound on what policing itself can cost. */
+const MAX_RATE_LIMITED_PAGES = 20;
+
+/** Devices refused as RATE_LIMITED in a window, counted from the quarantine's RATE_LIMITED partition. */
+export class DynamoDbRateLimitedDevices implements RateLimitedDevices {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async between(start: Date, end: Date): Promise<readonly RateLimitedDevice[]> {
+    const counts = new Map<string, RateLimitedDevice>();
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    for (let page = 0; page < MAX_RATE_LIMITED_PAGES; page++) {
+      const response = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#reason = :reason AND receivedKey BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#reason': 'reason' },
+          ExpressionAttributeValues: {
+            ':reason': 'RATE_LIMITED',
+            ':from': start.toISOString(),
+            ':to': `${end.toISOString()}\uffff`,
+          },
+          ProjectionExpression: 'deviceId, deviceType',
+          ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+        }),
+      );
+      for (const item of response.Items ?? []) {
+        const deviceId = String(item.deviceId);
+        const seen = counts.get(deviceId);
+        counts.set(deviceId, {
+          deviceId,
+          ...(item.deviceType ? { deviceType: String(item.deviceType) } : {}),
+          refusals: (seen?.refusals ?? 0) + 1,
+        });
+      }
+      exclusiveStartKey = response.LastEvaluatedKey;
+      if (!exclusiveStartKey) break;
+    }
+    return [...counts.values()];
+  }
 }

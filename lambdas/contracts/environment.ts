@@ -27,6 +27,8 @@ export const ENV = {
   councilName: 'COUNCIL_NAME',
   /** Storage, alarms and other clock-driven costs per day, from the cost statement. */
   costFixedDailyUsd: 'COST_FIXED_DAILY_USD',
+  essentialDeviceTypes: 'ESSENTIAL_DEVICE_TYPES',
+  disconnectRunawayDevices: 'DISCONNECT_RUNAWAY_DEVICES',
   /** Seconds the meter covers on its first run (later runs continue from the ledger). */
   meterIntervalSeconds: 'METER_INTERVAL_SECONDS',
   /** JSON `LaneControlTargets` (metered-resources.ts): the rule name and mapping UUID of each lane the guard may switch. */

@@ -1,5 +1,7 @@
+import type { DeviceType } from '../contracts/device-types.js';
 import type { RegionPrices } from '../contracts/prices.js';
 import type { Lane } from '../contracts/topics.js';
+import { type DeviceCertificates, judgeRunaways, type RateLimitedDevices } from './runaway-devices.js';
 import {
   decideGuard,
   type GuardAction,
@@ -48,7 +50,13 @@ export interface AuditEntry {
   readonly action:
     | GuardAction
     | { readonly kind: 'manual-restore'; readonly by: string }
-    | { readonly kind: 'budget-notice'; readonly subject: string; readonly message: string };
+    | { readonly kind: 'budget-notice'; readonly subject: string; readonly message: string }
+    | {
+        readonly kind: 'deactivate-device' | 'report-runaway-device';
+        readonly deviceId: string;
+        readonly refusals: number;
+        readonly certificates?: number;
+      };
   readonly reading: {
     readonly monthToDateUsd: number;
     readonly forecastUsd: number;
@@ -81,6 +89,8 @@ export interface CostControlPorts {
   readonly lanes: LaneControls;
   readonly records: CostRecords;
   readonly notifier: Notifier;
+  /** Rate policing's second step; without these ports runaway devices are only refused, not disconnected. */
+  readonly runaways?: { readonly refused: RateLimitedDevices; readonly certificates: DeviceCertificates };
   /** Waits; a port so tests need not. @default setTimeout */
   readonly wait?: (milliseconds: number) => Promise<void>;
 }
@@ -96,6 +106,8 @@ export interface CostControlSettings {
   readonly prices: RegionPrices;
   readonly fixed: FixedAccrual;
   readonly councilName: string;
+  /** Device types never disconnected by rate policing. @default none */
+  readonly essentialDeviceTypes?: readonly DeviceType[];
 }
 
 function applyToSettings(settings: DegradeSettings, action: GuardAction): DegradeSettings {
@@ -208,7 +220,69 @@ export async function meterAndGuard(
   const failed = audit.some((entry) => entry.outcome === 'failed');
   // Keep the old tier when an action failed, so the next run tries the same step again.
   await ports.records.saveGuardState(failed ? { ...decision.state, tier: state.tier } : decision.state);
-  return { ledger, tier: failed ? state.tier : decision.state.tier, audit };
+  const policed = await policeRunaways(ports, settings, start, now, reading);
+  return { ledger, tier: failed ? state.tier : decision.state.tier, audit: [...audit, ...policed] };
+}
+
+/** Disconnects ordinary devices that kept sending past their allowance in the interval; reports essential ones. */
+async function policeRunaways(
+  ports: CostControlPorts,
+  settings: CostControlSettings,
+  start: Date,
+  end: Date,
+  reading: AuditEntry['reading'],
+): Promise<AuditEntry[]> {
+  if (!ports.runaways) return [];
+  const verdicts = judgeRunaways(
+    await ports.runaways.refused.between(start, end),
+    settings.essentialDeviceTypes ?? [],
+  );
+  const audit: AuditEntry[] = [];
+  for (const verdict of verdicts) {
+    const { deviceId, refusals } = verdict.device;
+    try {
+      if (verdict.kind === 'deactivate') {
+        const certificates = await ports.runaways.certificates.deactivate(deviceId);
+        audit.push({
+          at: end.toISOString(),
+          action: { kind: 'deactivate-device', deviceId, refusals, certificates },
+          reading,
+          outcome: 'done',
+        });
+        await ports.notifier.notify(
+          `${settings.councilName}: device ${deviceId} disconnected`,
+          `Device ${deviceId} sent ${refusals} readings past its hourly allowance in five minutes; its ${certificates} ` +
+            'certificate(s) are now inactive. Check the device, then reactivate its certificate (or rotate it).',
+        );
+      } else {
+        audit.push({
+          at: end.toISOString(),
+          action: { kind: 'report-runaway-device', deviceId, refusals },
+          reading,
+          outcome: 'done',
+        });
+        await ports.notifier.notify(
+          `${settings.councilName}: essential device ${deviceId} is over its rate`,
+          `Essential device ${deviceId} sent ${refusals} readings past its hourly allowance in five minutes. It stays ` +
+            'connected (essential devices are never disconnected automatically); its excess readings are refused.',
+        );
+      }
+    } catch (error) {
+      audit.push({
+        at: end.toISOString(),
+        action: {
+          kind: verdict.kind === 'deactivate' ? 'deactivate-device' : 'report-runaway-device',
+          deviceId,
+          refusals,
+        },
+        reading,
+        outcome: 'failed',
+        error: (error as Error).message,
+      });
+    }
+  }
+  if (audit.length > 0) await ports.records.appendAudit(audit);
+  return audit;
 }
 
 /**

@@ -58,6 +58,11 @@ export interface PlatformConfig {
    * batch at INFO is about as much log as the enrichment costs in compute. @default WARN
    */
   readonly logLevel: LogLevel;
+  /**
+   * Whether the cost guard deactivates the certificates of ordinary devices that keep sending past their hourly
+   * allowance (30 refusals in a meter interval). Essential devices are only reported. @default true
+   */
+  readonly disconnectRunawayDevices: boolean;
   /** API Gateway stage steady-state requests per second. @default - from the load profile, see {@link capDefaults} */
   readonly apiThrottleRateLimit: number;
   /** API Gateway stage burst (at most 5,000). @default - twice the default rate limit, at most 5,000 */
@@ -194,6 +199,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   );
   const logRetentionDays = reader.oneOfNumbers('logRetentionDays', 30, LOG_RETENTION_DAYS);
   const logLevel = reader.choice('logLevel', 'WARN', LOG_LEVELS);
+  const disconnectRunawayDevices = reader.boolean('disconnectRunawayDevices', true);
   const apiThrottleRateLimit = reader.integer('apiThrottleRateLimit', defaults.apiRate, 1, 10_000);
   const apiThrottleBurstLimit = reader.integer(
     'apiThrottleBurstLimit',
@@ -245,6 +251,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     telemetryMaxReadRequestUnits: telemetryMaxReadRequestUnits as number,
     logRetentionDays: logRetentionDays as number,
     logLevel: logLevel as LogLevel,
+    disconnectRunawayDevices: disconnectRunawayDevices as boolean,
     apiThrottleRateLimit: apiThrottleRateLimit as number,
     apiThrottleBurstLimit: apiThrottleBurstLimit as number,
     timestreamMemoryRetentionHours: timestreamMemoryRetentionHours as number,
@@ -269,6 +276,15 @@ class ContextReader {
     if (raw === undefined) return this.missing(key, fallback, allowed);
     if (typeof raw !== 'string' || !valid(raw)) return this.invalid(key, raw, allowed);
     return raw;
+  }
+
+  /** true/false, as a JSON boolean from cdk.json or the text `true`/`false` from `-c`. */
+  boolean(key: string, fallback: boolean): boolean | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    return this.invalid(key, raw, 'true or false');
   }
 
   choice<T extends string>(key: string, fallback: T, allowed: readonly T[]): T | undefined {

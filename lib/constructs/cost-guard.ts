@@ -10,6 +10,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import {
   type LaneControlTargets,
@@ -20,6 +21,7 @@ import type { Lane } from '../../lambdas/contracts/topics.js';
 import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
 import type { IngestLane } from './ingest-lane.js';
+import type { IngestRecords } from './ingest-records.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
 
@@ -74,6 +76,14 @@ export interface CostGuardProps {
   readonly logRetentionDays: number;
   /** Level of the functions' application logs. */
   readonly logLevel: LogLevel;
+  /**
+   * Rate policing's second step: the meter disconnects (deactivates the certificates of) ordinary devices that
+   * keep sending past their allowance, read from the quarantine. @default - runaways are only refused
+   */
+  readonly runawayPolicing?: {
+    readonly ingestRecords: IngestRecords;
+    readonly essentialDeviceTypes: readonly DeviceType[];
+  };
 }
 
 /**
@@ -185,6 +195,8 @@ export class CostGuard extends Construct {
       functionNames.budgetAlert,
       'AWS Budgets notices: runs the spending guard and records the notice',
     );
+
+    if (props.runawayPolicing) this.enableRunawayPolicing(props.runawayPolicing);
 
     const scheduleRole = new Role(this, 'MeterScheduleRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
@@ -302,5 +314,39 @@ export class CostGuard extends Construct {
     // Budgets checks that it may publish when the notification is created.
     if (topic.node.tryFindChild('Policy')) budget.node.addDependency(topic.node.findChild('Policy'));
     return { budget, topic };
+  }
+
+  /** The meter reads the quarantine's RATE_LIMITED entries and may deactivate a device's certificates. */
+  private enableRunawayPolicing(policing: NonNullable<CostGuardProps['runawayPolicing']>): void {
+    const meter = this.meter.function;
+    policing.ingestRecords.grantReadQuarantine(this.meter.role);
+    meter.addEnvironment(ENV.tables.quarantine, policing.ingestRecords.quarantineTable.tableName);
+    meter.addEnvironment(ENV.essentialDeviceTypes, policing.essentialDeviceTypes.join(','));
+    meter.addEnvironment(ENV.disconnectRunawayDevices, 'true');
+    const stack = Stack.of(this);
+    this.meter.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iot:ListThingPrincipals'],
+        resources: [stack.formatArn({ service: 'iot', resource: 'thing', resourceName: '*' })],
+      }),
+    );
+    this.meter.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iot:UpdateCertificate'],
+        resources: [stack.formatArn({ service: 'iot', resource: 'cert', resourceName: '*' })],
+      }),
+    );
+    Validations.of(this.meter.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:${stack.region}:<AWS::AccountId>:thing/*]`,
+      reason:
+        'Which device runs away is known only at run time; listing the principals of any thing in this account and ' +
+        'region is read-only, and the meter acts only on devices the store refused as RATE_LIMITED.',
+    });
+    Validations.of(this.meter.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:${stack.region}:<AWS::AccountId>:cert/*]`,
+      reason:
+        'Certificates are per device and created after deployment; the meter only sets a runaway ordinary ' +
+        "device's certificates to INACTIVE (never deletes or revokes), and every such action is audited and notified.",
+    });
   }
 }

@@ -56,6 +56,14 @@ export class CostGuardStack extends Stack {
       alerts: platform.alerts,
       logRetentionDays: config.logRetentionDays,
       logLevel: config.logLevel,
+      ...(config.disconnectRunawayDevices
+        ? {
+            runawayPolicing: {
+              ingestRecords: data.ingestRecords,
+              essentialDeviceTypes: config.essentialDeviceTypes,
+            },
+          }
+        : {}),
     });
   }
 }

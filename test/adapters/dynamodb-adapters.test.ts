@@ -7,6 +7,7 @@ import {
 import {
   DynamoDbProcessedMessages,
   DynamoDbQuarantine,
+  DynamoDbRateLimitedDevices,
 } from '../../lambdas/adapters/dynamodb-ingest-records.js';
 import { DynamoDbLatestState } from '../../lambdas/adapters/dynamodb-latest-state.js';
 import {
@@ -380,5 +381,37 @@ describe('DynamoDbTelemetryStore paging edge cases', () => {
     await store.write(points, () => 100);
     const again = await store.write([points[14] as TelemetryPoint], () => 12);
     expect(again).toEqual({ retry: [], rejected: [], duplicates: [0] });
+  });
+});
+
+describe('DynamoDbRateLimitedDevices', () => {
+  it('counts RATE_LIMITED refusals per device inside the window only', async () => {
+    const quarantine = new DynamoDbQuarantine(dynamo.client, dynamo.names.quarantine, 90);
+    const refusal = (deviceId: string, receivedAt: string, sourceId: string): QuarantineEntry => ({
+      reason: 'RATE_LIMITED',
+      detail: 'over its allowance',
+      deviceId,
+      deviceType: 'parking-spot',
+      receivedAt,
+      sourceId,
+      payload: '{}',
+      payloadEncoding: 'utf8',
+      payloadBytes: 2,
+      payloadTruncated: false,
+    });
+    await quarantine.put([
+      refusal('bay-1', '2026-11-20T10:01:00.000Z', 'r1'),
+      refusal('bay-1', '2026-11-20T10:02:00.000Z', 'r2'),
+      refusal('bay-2', '2026-11-20T10:03:00.000Z', 'r3'),
+      refusal('bay-1', '2026-11-20T10:06:00.000Z', 'r4'),
+    ]);
+    const refused = await new DynamoDbRateLimitedDevices(dynamo.client, dynamo.names.quarantine).between(
+      new Date('2026-11-20T10:00:00.000Z'),
+      new Date('2026-11-20T10:05:00.000Z'),
+    );
+    expect([...refused].sort((a, b) => a.deviceId.localeCompare(b.deviceId))).toEqual([
+      { deviceId: 'bay-1', deviceType: 'parking-spot', refusals: 2 },
+      { deviceId: 'bay-2', deviceType: 'parking-spot', refusals: 1 },
+    ]);
   });
 });

@@ -121,7 +121,7 @@ describe('CostGuard: least privilege', () => {
 
   it('may disable and enable only the ordinary lane rule, never the essential one', () => {
     for (const role of roles()) {
-      const iot = statementsOf(guard, role).filter((s) => json(s.Action).includes('iot:'));
+      const iot = statementsOf(guard, role).filter((s) => json(s.Action).includes('TopicRule'));
       expect(iot).toHaveLength(1);
       expect(iot[0]?.Action).toEqual(['iot:DisableTopicRule', 'iot:EnableTopicRule']);
       expect(json(iot[0]?.Resource)).toMatch(/TelemetryIngestioncivicingestRule.*Arn/);
@@ -240,5 +240,45 @@ describe('CostGuard without a ceiling', () => {
     for (const fn of Object.values(noCeiling.findResources('AWS::Lambda::Function'))) {
       expect(fn.Properties.Environment.Variables[ENV.monthlyCeilingUsd]).toBeUndefined();
     }
+  });
+});
+
+describe('CostGuard: runaway devices', () => {
+  const iotStatements = (template: Template, functionId: string) =>
+    statementsOf(template, roleOf(template, functionId)).filter((s) => json(s.Action).includes('iot:'));
+
+  it('lets only the meter list thing principals and set certificates INACTIVE, and nothing wider', () => {
+    const meter = iotStatements(guard, meterId());
+    expect(
+      meter.filter((s) => ['iot:ListThingPrincipals', 'iot:UpdateCertificate'].includes(s.Action as string)),
+    ).toEqual([
+      expect.objectContaining({
+        Action: 'iot:ListThingPrincipals',
+        Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }),
+      }),
+      expect.objectContaining({
+        Action: 'iot:UpdateCertificate',
+        Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }),
+      }),
+    ]);
+    expect(json(meter)).toMatch(/:thing\/\*/);
+    expect(json(meter)).toMatch(/:cert\/\*/);
+    expect(json(meter)).not.toMatch(/"iot:\*"|DeleteCertificate/);
+    expect(json(iotStatements(guard, budgetAlertId()))).not.toMatch(/UpdateCertificate|ListThingPrincipals/);
+  });
+
+  it('tells the meter where the refusals are and which types are essential', () => {
+    const [, meter] = only(guard, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Every 5 minutes'),
+    });
+    const variables = (meter.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[ENV.disconnectRunawayDevices]).toBe('true');
+    expect(variables[ENV.essentialDeviceTypes]).toBe('water-level,air-quality');
+    expect(variables[ENV.tables.quarantine]).toBeDefined();
+  });
+
+  it('is off when config says so', () => {
+    const off = synthesizePlatform({ disconnectRunawayDevices: 'false' }).costGuard;
+    expect(json(off.findResources('AWS::IAM::Policy'))).not.toMatch(/UpdateCertificate/);
   });
 });

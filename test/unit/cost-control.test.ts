@@ -12,6 +12,7 @@ import {
   onBudgetNotice,
   restoreService,
 } from '../../lambdas/domain/cost-control.js';
+import { judgeRunaways, RUNAWAY_REFUSALS_PER_INTERVAL } from '../../lambdas/domain/runaway-devices.js';
 import type { GuardState } from '../../lambdas/domain/spending-guard.js';
 import type { SpendingLedger, UsageSample } from '../../lambdas/domain/usage-meter.js';
 
@@ -182,5 +183,88 @@ describe('onBudgetNotice', () => {
       outcome: 'done',
     });
     expect(records.audit.at(-1)?.action.kind).toBe('budget-notice');
+  });
+});
+
+describe('runaway devices', () => {
+  it('judges only devices at or over the threshold, and never disconnects an essential one', () => {
+    const verdicts = judgeRunaways(
+      [
+        { deviceId: 'bin-1', deviceType: 'waste-container', refusals: 29 },
+        { deviceId: 'bin-2', deviceType: 'waste-container', refusals: 30 },
+        { deviceId: 'gauge-1', deviceType: 'water-level', refusals: 500 },
+      ],
+      ['water-level', 'air-quality'],
+    );
+    expect(verdicts.map((v) => [v.kind, v.device.deviceId])).toEqual([
+      ['deactivate', 'bin-2'],
+      ['report-only', 'gauge-1'],
+    ]);
+    expect(RUNAWAY_REFUSALS_PER_INTERVAL).toBe(30);
+  });
+
+  it('deactivates a runaway ordinary device after the meter run, audits and notifies; reports an essential one', async () => {
+    const { ports, settings, records, notices } = setup(IDLE, 1000);
+    const deactivated: string[] = [];
+    let window: [string, string] | undefined;
+    const policed: CostControlPorts = {
+      ...ports,
+      runaways: {
+        refused: {
+          between: async (start, end) => {
+            window = [start.toISOString(), end.toISOString()];
+            return [
+              { deviceId: 'bay-7', deviceType: 'parking-spot', refusals: 240 },
+              { deviceId: 'gauge-2', deviceType: 'water-level', refusals: 90 },
+            ];
+          },
+        },
+        certificates: {
+          deactivate: async (deviceId) => {
+            deactivated.push(deviceId);
+            return 1;
+          },
+        },
+      },
+    };
+    const result = await meterAndGuard(
+      policed,
+      { ...settings, essentialDeviceTypes: ['water-level'] },
+      NOW,
+      300,
+    );
+    expect(window).toEqual(['2026-11-27T11:55:00.000Z', '2026-11-27T12:00:00.000Z']);
+    expect(deactivated).toEqual(['bay-7']);
+    expect(result.audit.map((entry) => entry.action.kind)).toEqual([
+      'deactivate-device',
+      'report-runaway-device',
+    ]);
+    expect(records.audit.at(-2)?.action).toMatchObject({
+      kind: 'deactivate-device',
+      deviceId: 'bay-7',
+      refusals: 240,
+      certificates: 1,
+    });
+    expect(notices.some((n) => n.includes('bay-7 disconnected'))).toBe(true);
+    expect(notices.some((n) => n.includes('gauge-2') && n.includes('stays connected'))).toBe(true);
+  });
+
+  it('audits a failed deactivation instead of failing the meter run', async () => {
+    const { ports, settings, records } = setup(IDLE, 1000);
+    const policed: CostControlPorts = {
+      ...ports,
+      runaways: {
+        refused: {
+          between: async () => [{ deviceId: 'bin-9', deviceType: 'waste-container', refusals: 31 }],
+        },
+        certificates: {
+          deactivate: async () => {
+            throw new Error('ThrottlingException');
+          },
+        },
+      },
+    };
+    await meterAndGuard(policed, settings, NOW, 300);
+    expect(records.audit.at(-1)).toMatchObject({ outcome: 'failed', error: 'ThrottlingException' });
   });
 });
