@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { MAX_ITEMS_PER_HOUR, POINTS_PER_ITEM } from '../lambdas/adapters/dynamodb-telemetry-store.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import type { Envelope } from '../lambdas/contracts/envelope.js';
+import { MAX_READINGS_PER_HOUR } from '../lambdas/domain/rate-policy.js';
 import { DEVICE_PROFILES, type DemoDevice } from './demo-city.js';
 import { createDeviceModel, type DeviceModel } from './device-models.js';
 import { SeededRandom } from './seeded-random.js';
@@ -35,7 +35,7 @@ export interface CitySimulatorOptions {
  * for the +-10% jitter: 15 s, whatever the speed-up. A sped-up demo should show the town, not the rate policing;
  * and a runaway demo is not a load test.
  */
-export const MIN_REPORTING_SECONDS = (3600 / (POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR)) * 1.25;
+export const MIN_REPORTING_SECONDS = (3600 / MAX_READINGS_PER_HOUR) * 1.25;
 
 /**
  * How often a simulated device of this type really reports at this speed-up, in real seconds: its profile's

@@ -72,7 +72,8 @@ interface PendingWrite {
  * on the disk's sync latency. On open the journal is replayed and rewritten with only the live messages.
  *
  * Deletes are journalled with the same group commit; a delete lost in a crash only means a redelivery, which the
- * enrichment step's idempotency records absorb, exactly as with SQS's at-least-once delivery. Receives are journalled
+ * enrichment step's dedupe absorbs (the store refuses a message id it already holds), exactly as with SQS's
+ * at-least-once delivery. Receives are journalled
  * with it too, before the messages are handed out, so a message whose processing kills the process is still counted
  * and reaches the dead-letter queue after `maxReceiveCount` receives, however often the process restarts.
  */

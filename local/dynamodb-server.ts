@@ -2,15 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import {
-  type AttributeDefinition,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
-  type GlobalSecondaryIndex,
-  type KeySchemaElement,
   ListTablesCommand,
 } from '@aws-sdk/client-dynamodb';
-import { localTableName, TABLES, type TableDefinition } from '../lambdas/contracts/tables.js';
+import { localTableName, TABLES, toCreateTableInput } from '../lambdas/contracts/tables.js';
 
 /** A running DynamoDB-compatible server. */
 export interface DynamoDbServer {
@@ -71,37 +68,6 @@ export async function startDynamoDbServer(directory: string, port = 0): Promise<
   };
 }
 
-function createTableInput(definition: TableDefinition) {
-  const attributes = new Map<string, AttributeDefinition>();
-  const keySchema = (
-    pk: TableDefinition['partitionKey'],
-    sk?: TableDefinition['sortKey'],
-  ): KeySchemaElement[] => {
-    for (const key of sk ? [pk, sk] : [pk])
-      attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });
-    return sk
-      ? [
-          { AttributeName: pk.name, KeyType: 'HASH' },
-          { AttributeName: sk.name, KeyType: 'RANGE' },
-        ]
-      : [{ AttributeName: pk.name, KeyType: 'HASH' }];
-  };
-  const tableKeys = keySchema(definition.partitionKey, definition.sortKey);
-  const indexes: GlobalSecondaryIndex[] = (definition.globalSecondaryIndexes ?? []).map((index) => ({
-    IndexName: index.indexName,
-    KeySchema: keySchema(index.partitionKey, index.sortKey),
-    // The CDK tables project everything (TableV2's default); the local copy must answer the same queries.
-    Projection: { ProjectionType: 'ALL' },
-  }));
-  return {
-    TableName: localTableName(definition.id),
-    KeySchema: tableKeys,
-    AttributeDefinitions: [...attributes.values()],
-    BillingMode: 'PAY_PER_REQUEST' as const,
-    ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
-  };
-}
-
 /**
  * Creates every table in {@link TABLES} under its local name, skipping tables that already exist (a restart).
  * TTL is not configured: dynalite does not expire items, and local data is meant to be kept.
@@ -115,10 +81,10 @@ export async function createLocalTables(client: DynamoDBClient): Promise<string[
     start = page.LastEvaluatedTableName;
   } while (start);
   const created: string[] = [];
-  for (const definition of Object.values(TABLES) as TableDefinition[]) {
+  for (const definition of Object.values(TABLES)) {
     const name = localTableName(definition.id);
     if (existing.has(name)) continue;
-    await client.send(new CreateTableCommand(createTableInput(definition)));
+    await client.send(new CreateTableCommand(toCreateTableInput(definition, name)));
     created.push(name);
   }
   for (const name of created) {

@@ -85,11 +85,9 @@ export class LocalLaneControls implements LaneControls {
   }
 
   /**
-   * Resumes the lane's consumer, in the background: it starts once {@link readyToResume} says so. The guard resumes
-   * the consumer before it switches the lane's sampling back to full (spending-guard.ts, transitionActions), and
-   * the handlers cache the sampling rate; started at once, the consumer would sample the backlog that waited in
-   * the queue at the degraded rate. Locally the runtime waits for full sampling to be in effect first (the
-   * deployed guard needs the order changed: see the README).
+   * Resumes the lane's consumer, in the background: it starts once {@link readyToResume} says so. The guard
+   * restores full sampling and waits out the handlers' settings cache before it resumes the consumer
+   * (spending-guard.ts, transitionActions); the extra check here covers tests that shorten or lengthen that cache.
    */
   async resumeConsumer(lane: Lane): Promise<void> {
     this.switchable(lane);

@@ -77,8 +77,8 @@ export interface LocalCostGuardOptions {
   /** Storage and alarms per day. @default - the clock-driven lines of the configured deployment's estimate */
   readonly fixedDailyUsd?: number;
   /**
-   * How long the enrichment handlers keep the degrade settings. @default 5 (60 on AWS: locally a change of tier
-   * should show within a status line)
+   * How long the enrichment handlers keep the degrade settings. @default the deployed value,
+   * INGEST_SETTINGS.degradeSettingsCacheSeconds
    */
   readonly degradeCacheSeconds?: number;
 }

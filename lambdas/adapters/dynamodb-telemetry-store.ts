@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceType, Readings } from '../contracts/device-types.js';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
+import { MAX_READINGS_PER_HOUR } from '../domain/rate-policy.js';
 import type {
   Page,
   TelemetryPoint,
@@ -41,11 +42,6 @@ async function forEachLimited<T>(
  * costs about one write unit (DynamoDB bills an update by the larger of the item's old and new size).
  */
 export const POINTS_PER_ITEM = 10;
-/**
- * Items per device-hour: 300 readings an hour (one every 12 s). A device past that is refused as RATE_LIMITED,
- * which also caps what one faulty device can cost.
- */
-export const MAX_ITEMS_PER_HOUR = 30;
 
 /**
  * One reading inside a bucket item, in short form: bucket items are what storage and writes are billed on.
@@ -75,7 +71,7 @@ type PointOutcome = 'stored' | 'duplicate' | 'full';
  * The default telemetry store: DynamoDB, one partition per device, readings grouped into hourly bucket items.
  *
  * Grouping is what makes DynamoDB cheap for time series: a reading costs the same single write unit as an item
- * of its own, but is stored at a fraction of the bytes (one item overhead and one key per dozen readings), and a
+ * of its own, but is stored at a fraction of the bytes (one item overhead and one key per ten readings), and a
  * 24-hour chart reads about 24 small items in one request. Items expire through TTL at the end of retention.
  *
  * Each append is conditional on the message id not being in the item yet, so a redelivered message is recognised
@@ -83,7 +79,7 @@ type PointOutcome = 'stored' | 'duplicate' | 'full';
  */
 export class DynamoDbTelemetryStore implements TelemetryStore {
   readonly detectsDuplicates = true;
-  /** Capacity units DynamoDB reports for this store's calls: what the local meter and the benchmark read. */
+  /** Capacity units DynamoDB reports for this store's calls: what the benchmark reads. */
   readonly consumed = { writeUnits: 0, readUnits: 0 };
   /** Message ids of bucket items known to be full, per `deviceId|bucketKey`: full items never change again. */
   private readonly fullItems = new Map<string, ReadonlySet<string>>();
@@ -96,7 +92,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
 
   async write(
     points: readonly TelemetryPoint[],
-    hourlyAllowance: (point: TelemetryPoint) => number = () => POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR,
+    hourlyAllowance: (point: TelemetryPoint) => number = () => MAX_READINGS_PER_HOUR,
   ): Promise<WriteOutcome> {
     const retry: number[] = [];
     const duplicates: number[] = [];
@@ -111,7 +107,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     await forEachLimited([...groups.values()], WRITE_PARALLELISM, async (indexes) => {
       for (const index of indexes) {
         const point = points[index] as TelemetryPoint;
-        const allowance = Math.min(POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR, Math.max(1, hourlyAllowance(point)));
+        const allowance = Math.min(MAX_READINGS_PER_HOUR, Math.max(1, hourlyAllowance(point)));
         try {
           const outcome = await this.append(point, allowance);
           if (outcome === 'duplicate') duplicates.push(index);

@@ -75,9 +75,10 @@ function newestPerDevice(points: readonly TelemetryPoint[]): TelemetryPoint[] {
  * series, advance latest state, quarantine the rest. Nothing is dropped silently: a message that cannot be
  * finished now is returned in `retry`, and the queue redelivers it (and dead-letters it after the limit).
  *
- * Redelivery is safe: points are written under their natural key (device, observation time, message id), latest
- * state only moves forward, and where the store cannot tell a duplicate itself, the message is marked processed
- * only after both writes, so a crash in between only repeats idempotent writes.
+ * Redelivery is safe: the DynamoDB store appends a reading only if its message id is not already in that
+ * device-hour's bucket items, latest state only moves forward, and where the store cannot tell a duplicate itself
+ * (Timestream), the message is marked processed only after both writes, so a crash in between only repeats
+ * idempotent writes.
  */
 export async function enrichTelemetryBatch(
   messages: readonly QueuedMessage[],
@@ -162,7 +163,7 @@ export async function enrichTelemetryBatch(
     candidates.push({ point: enriched.point, queueMessageId: message.queueMessageId, key });
   }
 
-  // Stores that detect duplicates on write (DynamoDB, by conditional put on the point's key) need no separate
+  // Stores that detect duplicates on write (DynamoDB, by the append's condition on the message id) need no separate
   // idempotency record: that would double the write cost. Others (Timestream) keep one per message.
   const processed = ports.telemetry.detectsDuplicates ? undefined : ports.processed;
   let fresh = candidates;

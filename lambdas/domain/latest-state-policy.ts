@@ -1,6 +1,6 @@
 import type { TelemetryPoint } from './telemetry.js';
 
-/** What was last written to a device's latest state, as remembered by the writer. */
+/** What a device's latest state holds now: its observation time and a fingerprint of its readings. */
 export interface WrittenState {
   readonly observedAt: string;
   readonly fingerprint: string;

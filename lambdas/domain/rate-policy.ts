@@ -16,11 +16,18 @@ export const DEFAULT_REPORTING_SECONDS: Readonly<Record<DeviceType, number>> = {
 /** A device may send this many times its declared rate before its readings are refused as RATE_LIMITED. */
 export const RATE_POLICING_FACTOR = 3;
 
+/**
+ * The most readings any one device may store in an hour (one every 12 seconds), whatever it declares: the
+ * ceiling on what a single device can cost, and what the store's hourly bucket items are sized for.
+ */
+export const MAX_READINGS_PER_HOUR = 300;
+
 /** Even a device that reports hourly may send a few readings close together (a retry, a status change). */
 const MINIMUM_HOURLY_ALLOWANCE = 12;
 
 /**
- * Readings a device may send in one hour: its declared rate times {@link RATE_POLICING_FACTOR}. Past that, the
+ * Readings a device may send in one hour: its declared rate times {@link RATE_POLICING_FACTOR}, at most
+ * {@link MAX_READINGS_PER_HOUR}. Past that, the
  * store refuses its readings as RATE_LIMITED, so one faulty device cannot run up the bill or drown the others.
  */
 export function hourlyAllowance(
@@ -28,5 +35,8 @@ export function hourlyAllowance(
   factor = RATE_POLICING_FACTOR,
 ): number {
   const interval = device.expectedIntervalSeconds ?? DEFAULT_REPORTING_SECONDS[device.deviceType];
-  return Math.max(MINIMUM_HOURLY_ALLOWANCE, Math.ceil((3600 / interval) * factor));
+  return Math.min(
+    MAX_READINGS_PER_HOUR,
+    Math.max(MINIMUM_HOURLY_ALLOWANCE, Math.ceil((3600 / interval) * factor)),
+  );
 }

@@ -1,5 +1,5 @@
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
-import type { Lane } from '../contracts/topics.js';
+import { type Lane, ORDINARY_LANE } from '../contracts/topics.js';
 
 /**
  * The spending ladder. Each step is taken on month-to-date spend as a share of the council's ceiling:
@@ -89,7 +89,6 @@ export interface GuardDecision {
 }
 
 /** The lanes the guard may act on: every lane but the essential one. */
-const ORDINARY_LANE: Lane = 'civic_ingest';
 
 /** Actions that bring the ordinary lane from `from` to `to`, in the order they must run. */
 export function transitionActions(from: SpendingTier, to: SpendingTier): GuardAction[] {

@@ -180,6 +180,6 @@ export const handler = createCityApiHandler({
   ports: () => cityQueryPortsFromEnvironment(),
   cost: () =>
     costApiFromEnvironment(process.env, (subject, message) =>
-      logger.info('cost guard notice', { subject, message }),
+      logger.warn('cost guard notice', { subject, message }),
     ),
 });

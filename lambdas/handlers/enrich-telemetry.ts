@@ -43,7 +43,10 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
     }
     const byReason: Record<string, number> = {};
     for (const entry of result.quarantined) byReason[entry.reason] = (byReason[entry.reason] ?? 0) + 1;
-    logger.info('batch enriched', {
+    // A batch that left readings out (sampled while degraded) or refused some is worth a warning: at the default
+    // WARN level that line is what records it; an ordinary batch is INFO.
+    const notable = result.sampledOut > 0 || result.quarantined.length > 0;
+    (notable ? logger.warn : logger.info).call(logger, 'batch enriched', {
       received: event.Records.length,
       stored: result.stored,
       duplicates: result.duplicates,

@@ -13,12 +13,12 @@ import { DynamoDbLatestState } from '../../lambdas/adapters/dynamodb-latest-stat
 import {
   bucketKey,
   DynamoDbTelemetryStore,
-  MAX_ITEMS_PER_HOUR,
   POINTS_PER_ITEM,
 } from '../../lambdas/adapters/dynamodb-telemetry-store.js';
 import type { DeviceDirectory } from '../../lambdas/domain/device.js';
 import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
 import type { QuarantineEntry } from '../../lambdas/domain/quarantine.js';
+import { MAX_READINGS_PER_HOUR } from '../../lambdas/domain/rate-policy.js';
 import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import { startDynamo } from '../support/dynalite.js';
 import { device, LIMITS, NOW, queued, reading } from '../support/messages.js';
@@ -147,7 +147,7 @@ describe('DynamoDbTelemetryStore', () => {
 
   it('refuses readings beyond the hourly cap as RATE_LIMITED', async () => {
     const store = new DynamoDbTelemetryStore(dynamo.client, dynamo.names.telemetry, 400);
-    const cap = POINTS_PER_ITEM * MAX_ITEMS_PER_HOUR;
+    const cap = MAX_READINGS_PER_HOUR;
     const points = Array.from({ length: cap + 2 }, (_, i) =>
       point('series-runaway', new Date(Date.UTC(2026, 10, 27, 7, 0, 0, i * 9000)).toISOString(), {
         fillingLevel: 0.5,

@@ -13,7 +13,11 @@ describe('hourlyAllowance', () => {
       180,
     ],
     ['a gauge declared every 300 s', { deviceType: 'water-level', expectedIntervalSeconds: 300 }, 36],
-    ['a gauge declared every 7 s', { deviceType: 'water-level', expectedIntervalSeconds: 7 }, 1543],
+    [
+      'a gauge declared every 7 s is held to the store-wide maximum',
+      { deviceType: 'water-level', expectedIntervalSeconds: 7 },
+      300,
+    ],
     [
       'a bin declared hourly gets the minimum',
       { deviceType: 'waste-container', expectedIntervalSeconds: 3600 },
