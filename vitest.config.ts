@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'services/**/*.test.ts'],
     // CDK synth and local servers are CPU-heavy; two forks match the 2-core CI machine.
     pool: 'forks',
     maxWorkers: 2,

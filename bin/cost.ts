@@ -12,6 +12,7 @@ import {
   COST_ASSUMPTIONS,
   type CostEstimate,
   type CostProfile,
+  costGuardUsd,
   estimateNaive,
   estimatePlatform,
 } from '../lambdas/domain/cost-model.js';
@@ -125,6 +126,7 @@ export function renderCostReport(args: CostArguments): string {
           totalUsd: platform.totalUsd,
           perDeviceUsd: platform.perDeviceUsd,
           perMillionMessagesUsd: platform.perMillionMessagesUsd,
+          costGuardUsd: costGuardUsd(platform),
           lines: platform.lines,
         },
         naive: {
@@ -155,12 +157,13 @@ export function renderCostReport(args: CostArguments): string {
     'Platform as built (Basic Ingest -> SQS -> batched enrichment -> bucketed store, write-on-change):',
     ...table(platform),
     `  TOTAL $${usd(platform.totalUsd)} a month  |  $${usd(platform.perDeviceUsd)} per device  |  $${usd(platform.perMillionMessagesUsd)} per million messages`,
+    `  (of which the cost guard itself, the "cost guard:" lines: $${usd(costGuardUsd(platform))} a month)`,
     '',
     'Naive design (rule invokes Lambda per message, registry read and store write per message):',
     ...table(naive),
     `  TOTAL $${usd(naive.totalUsd)} a month  |  $${usd(naive.perDeviceUsd)} per device  |  $${usd(naive.perMillionMessagesUsd)} per million messages`,
     '',
-    `Platform / naive: ${((platform.totalUsd / naive.totalUsd) * 100).toFixed(0)}%`,
+    `Platform / naive: ${((platform.totalUsd / naive.totalUsd) * 100).toFixed(1)}%`,
   ];
   if (fallbacks.length > 0) out.push('', ...fallbacks.map((f) => `* ${f}`));
   return out.join('\n');

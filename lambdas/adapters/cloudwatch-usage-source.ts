@@ -4,12 +4,14 @@ import {
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import {
+  isFastMeasure,
   type MeteredResources,
   type UsageMeasure,
   type UsageMetric,
   usageMetrics,
 } from '../contracts/metered-resources.js';
-import type { UsageSource } from '../domain/cost-control.js';
+import type { UsageReadOptions, UsageSource } from '../domain/cost-control.js';
+import { COST_ASSUMPTIONS } from '../domain/cost-model.js';
 import type { UsageSample } from '../domain/usage-meter.js';
 
 /** GetMetricData returns at most this many data points per request (all queries together). */
@@ -24,8 +26,11 @@ const FIVE_MINUTE_DATA_DAYS = 63;
  */
 export const DEFAULT_SETTLE_SECONDS = 180;
 
-/** SQS bills requests; its metrics count messages. The Lambda poller receives and deletes in batches of up to 10. */
-const SQS_MESSAGES_PER_BATCH_REQUEST = 10;
+/**
+ * SQS bills requests; its metrics count messages. Each message sent is one request (the IoT rule sends one per
+ * request); the Lambda poller receives and deletes in batches of up to 10, so 2/10 of a request more per message.
+ */
+const SQS_REQUESTS_PER_MESSAGE_SENT = 1 + 2 / 10;
 
 export interface CloudWatchUsageSourceOptions {
   /** Seconds the read window lags the requested one. @default DEFAULT_SETTLE_SECONDS */
@@ -35,22 +40,36 @@ export interface CloudWatchUsageSourceOptions {
 const floorToMinute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
 
 /**
- * Usage from the free one-minute service metrics of the platform's own resources, in ONE GetMetricData request
- * (billed per metric requested, about 40 here: $0.0004 a run, $3.50 a month at a run every 5 minutes).
+ * Usage from the free one-minute service metrics of the platform's own resources, in ONE GetMetricData request a
+ * run (billed per metric requested).
+ *
+ * Every run (every 5 minutes) reads only the signals that move spend fast and that no hard cap bounds: IoT
+ * TopicMatch per lane rule, SQS NumberOfMessagesSent per lane queue, the city API's Count, and Invocations and
+ * Duration of the data-path functions (lane enrichment, city API). The run whose interval crosses a UTC hour
+ * boundary (see `isReconciliationRun`) asks the same request for the slow, capped resources as well (DynamoDB
+ * consumed units per table and index, IncomingBytes per log group) over the whole window since the last
+ * reconciliation. Between reconciliations that slow usage is estimated from the fast signals with the cost
+ * model's per-message figures (`MeteredResources.usageRates`); the meter then replaces the estimates with the
+ * measured figure.
  *
  * The window is shifted back by the settle delay and cut at whole minutes; since each run starts where the last
- * one ended, consecutive windows tile time exactly, and every minute is read once, after its data has arrived.
+ * one ended (and each reconciliation where the last one ended), consecutive windows tile time exactly, and every
+ * minute is read once, after its data has arrived. On a reconciliation run the request starts at the earlier,
+ * reconciliation start; the fast metrics count only the data points of the run's own window (timestamps at or
+ * after its start: exact with one-minute periods, to within one period for a catch-up of days).
  *
  * Approximations, all documented in the README:
- * - SQS requests = messages sent (the IoT rule sends one per request) + received / 10 + deleted / 10 (the Lambda
- *   poller receives and deletes in batches of up to 10) + empty receives (one request each). Partly filled
- *   batches make the true figure a little higher; long polls that return nothing are counted exactly.
+ * - SQS requests = messages sent x (1 + 2/10) (one send each; the Lambda poller receives and deletes 10 at a
+ *   time) + the idle-poll allowance of the cost model for the interval (Lambda's long polls of an empty queue).
+ *   Partly filled batches make the true figure a little higher; the allowance, charged even when busy, errs high.
  * - Lambda GB-seconds from the summed Duration and each function's configured memory (billed duration rounds up
  *   to the millisecond, so this is exact to within a millisecond per invocation).
  * - IoT connectivity from the configured device count, all connected all the time (errs high).
+ * - The cost guard's own functions are not read: their cost is in the fixed daily accrual.
  */
 export class CloudWatchUsageSource implements UsageSource {
-  private readonly metrics: UsageMetric[];
+  private readonly fast: UsageMetric[];
+  private readonly all: UsageMetric[];
   private readonly settleMs: number;
 
   constructor(
@@ -58,24 +77,38 @@ export class CloudWatchUsageSource implements UsageSource {
     private readonly resources: MeteredResources,
     options: CloudWatchUsageSourceOptions = {},
   ) {
-    this.metrics = usageMetrics(resources);
+    this.fast = usageMetrics(resources, 'fast');
+    this.all = usageMetrics(resources, 'all');
     this.settleMs = (options.settleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000;
   }
 
-  /** The metric queries one run sends (for tests and for the construct's synth-time count). */
+  /** The metric queries of a reconciliation run, every metric (for tests and for the construct's synth-time count). */
   get queries(): readonly UsageMetric[] {
-    return this.metrics;
+    return this.all;
   }
 
-  async read(start: Date, end: Date): Promise<UsageSample> {
+  /** The metric queries of every other run: the fast signals only. */
+  get fastQueries(): readonly UsageMetric[] {
+    return this.fast;
+  }
+
+  async read(start: Date, end: Date, options: UsageReadOptions = {}): Promise<UsageSample> {
     const from = floorToMinute(start.getTime() - this.settleMs);
     const to = floorToMinute(end.getTime() - this.settleMs);
+    const reconcileFrom = options.reconcileFrom
+      ? Math.min(from, floorToMinute(options.reconcileFrom.getTime() - this.settleMs))
+      : undefined;
+    const metrics = reconcileFrom === undefined ? this.fast : this.all;
+    const requestFrom = reconcileFrom ?? from;
     const totals = new Map<UsageMeasure, number>();
     let gbSeconds = 0;
-    if (to > from && this.metrics.length > 0) {
-      const period = periodFor(from, to, end.getTime(), this.metrics.length);
-      const sums = await this.sums(from, to, period);
-      for (const metric of this.metrics) {
+    if (to > requestFrom && metrics.length > 0) {
+      const period = periodFor(requestFrom, to, end.getTime(), metrics.length);
+      // Fast metrics count from this run's own window start, slow ones from the reconciliation's.
+      const sums = await this.sums(metrics, requestFrom, to, period, (metric) =>
+        isFastMeasure(metric.measure) ? from : requestFrom,
+      );
+      for (const metric of metrics) {
         const sum = sums.get(metric.id) ?? 0;
         totals.set(metric.measure, (totals.get(metric.measure) ?? 0) + sum);
         if (metric.measure === 'lambdaDurationMs')
@@ -83,29 +116,58 @@ export class CloudWatchUsageSource implements UsageSource {
       }
     }
     const total = (measure: UsageMeasure) => totals.get(measure) ?? 0;
+    const intervalSeconds = Math.max(0, (end.getTime() - start.getTime()) / 1000);
+    const messages = total('sqsSent');
+    const idlePolls =
+      (COST_ASSUMPTIONS.idleSqsPollsPerLanePerMonth / COST_ASSUMPTIONS.secondsPerMonth) *
+      this.resources.queues.length *
+      intervalSeconds;
+    const rates = this.resources.usageRates;
+    const slow =
+      reconcileFrom === undefined
+        ? {
+            dynamoWriteUnits: messages * rates.dynamoWriteUnitsPerMessage,
+            dynamoReadUnits: messages * rates.dynamoReadUnitsPerMessage,
+            logBytes:
+              total('lambdaInvocations') * rates.logBytesPerInvocation +
+              total('apiRequests') * rates.logBytesPerApiRequest,
+            slowUsage: { kind: 'estimated' as const },
+          }
+        : {
+            dynamoWriteUnits: total('dynamoWriteUnits'),
+            dynamoReadUnits: total('dynamoReadUnits'),
+            logBytes: total('logBytes'),
+            slowUsage: {
+              kind: 'reconciled' as const,
+              from: new Date(Math.min(start.getTime(), options.reconcileFrom?.getTime() ?? 0)).toISOString(),
+            },
+          };
     return {
-      intervalSeconds: Math.max(0, (end.getTime() - start.getTime()) / 1000),
+      intervalSeconds,
       rulesTriggered: total('rulesTriggered'),
       // Devices publish only to Basic Ingest topics, which have no broker messaging charge.
       brokerMessages: 0,
       connectedDevices: this.resources.devices,
-      sqsRequests:
-        total('sqsSent') +
-        total('sqsReceived') / SQS_MESSAGES_PER_BATCH_REQUEST +
-        total('sqsDeleted') / SQS_MESSAGES_PER_BATCH_REQUEST +
-        total('sqsEmptyReceives'),
+      sqsRequests: messages * SQS_REQUESTS_PER_MESSAGE_SENT + idlePolls,
       lambdaInvocations: total('lambdaInvocations'),
       lambdaGbSeconds: gbSeconds,
-      dynamoWriteUnits: total('dynamoWriteUnits'),
-      dynamoReadUnits: total('dynamoReadUnits'),
       apiRequests: total('apiRequests'),
-      logBytes: total('logBytes'),
+      ...slow,
     };
   }
 
-  /** Sum of every data point per query id. One request; NextToken is followed only if CloudWatch pages anyway. */
-  private async sums(from: number, to: number, period: number): Promise<Map<string, number>> {
-    const queries: MetricDataQuery[] = this.metrics.map((metric) => ({
+  /**
+   * Sum of the data points per query id at or after each metric's own start. One request; NextToken is followed
+   * only if CloudWatch pages anyway.
+   */
+  private async sums(
+    metrics: readonly UsageMetric[],
+    from: number,
+    to: number,
+    period: number,
+    countFrom: (metric: UsageMetric) => number,
+  ): Promise<Map<string, number>> {
+    const queries: MetricDataQuery[] = metrics.map((metric) => ({
       Id: metric.id,
       MetricStat: {
         Metric: {
@@ -118,6 +180,7 @@ export class CloudWatchUsageSource implements UsageSource {
       },
       ReturnData: true,
     }));
+    const since = new Map(metrics.map((metric) => [metric.id, countFrom(metric)]));
     const sums = new Map<string, number>();
     let nextToken: string | undefined;
     do {
@@ -132,7 +195,12 @@ export class CloudWatchUsageSource implements UsageSource {
       );
       for (const result of response.MetricDataResults ?? []) {
         if (!result.Id) continue;
-        const sum = (result.Values ?? []).reduce((total, value) => total + value, 0);
+        const cutoff = since.get(result.Id) ?? from;
+        const values = result.Values ?? [];
+        const sum = values.reduce((total, value, index) => {
+          const at = result.Timestamps?.[index];
+          return at === undefined || at.getTime() >= cutoff ? total + value : total;
+        }, 0);
         sums.set(result.Id, (sums.get(result.Id) ?? 0) + sum);
       }
       nextToken = response.NextToken;

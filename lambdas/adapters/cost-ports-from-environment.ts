@@ -5,7 +5,11 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { isDeviceType } from '../contracts/device-types.js';
 import { ENV } from '../contracts/environment.js';
-import type { LaneControlTargets, MeteredResources } from '../contracts/metered-resources.js';
+import {
+  type LaneControlTargets,
+  METER_INTERVAL_SECONDS,
+  type MeteredResources,
+} from '../contracts/metered-resources.js';
 import { pricesFor } from '../contracts/prices.js';
 import { LANES } from '../contracts/topics.js';
 import type { CostControlPorts, CostControlSettings, GuardActionPorts } from '../domain/cost-control.js';
@@ -25,7 +29,7 @@ import {
 import { LogNotifier, SnsNotifier } from './sns-notifier.js';
 
 /** The meter's default first window: one schedule period. */
-export const METER_INTERVAL_SECONDS = 300;
+export { METER_INTERVAL_SECONDS };
 
 const name = z.string().min(1);
 const meteredResourcesSchema = z.object({
@@ -36,6 +40,12 @@ const meteredResourcesSchema = z.object({
   apis: z.array(z.object({ name, stage: name })),
   logGroups: z.array(name),
   devices: z.number().int().nonnegative(),
+  usageRates: z.object({
+    dynamoWriteUnitsPerMessage: z.number().nonnegative(),
+    dynamoReadUnitsPerMessage: z.number().nonnegative(),
+    logBytesPerInvocation: z.number().nonnegative(),
+    logBytesPerApiRequest: z.number().nonnegative(),
+  }),
 });
 const laneControlTargetsSchema = z.partialRecord(
   z.enum(LANES),

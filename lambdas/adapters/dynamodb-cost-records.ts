@@ -74,6 +74,8 @@ export class DynamoDbCostRecords implements CostRecords {
       burnRateUsdPerHour: item.burnRateUsdPerHour as number,
       forecastUsd: item.forecastUsd as number,
       meteredUntil: item.meteredUntil as string,
+      ...(typeof item.reconciledUntil === 'string' ? { reconciledUntil: item.reconciledUntil } : {}),
+      ...(typeof item.provisionalUsd === 'number' ? { provisionalUsd: item.provisionalUsd } : {}),
     };
     this.loaded = { month: ledger.month, meteredUntil: ledger.meteredUntil };
     return ledger;

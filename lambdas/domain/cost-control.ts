@@ -1,4 +1,5 @@
 import type { DeviceType } from '../contracts/device-types.js';
+import { isReconciliationRun } from '../contracts/metered-resources.js';
 import type { RegionPrices } from '../contracts/prices.js';
 import type { Lane } from '../contracts/topics.js';
 import { type DeviceCertificates, judgeRunaways, type RateLimitedDevices } from './runaway-devices.js';
@@ -12,7 +13,9 @@ import {
   type SpendingTier,
 } from './spending-guard.js';
 import {
+  correctClosedMonth,
   type FixedAccrual,
+  type MeteredCost,
   monthOf,
   priceUsage,
   recordInterval,
@@ -20,10 +23,19 @@ import {
   type UsageSample,
 } from './usage-meter.js';
 
+/** What a run asks of the usage source beyond its interval. */
+export interface UsageReadOptions {
+  /**
+   * Reconcile: measure the slow usage (DynamoDB units, log bytes) over [reconcileFrom, end) instead of estimating
+   * it for [start, end). A source that measures everything every run may ignore it.
+   */
+  readonly reconcileFrom?: Date;
+}
+
 /** Port: where usage comes from (CloudWatch metrics on AWS, the runtime's counters locally). */
 export interface UsageSource {
-  /** Usage in [start, end). */
-  read(start: Date, end: Date): Promise<UsageSample>;
+  /** Usage in [start, end); see {@link UsageSample.slowUsage} for how the slow usage was obtained. */
+  read(start: Date, end: Date, options?: UsageReadOptions): Promise<UsageSample>;
 }
 
 /** Port: switches that change what the platform takes in. Only ever called for the ordinary lane. */
@@ -198,11 +210,18 @@ export async function meterAndGuard(
     ? new Date(previous.meteredUntil)
     : new Date(now.getTime() - defaultIntervalSeconds * 1000);
   const intervalSeconds = Math.max(0, (now.getTime() - start.getTime()) / 1000);
-  const usage = await ports.usage.read(start, now);
+  const reconcileFrom = new Date(previous?.reconciledUntil ?? start.toISOString());
+  const usage = await ports.usage.read(
+    start,
+    now,
+    isReconciliationRun(start, now) ? { reconcileFrom } : undefined,
+  );
   const cost = priceUsage({ ...usage, intervalSeconds }, settings.prices, settings.fixed);
-  const ledger = recordInterval(previous, cost.usd, now, intervalSeconds);
-  await ports.records.saveLedger(ledger);
-
+  const ledger = await bookInterval(ports.records, previous, usage, cost, {
+    end: now,
+    intervalSeconds,
+    reconcileFrom,
+  });
   const state = (await ports.records.loadGuardState()) ?? initialGuardState(monthOf(now));
   const decision = decideGuard(state, {
     month: ledger.month,
@@ -222,6 +241,49 @@ export async function meterAndGuard(
   await ports.records.saveGuardState(failed ? { ...decision.state, tier: state.tier } : decision.state);
   const policed = await policeRunaways(ports, settings, start, now, reading);
   return { ledger, tier: failed ? state.tier : decision.state.tier, audit: [...audit, ...policed] };
+}
+
+/**
+ * Books one priced interval in the ledger, keeping it consistent across reconciliations:
+ * - slow usage measured for the interval (locally): booked as it is;
+ * - estimated: booked, and remembered as provisional;
+ * - reconciled (measured over the window since the last reconciliation, this interval included): the measured
+ *   figure replaces the provisional estimates, i.e. the ledger adds measured minus provisional. The burn rate
+ *   takes the measured slow usage at its hourly rate, not the correction, so a reconciliation never makes a
+ *   5-minute spike in the forecast. On the first run of a month the correction belongs to the month that holds
+ *   the estimates: that ledger is corrected and saved first (the last minutes of slow usage go with it, just as
+ *   the new month's first interval takes the last minutes of the old month's fast usage).
+ */
+async function bookInterval(
+  records: CostRecords,
+  previous: SpendingLedger | undefined,
+  usage: UsageSample,
+  cost: MeteredCost,
+  interval: { readonly end: Date; readonly intervalSeconds: number; readonly reconcileFrom: Date },
+): Promise<SpendingLedger> {
+  const { end: now, intervalSeconds } = interval;
+  const provisional = previous?.provisionalUsd ?? 0;
+  const slow = usage.slowUsage;
+  let ledger: SpendingLedger;
+  if (slow?.kind === 'estimated') {
+    ledger = recordInterval(previous, cost.usd, now, intervalSeconds, {
+      provisionalUsd: (previous && previous.month === monthOf(now) ? provisional : 0) + cost.slowUsd,
+      reconciledUntil: interval.reconcileFrom,
+    });
+  } else if (slow?.kind === 'reconciled') {
+    const windowSeconds = Math.max(intervalSeconds, (now.getTime() - Date.parse(slow.from)) / 1000);
+    const rateUsd = cost.usd - cost.slowUsd + cost.slowUsd * (intervalSeconds / Math.max(1, windowSeconds));
+    if (previous && previous.month !== monthOf(now)) {
+      await records.saveLedger(correctClosedMonth(previous, cost.slowUsd - provisional, now));
+      ledger = recordInterval(previous, cost.usd - cost.slowUsd, now, intervalSeconds, { rateUsd });
+    } else {
+      ledger = recordInterval(previous, cost.usd - provisional, now, intervalSeconds, { rateUsd });
+    }
+  } else {
+    ledger = recordInterval(previous, cost.usd, now, intervalSeconds);
+  }
+  await records.saveLedger(ledger);
+  return ledger;
 }
 
 /** Disconnects ordinary devices that kept sending past their allowance in the interval; reports essential ones. */

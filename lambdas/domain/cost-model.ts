@@ -1,4 +1,12 @@
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
+import {
+  GUARD_FUNCTION_MEMORY_MB,
+  METER_INTERVAL_SECONDS,
+  meterMetricCounts,
+  nominalMeteredResources,
+  RECONCILIATION_SECONDS,
+  type SlowUsageRates,
+} from '../contracts/metered-resources.js';
 import type { PriceItem, RegionPrices } from '../contracts/prices.js';
 import { LANES } from '../contracts/topics.js';
 
@@ -22,6 +30,8 @@ export interface CostLine {
   readonly fallback?: string;
   /** Accrues with time (storage, alarms) rather than with use; the meter adds these as a daily amount. */
   readonly overTime?: boolean;
+  /** The cost guard's own cost (its meter, schedule and records), shown apart in the CLI and the statement. */
+  readonly costGuard?: boolean;
 }
 
 export interface CostEstimate {
@@ -73,8 +83,20 @@ export const COST_ASSUMPTIONS = {
   apiFunctionMs: 50,
   apiFunctionMemoryMb: 512,
   apiLogBytesPerRequest: 600,
-  /** Alarms the platform deploys (dead-letter queues, function errors, queue age, per lane). */
-  platformAlarms: 3 * LANES.length + 1,
+  /** Alarms the platform deploys: dead-letter queue, function errors and queue age per lane; the meter's two. */
+  platformAlarms: 3 * LANES.length + 2,
+  /**
+   * The cost guard's own functions (256 MB arm64). A meter run is one GetMetricData call and a handful of
+   * DynamoDB reads and writes: a second, cold starts included, errs high. Budget notices: a handful a month.
+   */
+  meterRunMs: 1000,
+  budgetAlertInvocationsPerMonth: 10,
+  budgetAlertRunMs: 1500,
+  /** The meter logs one summary line a run at INFO (the platform's START/END/REPORT lines are filtered out). */
+  guardLogBytesPerRun: 500,
+  /** A meter run reads the ledger, guard state and degrade settings (strongly consistent) and writes two. */
+  guardRecordReadUnitsPerRun: 3,
+  guardRecordWriteUnitsPerRun: 2,
 } as const;
 
 interface LineSpec {
@@ -86,6 +108,7 @@ interface LineSpec {
   /** Quantity units per price unit, e.g. 1e6 for a per-million price. */
   readonly per: number;
   readonly overTime?: boolean;
+  readonly costGuard?: boolean;
 }
 
 function priceLines(specs: readonly LineSpec[], prices: RegionPrices): CostLine[] {
@@ -102,6 +125,7 @@ function priceLines(specs: readonly LineSpec[], prices: RegionPrices): CostLine[
         monthlyUsd: (spec.quantity / spec.per) * price.usd,
         ...(price.fallback ? { fallback: price.fallback } : {}),
         ...(spec.overTime ? { overTime: true } : {}),
+        ...(spec.costGuard ? { costGuard: true } : {}),
       };
     });
 }
@@ -350,7 +374,129 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
       },
     );
   }
+  specs.push(...costGuardLines(profile));
   return summarise('platform', profile, messages, priceLines(specs, prices));
+}
+
+/** Meter runs a month (one every {@link METER_INTERVAL_SECONDS}) and hourly reconciliations. */
+export const METER_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / METER_INTERVAL_SECONDS;
+export const RECONCILIATIONS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / RECONCILIATION_SECONDS;
+
+/** GetMetricData metrics the meter requests a month: fast metrics every run, slow ones once an hour. */
+export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore'>): number {
+  const counts = meterMetricCounts(nominalMeteredResources(profile.telemetryStore));
+  return counts.perRun * METER_RUNS_PER_MONTH + counts.perReconciliation * RECONCILIATIONS_PER_MONTH;
+}
+
+/**
+ * The cost guard's own lines. Everything but its records accrues by the clock (a run every 5 minutes whatever
+ * the traffic), so those lines are `overTime`: the meter adds them in the fixed daily accrual and does not read
+ * the guard's own functions. Its records live in the `cost-guard` table, which the meter measures hourly.
+ */
+function costGuardLines(profile: CostProfile): LineSpec[] {
+  const a = COST_ASSUMPTIONS;
+  const counts = meterMetricCounts(nominalMeteredResources(profile.telemetryStore));
+  const gbSeconds =
+    ((METER_RUNS_PER_MONTH * a.meterRunMs + a.budgetAlertInvocationsPerMonth * a.budgetAlertRunMs) / 1000) *
+    (GUARD_FUNCTION_MEMORY_MB / 1024);
+  const guard = { costGuard: true } as const;
+  return [
+    {
+      ...guard,
+      overTime: true,
+      service: 'CloudWatch',
+      item: `cost guard: GetMetricData (${counts.perRun} metrics a run, ${counts.perReconciliation} more hourly)`,
+      quantity: meterMetricsPerMonth(profile),
+      unit: 'metrics',
+      price: 'cloudwatch.metricsRequestedPerThousand',
+      per: 1e3,
+    },
+    {
+      ...guard,
+      overTime: true,
+      service: 'EventBridge',
+      item: 'cost guard: meter schedule',
+      quantity: METER_RUNS_PER_MONTH,
+      unit: 'invocations',
+      price: 'scheduler.invocationsPerMillion',
+      per: 1e6,
+    },
+    {
+      ...guard,
+      overTime: true,
+      service: 'Lambda',
+      item: 'cost guard: meter and budget-alert invocations',
+      quantity: METER_RUNS_PER_MONTH + a.budgetAlertInvocationsPerMonth,
+      unit: 'invocations',
+      price: 'lambda.requestsPerMillion',
+      per: 1e6,
+    },
+    {
+      ...guard,
+      overTime: true,
+      service: 'Lambda',
+      item: 'cost guard: meter and budget-alert duration (arm64)',
+      quantity: gbSeconds,
+      unit: 'GB-seconds',
+      price: 'lambda.arm64GbSecond',
+      per: 1,
+    },
+    {
+      ...guard,
+      overTime: true,
+      service: 'CloudWatch',
+      item: 'cost guard: logs',
+      quantity: (METER_RUNS_PER_MONTH * a.guardLogBytesPerRun) / 1e9,
+      unit: 'GB',
+      price: 'logs.ingestionPerGb',
+      per: 1,
+    },
+    {
+      ...guard,
+      service: 'DynamoDB',
+      item: 'cost guard: records (reads)',
+      quantity: METER_RUNS_PER_MONTH * a.guardRecordReadUnitsPerRun,
+      unit: 'read units',
+      price: 'dynamodb.readUnitsPerMillion',
+      per: 1e6,
+    },
+    {
+      ...guard,
+      service: 'DynamoDB',
+      item: 'cost guard: records (writes)',
+      quantity: METER_RUNS_PER_MONTH * a.guardRecordWriteUnitsPerRun,
+      unit: 'write units',
+      price: 'dynamodb.writeUnitsPerMillion',
+      per: 1e6,
+    },
+  ];
+}
+
+/** What the cost guard itself costs a month (its lines of the estimate). */
+export function costGuardUsd(estimate: Pick<CostEstimate, 'lines'>): number {
+  return estimate.lines.filter((line) => line.costGuard).reduce((sum, line) => sum + line.monthlyUsd, 0);
+}
+
+/**
+ * The per-message figures the meter prices the slow usage with between reconciliations, from the estimate's
+ * own lines (so they are the cost model's figures, not a second copy): DynamoDB units of the data path per lane
+ * message (the guard's records excluded: they are not driven by messages), and log bytes per data-path
+ * invocation and per API request.
+ */
+export function slowUsageRates(estimate: CostEstimate): SlowUsageRates {
+  const messages = estimate.messagesPerMonth;
+  const units = (...names: string[]) =>
+    estimate.lines
+      .filter((line) => line.service === 'DynamoDB' && !line.costGuard && names.includes(line.unit))
+      .reduce((sum, line) => sum + line.quantity, 0);
+  const perMessage = (quantity: number) => (messages > 0 ? quantity / messages : 0);
+  return {
+    // Timestream's idempotency records are billed in write request units.
+    dynamoWriteUnitsPerMessage: perMessage(units('write units', 'request units')),
+    dynamoReadUnitsPerMessage: perMessage(units('read units')),
+    logBytesPerInvocation: COST_ASSUMPTIONS.platformLogBytesPerInvocation,
+    logBytesPerApiRequest: COST_ASSUMPTIONS.apiLogBytesPerRequest,
+  };
 }
 
 /** The design councils are often sold: the rule invokes a function per message, which reads and writes per message. */
@@ -448,7 +594,10 @@ function summarise(
   };
 }
 
-/** What accrues every day whatever the traffic (storage at steady state, alarms): the meter's fixed accrual. */
+/**
+ * What accrues every day whatever the traffic (storage at steady state, alarms, and the cost guard's own meter:
+ * its GetMetricData, schedule, functions and logs): the meter's fixed accrual.
+ */
 export function dailyFixedAccrualUsd(estimate: CostEstimate): number {
   return estimate.lines.filter((line) => line.overTime).reduce((sum, line) => sum + line.monthlyUsd, 0) / 30;
 }

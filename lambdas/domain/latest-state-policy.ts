@@ -30,3 +30,12 @@ export function needsLatestStateWrite(
     new Date(next.observedAt).getTime() - new Date(previous.observedAt).getTime() >= refreshSeconds * 1000
   );
 }
+
+/**
+ * How long a device may go unheard before it counts as offline: three missed readings, and never less than the
+ * refresh period plus one interval, because write-on-change lets a device's stored "last heard" lag by up to the
+ * refresh period while its readings do not change.
+ */
+export function offlineAfterSeconds(messageIntervalSeconds: number, refreshSeconds: number): number {
+  return Math.max(3 * messageIntervalSeconds, refreshSeconds + messageIntervalSeconds);
+}

@@ -18,7 +18,19 @@ export interface UsageSample {
   readonly dynamoReadUnits: number;
   readonly apiRequests: number;
   readonly logBytes: number;
+  /**
+   * Where the slow, capped usage (dynamoWriteUnits, dynamoReadUnits, logBytes) comes from. Absent: measured for
+   * this interval (the local runtime counts everything). 'estimated': priced from this interval's fast signals
+   * with the cost model's per-message figures, provisional until the next reconciliation. 'reconciled': measured
+   * over the longer window [from, end of the interval), which replaces every estimate booked since `from`.
+   */
+  readonly slowUsage?:
+    | { readonly kind: 'estimated' }
+    | { readonly kind: 'reconciled'; readonly from: string };
 }
+
+/** The sample's items that price the slow usage (see {@link UsageSample.slowUsage}). */
+export const SLOW_USAGE_ITEMS: readonly string[] = ['DynamoDB writes', 'DynamoDB reads', 'CloudWatch Logs'];
 
 export interface MeteredLine {
   readonly item: string;
@@ -29,10 +41,15 @@ export interface MeteredLine {
 
 export interface MeteredCost {
   readonly usd: number;
+  /** The part of `usd` priced from the slow usage (DynamoDB units and log bytes). */
+  readonly slowUsd: number;
   readonly lines: readonly MeteredLine[];
 }
 
-/** Costs that accrue by the clock, not by use (storage, alarms), as a daily amount from the cost statement. */
+/**
+ * Costs that accrue by the clock, not by use (storage, alarms, the cost guard's own meter), as a daily amount
+ * from the cost statement.
+ */
 export interface FixedAccrual {
   readonly dailyUsd: number;
 }
@@ -66,12 +83,16 @@ export function priceUsage(sample: UsageSample, prices: RegionPrices, fixed: Fix
     line('API requests', sample.apiRequests, 'apigateway.restRequestsPerMillion', 1e6),
     line('CloudWatch Logs', sample.logBytes / 1e9, 'logs.ingestionPerGb', 1),
     {
-      item: 'storage and alarms (fixed accrual)',
+      item: 'storage, alarms and the cost guard (fixed accrual)',
       quantity: sample.intervalSeconds / 86_400,
       usd: fixed.dailyUsd * (sample.intervalSeconds / 86_400),
     },
   ].filter((l) => l.quantity > 0);
-  return { usd: lines.reduce((sum, l) => sum + l.usd, 0), lines };
+  return {
+    usd: lines.reduce((sum, l) => sum + l.usd, 0),
+    slowUsd: lines.filter((l) => SLOW_USAGE_ITEMS.includes(l.item)).reduce((sum, l) => sum + l.usd, 0),
+    lines,
+  };
 }
 
 /** Month-to-date spend as the meter keeps it. */
@@ -85,6 +106,26 @@ export interface SpendingLedger {
   readonly forecastUsd: number;
   /** End of the last metered interval, ISO. */
   readonly meteredUntil: string;
+  /**
+   * End of the last reconciliation of the slow usage, ISO. @default meteredUntil (ledgers written before the
+   * meter estimated slow usage measured it every run)
+   */
+  readonly reconciledUntil?: string;
+  /** Estimated slow usage booked in `monthToDateUsd` since `reconciledUntil`, replaced at the next reconciliation. @default 0 */
+  readonly provisionalUsd?: number;
+}
+
+/** How one interval is booked beyond its cost (see {@link recordInterval}). */
+export interface IntervalBooking {
+  /**
+   * The interval's cost at its own rate, for the burn rate. Differs from the booked cost on a reconciliation run,
+   * which also adds the difference for the hour before it. @default the booked cost
+   */
+  readonly rateUsd?: number;
+  /** Estimates held in month to date after this interval. @default 0 */
+  readonly provisionalUsd?: number;
+  /** End of the last reconciliation after this interval. @default the interval's end */
+  readonly reconciledUntil?: Date;
 }
 
 export function monthOf(at: Date): string {
@@ -104,11 +145,13 @@ export function recordInterval(
   costUsd: number,
   intervalEnd: Date,
   intervalSeconds: number,
+  booking: IntervalBooking = {},
 ): SpendingLedger {
   const month = monthOf(intervalEnd);
   const carried = ledger && ledger.month === month ? ledger.monthToDateUsd : 0;
   const monthToDateUsd = carried + costUsd;
-  const burnRateUsdPerHour = intervalSeconds > 0 ? (costUsd / intervalSeconds) * 3600 : 0;
+  const rateUsd = booking.rateUsd ?? costUsd;
+  const burnRateUsdPerHour = intervalSeconds > 0 ? (rateUsd / intervalSeconds) * 3600 : 0;
   const hoursLeft = (endOfMonth(intervalEnd).getTime() - intervalEnd.getTime()) / 3_600_000;
   return {
     month,
@@ -116,5 +159,29 @@ export function recordInterval(
     burnRateUsdPerHour,
     forecastUsd: monthToDateUsd + burnRateUsdPerHour * hoursLeft,
     meteredUntil: intervalEnd.toISOString(),
+    reconciledUntil: (booking.reconciledUntil ?? intervalEnd).toISOString(),
+    provisionalUsd: booking.provisionalUsd ?? 0,
+  };
+}
+
+/**
+ * Replaces the estimates a closed month's ledger holds with the measured figure: a reconciliation on the first
+ * run of a month measures the last hour of the month before, whose estimates that month's ledger holds. The month
+ * is over, so its forecast is what it spent. `meteredUntil` moves to the reconciling run's end, so an overlapping
+ * run (which read the old value) cannot apply the same correction twice.
+ */
+export function correctClosedMonth(
+  ledger: SpendingLedger,
+  correctionUsd: number,
+  reconciledUntil: Date,
+): SpendingLedger {
+  const monthToDateUsd = ledger.monthToDateUsd + correctionUsd;
+  return {
+    ...ledger,
+    monthToDateUsd,
+    forecastUsd: monthToDateUsd,
+    meteredUntil: reconciledUntil.toISOString(),
+    reconciledUntil: reconciledUntil.toISOString(),
+    provisionalUsd: 0,
   };
 }

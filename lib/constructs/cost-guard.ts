@@ -13,8 +13,11 @@ import { Construct } from 'constructs';
 import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import {
+  GUARD_FUNCTION_MEMORY_MB,
   type LaneControlTargets,
+  METER_INTERVAL_SECONDS,
   type MeteredResources,
+  type SlowUsageRates,
   usageMetrics,
 } from '../../lambdas/contracts/metered-resources.js';
 import type { Lane } from '../../lambdas/contracts/topics.js';
@@ -26,7 +29,7 @@ import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
 
 /** How often the usage meter runs. */
-export const METER_RATE_MINUTES = 5;
+export const METER_RATE_MINUTES = METER_INTERVAL_SECONDS / 60;
 /** The heartbeat alarm fires when the meter has not run for this many schedule periods. */
 export const HEARTBEAT_PERIODS = 3;
 /** AWS Budgets thresholds (percent of the ceiling): actual spend, then the month's forecast. */
@@ -60,7 +63,10 @@ export interface CostGuardProps {
   readonly lanes: Readonly<Record<Lane, IngestLane>>;
   /** The only lane the guard may switch off (its rule and its consumer). */
   readonly ordinaryLane: IngestLane;
-  /** The platform's other functions (enrichment, API); the guard adds its own two. */
+  /**
+   * The data-path functions (lane enrichment, city API). The guard's own two are not metered: their cost is a
+   * known fixed amount, in `fixedDailyUsd`.
+   */
   readonly functions: readonly MeteredFunction[];
   /** Every DynamoDB table and its index names. */
   readonly tables: readonly { readonly tableName: string; readonly indexes: readonly string[] }[];
@@ -69,7 +75,12 @@ export interface CostGuardProps {
   readonly logGroupNames: readonly string[];
   /** Devices in the field: connectivity is priced on this count. */
   readonly devices: number;
-  /** Clock-driven costs (storage, alarms, the meter's own GetMetricData) per day, from the cost statement. @default 0 */
+  /** The cost model's per-message figures the meter prices slow usage with between hourly reconciliations. */
+  readonly usageRates: SlowUsageRates;
+  /**
+   * Clock-driven costs per day, from the cost statement: storage, alarms, and the guard itself (GetMetricData,
+   * schedule, its two functions and their logs). @default 0
+   */
   readonly fixedDailyUsd?: number;
   /** The heartbeat and failure alarms go here. */
   readonly alerts: PlatformAlerts;
@@ -101,6 +112,8 @@ export class CostGuard extends Construct {
   /** The budget and the topic its notices go to, when a ceiling is set. */
   readonly budget?: CfnBudget;
   readonly budgetNotices?: Topic;
+  /** What the meter reads (tokens for names until deployment). */
+  readonly metered: MeteredResources;
 
   constructor(scope: Construct, id: string, props: CostGuardProps) {
     super(scope, id);
@@ -118,16 +131,12 @@ export class CostGuard extends Construct {
       meter: `${stack.stackName}-usage-meter`,
       budgetAlert: `${stack.stackName}-budget-alert`,
     };
-    const memorySizeMb = 256;
-    const guardFunctions: MeteredFunction[] = Object.values(functionNames).map((functionName) => ({
-      functionName,
-      memoryMb: memorySizeMb,
-      logGroupName: `/aws/lambda/${functionName}`,
-    }));
+    const memorySizeMb = GUARD_FUNCTION_MEMORY_MB;
+    // The guard's own functions are not metered (fixed accrual), so the meter reads only the data path.
     const metered: MeteredResources = {
       rules: Object.values(props.lanes).map((lane) => lane.rule.ruleName ?? ''),
       queues: Object.values(props.lanes).map((lane) => lane.queue.queueName),
-      functions: [...props.functions, ...guardFunctions].map((fn) => ({
+      functions: props.functions.map((fn) => ({
         name: fn.functionName,
         memoryMb: fn.memoryMb,
       })),
@@ -136,13 +145,13 @@ export class CostGuard extends Construct {
         ...(table.indexes.length > 0 ? { indexes: [...table.indexes] } : {}),
       })),
       apis: [{ name: props.api.restApiName, stage: props.api.deploymentStage.stageName }],
-      logGroups: [...props.functions, ...guardFunctions]
-        .map((fn) => fn.logGroupName)
-        .concat(props.logGroupNames),
+      logGroups: props.functions.map((fn) => fn.logGroupName).concat(props.logGroupNames),
       devices: props.devices,
+      usageRates: props.usageRates,
     };
     // Fails synth if the platform ever grows past what one GetMetricData request can read.
     usageMetrics(metered);
+    this.metered = metered;
 
     const laneControls: LaneControlTargets = { [props.ordinaryLane.lane]: props.ordinaryLane.controlTarget };
     const environment = {

@@ -1,5 +1,5 @@
 import type { RegionPrices } from '../../lambdas/contracts/prices.js';
-import { COST_ASSUMPTIONS, type CostEstimate } from '../../lambdas/domain/cost-model.js';
+import { COST_ASSUMPTIONS, type CostEstimate, costGuardUsd } from '../../lambdas/domain/cost-model.js';
 import { RATE_POLICING_FACTOR } from '../../lambdas/domain/rate-policy.js';
 
 /** A synthesized CloudFormation template, as much of it as the statement reads. */
@@ -372,6 +372,9 @@ export function renderCostStatement(statement: CostStatement): string {
       (l) => `| ${l.service} | ${l.item}${l.fallback ? ' *' : ''} | ${usd(l.monthlyUsd)} |`,
     ),
     `| | **Total** | **${usd(statement.expectedUsd)}** |`,
+    '',
+    `Of which the cost guard itself (the "cost guard:" lines: its meter's GetMetricData, schedule, functions, logs ` +
+      `and records): ${usd(costGuardUsd({ lines: statement.expectedLines }))} a month.`,
     '',
     '## Hard caps and the most each can cost',
     '',

@@ -1,9 +1,11 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ORDINARY_LANE } from '../../lambdas/contracts/topics.js';
+import { slowUsageRates } from '../../lambdas/domain/cost-model.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { CostGuard, type MeteredFunction } from '../constructs/cost-guard.js';
 import type { PlatformFunction } from '../constructs/platform-function.js';
+import { platformEstimate } from '../cost/platform-estimate.js';
 import type { DataStack } from './data-stack.js';
 import type { PlatformStack } from './platform-stack.js';
 
@@ -12,7 +14,10 @@ export interface CostGuardStackProps extends StackProps {
   readonly config: PlatformConfig;
   readonly data: DataStack;
   readonly platform: PlatformStack;
-  /** Clock-driven costs per day (storage, alarms, the meter itself), from the cost statement. @default 0 */
+  /**
+   * Clock-driven costs per day (storage, alarms, the cost guard's own meter, schedule and functions), from the
+   * cost statement. @default 0
+   */
   readonly fixedDailyUsd?: number;
 }
 
@@ -52,6 +57,7 @@ export class CostGuardStack extends Stack {
       api: platform.cityApi.api,
       logGroupNames: [platform.cityApi.accessLogs.logGroupName],
       devices: config.loadProfile.devices,
+      usageRates: slowUsageRates(platformEstimate(config)),
       ...(props.fixedDailyUsd === undefined ? {} : { fixedDailyUsd: props.fixedDailyUsd }),
       alerts: platform.alerts,
       logRetentionDays: config.logRetentionDays,

@@ -41,6 +41,12 @@ const RESOURCES: MeteredResources = {
   apis: [{ name: 'city-api', stage: 'v1' }],
   logGroups: ['/aws/lambda/enrich'],
   devices: 100,
+  usageRates: {
+    dynamoWriteUnitsPerMessage: 1.68,
+    dynamoReadUnitsPerMessage: 1.5,
+    logBytesPerInvocation: 50,
+    logBytesPerApiRequest: 600,
+  },
 };
 
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;

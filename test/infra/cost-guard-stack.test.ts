@@ -1,14 +1,22 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/contracts/environment.js';
-import { synthesizePlatform } from './platform-app.js';
+import {
+  type MeteredResources,
+  meterMetricCounts,
+  nominalMeteredResources,
+} from '../../lambdas/contracts/metered-resources.js';
+import { dailyFixedAccrualUsd, meterMetricsPerMonth } from '../../lambdas/domain/cost-model.js';
+import { platformEstimate } from '../../lib/cost/platform-estimate.js';
+import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 let guard: Template;
 let platform: Template;
 let noCeiling: Template;
+let built: ReturnType<typeof synthesizePlatform>;
 
 beforeAll(() => {
-  const built = synthesizePlatform({ monthlyCeilingUsd: '60', alertEmails: 'iot-ops@example.gov.uk' });
+  built = synthesizePlatform({ monthlyCeilingUsd: '60', alertEmails: 'iot-ops@example.gov.uk' });
   guard = built.costGuard;
   platform = built.platform;
   noCeiling = synthesizePlatform({ monthlyCeilingUsd: '' }).costGuard;
@@ -103,6 +111,45 @@ describe('CostGuard: the meter and its schedule', () => {
     expect(controls).not.toContain('civic_essential');
     expect(controls).not.toMatch(/civicessential/);
     expect(variables[ENV.monthlyCeilingUsd]).toBe('60');
+  });
+
+  it("meters the data path only: not the guard's own functions or their logs", () => {
+    const metered: MeteredResources = built.built.costGuardStack.guard.metered;
+    const stack = built.built.costGuardStack;
+    const names = metered.functions.map((fn) => stack.resolve(fn.name));
+    // Two lane enrichment functions and the city API function.
+    expect(names).toHaveLength(3);
+    expect(json(names)).not.toMatch(/usage-meter|budget-alert/);
+    expect(json(metered.logGroups.map((group) => stack.resolve(group)))).not.toMatch(
+      /usage-meter|budget-alert/,
+    );
+    expect(metered.logGroups).toHaveLength(4);
+    expect(metered.usageRates.dynamoWriteUnitsPerMessage).toBeGreaterThan(1);
+  });
+
+  it('reads as many metrics as the cost model prices (11 a run, 20 more hourly), within one request', () => {
+    const metered = built.built.costGuardStack.guard.metered;
+    expect(meterMetricCounts(metered)).toEqual({ perRun: 11, perReconciliation: 20 });
+    expect(meterMetricCounts(metered)).toEqual(meterMetricCounts(nominalMeteredResources('dynamodb')));
+    expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb' })).toBe(11 * 8_640 + 20 * 720);
+    const timestream = synthesizePlatform(STORE_CONFIGURATIONS.timestream).built;
+    expect(meterMetricCounts(timestream.costGuardStack.guard.metered)).toEqual(
+      meterMetricCounts(nominalMeteredResources('timestream')),
+    );
+  });
+
+  it("passes the fixed daily accrual, the guard's own meter included", () => {
+    const [, meter] = only(guard, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Every 5'),
+    });
+    const variables = (meter.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const daily = Number(variables[ENV.costFixedDailyUsd]);
+    expect(daily).toBeCloseTo(dailyFixedAccrualUsd(platformEstimate(built.built.config)), 9);
+    const guardFixed = platformEstimate(built.built.config)
+      .lines.filter((line) => line.costGuard && line.overTime)
+      .reduce((sum, line) => sum + line.monthlyUsd, 0);
+    expect(guardFixed).toBeGreaterThan(1);
+    expect(daily * 30).toBeGreaterThan(guardFixed);
   });
 
   it('sends guard notices to an SNS topic encrypted with the AWS managed key, with the e-mail subscribers', () => {

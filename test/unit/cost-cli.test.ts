@@ -3,7 +3,12 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseCostArguments, parseInterval, renderCostReport, UsageError } from '../../bin/cost.js';
 import { pricesFor, UNVERIFIED_REGION_UPLIFT } from '../../lambdas/contracts/prices.js';
-import { estimateNaive, estimatePlatform, messagesPerMonth } from '../../lambdas/domain/cost-model.js';
+import {
+  costGuardUsd,
+  estimateNaive,
+  estimatePlatform,
+  messagesPerMonth,
+} from '../../lambdas/domain/cost-model.js';
 
 const run = promisify(execFile);
 const profile = {
@@ -58,16 +63,40 @@ describe('cost model', () => {
     );
   });
 
-  it.each([1000, 10_000])(
+  // The cost guard's own meter is priced in (a fixed cost, so the small city carries it most).
+  it.each([
+    [1000, 0.6],
+    [10_000, 0.6],
+  ])(
     'the platform costs at most 60%% of the naive design for %i devices every 5 minutes in London',
-    (devices) => {
+    (devices, share) => {
       const prices = pricesFor('eu-west-2');
       const london = { ...profile, devices, apiRequestsPerDay: 10_000 };
       expect(
         estimatePlatform(london, prices).totalUsd / estimateNaive(london, prices).totalUsd,
-      ).toBeLessThanOrEqual(0.6);
+      ).toBeLessThanOrEqual(share);
     },
   );
+
+  it("shows the cost guard's own lines: GetMetricData from the metric counts, schedule, functions", () => {
+    const prices = pricesFor('eu-west-2');
+    const platform = estimatePlatform({ ...profile, devices: 1000 }, prices);
+    const guard = platform.lines.filter((l) => l.costGuard);
+    expect(guard.map((l) => l.item)).toEqual(
+      expect.arrayContaining([
+        'cost guard: GetMetricData (11 metrics a run, 20 more hourly)',
+        'cost guard: meter schedule',
+        'cost guard: meter and budget-alert invocations',
+      ]),
+    );
+    // 11 x 8,640 + 20 x 720 = 109,440 metrics at $0.01 a thousand, +20% unverified in London.
+    expect(guard.find((l) => l.unit === 'metrics')?.monthlyUsd).toBeCloseTo(109.44 * 0.01 * 1.2, 9);
+    expect(costGuardUsd(platform)).toBeGreaterThan(1.3);
+    expect(costGuardUsd(platform)).toBeLessThan(1.45);
+    expect(renderCostReport(parseCostArguments(['--devices', '1000']))).toMatch(
+      /of which the cost guard itself/,
+    );
+  });
 
   it('totals are the sum of the lines', () => {
     const estimate = estimatePlatform(profile, pricesFor('eu-west-1'));

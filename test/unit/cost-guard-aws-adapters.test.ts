@@ -33,19 +33,56 @@ const RESOURCES: MeteredResources = {
   queues: ['ingest-q', 'essential-q'],
   functions: [
     { name: 'enrich-ingest', memoryMb: 512 },
-    { name: 'usage-meter', memoryMb: 256 },
+    { name: 'city-api', memoryMb: 512 },
   ],
   tables: [{ name: 'devices', indexes: ['byType'] }, { name: 'telemetry' }],
   apis: [{ name: 'city-api', stage: 'v1' }],
-  logGroups: ['/aws/lambda/enrich-ingest'],
+  logGroups: ['/aws/lambda/enrich-ingest', 'api-access'],
   devices: 1000,
+  usageRates: {
+    dynamoWriteUnitsPerMessage: 1.5,
+    dynamoReadUnitsPerMessage: 1.25,
+    logBytesPerInvocation: 50,
+    logBytesPerApiRequest: 600,
+  },
+};
+
+const describeQuery = (q: {
+  MetricStat?: {
+    Metric?: { Namespace?: string; MetricName?: string; Dimensions?: { Name?: string; Value?: string }[] };
+  };
+}) => {
+  const metric = q.MetricStat?.Metric;
+  const dims = (metric?.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(',');
+  return `${metric?.Namespace} ${metric?.MetricName} ${dims}`;
 };
 
 describe('CloudWatchUsageSource', () => {
   const start = new Date('2026-11-27T12:00:20.000Z');
   const end = new Date('2026-11-27T12:05:20.000Z');
+  const FAST = [
+    'AWS/IoT TopicMatch RuleName=civic_ingest',
+    'AWS/IoT TopicMatch RuleName=civic_essential',
+    'AWS/SQS NumberOfMessagesSent QueueName=ingest-q',
+    'AWS/SQS NumberOfMessagesSent QueueName=essential-q',
+    'AWS/ApiGateway Count ApiName=city-api,Stage=v1',
+    'AWS/Lambda Invocations FunctionName=enrich-ingest',
+    'AWS/Lambda Duration FunctionName=enrich-ingest',
+    'AWS/Lambda Invocations FunctionName=city-api',
+    'AWS/Lambda Duration FunctionName=city-api',
+  ];
+  const SLOW = [
+    'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=devices',
+    'AWS/DynamoDB ConsumedReadCapacityUnits TableName=devices',
+    'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=devices,GlobalSecondaryIndexName=byType',
+    'AWS/DynamoDB ConsumedReadCapacityUnits TableName=devices,GlobalSecondaryIndexName=byType',
+    'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=telemetry',
+    'AWS/DynamoDB ConsumedReadCapacityUnits TableName=telemetry',
+    'AWS/Logs IncomingBytes LogGroupName=/aws/lambda/enrich-ingest',
+    'AWS/Logs IncomingBytes LogGroupName=api-access',
+  ];
 
-  it('asks ONE GetMetricData request for every platform metric, Sum per minute, over the settled window', async () => {
+  it('asks ONE GetMetricData request for the fast signals only, Sum per minute, over the settled window', async () => {
     cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     await new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES).read(start, end);
     expect(cloudwatch.commandCalls(GetMetricDataCommand)).toHaveLength(1);
@@ -54,61 +91,53 @@ describe('CloudWatchUsageSource', () => {
     expect(input?.StartTime).toEqual(new Date('2026-11-27T11:57:00.000Z'));
     expect(input?.EndTime).toEqual(new Date('2026-11-27T12:02:00.000Z'));
     const queries = input?.MetricDataQueries ?? [];
-    // 2 rules + 4 per queue + 2 per function + 2 per table and index + 1 API + 1 log group
-    expect(queries).toHaveLength(2 + 8 + 4 + 6 + 1 + 1);
+    // 2 rules + 1 per queue + 1 API + 2 per data-path function: no DynamoDB, no logs, no SQS receives.
+    expect(queries.map(describeQuery)).toEqual(FAST);
     for (const query of queries) {
       expect(query.Id).toMatch(/^[a-z][A-Za-z0-9_]*$/);
       expect(query.MetricStat).toMatchObject({ Period: 60, Stat: 'Sum' });
     }
-    const described = queries.map((q) => {
-      const metric = q.MetricStat?.Metric;
-      const dims = (metric?.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(',');
-      return `${metric?.Namespace} ${metric?.MetricName} ${dims}`;
-    });
-    expect(described).toEqual(
-      expect.arrayContaining([
-        'AWS/IoT TopicMatch RuleName=civic_ingest',
-        'AWS/IoT TopicMatch RuleName=civic_essential',
-        'AWS/SQS NumberOfMessagesSent QueueName=ingest-q',
-        'AWS/SQS NumberOfMessagesReceived QueueName=ingest-q',
-        'AWS/SQS NumberOfMessagesDeleted QueueName=essential-q',
-        'AWS/SQS NumberOfEmptyReceives QueueName=essential-q',
-        'AWS/Lambda Invocations FunctionName=enrich-ingest',
-        'AWS/Lambda Duration FunctionName=usage-meter',
-        'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=devices',
-        'AWS/DynamoDB ConsumedReadCapacityUnits TableName=devices,GlobalSecondaryIndexName=byType',
-        'AWS/DynamoDB ConsumedReadCapacityUnits TableName=telemetry',
-        'AWS/ApiGateway Count ApiName=city-api,Stage=v1',
-        'AWS/Logs IncomingBytes LogGroupName=/aws/lambda/enrich-ingest',
-      ]),
-    );
   });
 
-  it('maps a canned response to a usage sample (SQS requests approximated from message counts)', async () => {
+  it('asks the same ONE request for the slow metrics too on a reconciliation run, over the window since the last one', async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     const source = new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES);
-    const idOf = (namespace: string, name: string, value?: string) =>
-      source.queries.find(
-        (q) =>
-          q.namespace === namespace &&
-          q.metricName === name &&
-          (value === undefined || q.dimensions.some((d) => d.value === value)),
-      )?.id as string;
+    await source.read(new Date('2026-11-27T12:55:20Z'), new Date('2026-11-27T13:00:20Z'), {
+      reconcileFrom: start,
+    });
+    expect(cloudwatch.commandCalls(GetMetricDataCommand)).toHaveLength(1);
+    const input = cloudwatch.commandCalls(GetMetricDataCommand)[0]?.args[0].input;
+    expect(input?.StartTime).toEqual(new Date('2026-11-27T11:57:00.000Z'));
+    expect(input?.EndTime).toEqual(new Date('2026-11-27T12:57:00.000Z'));
+    const queries = input?.MetricDataQueries ?? [];
+    expect(queries.map(describeQuery)).toEqual([...FAST, ...SLOW]);
+    // A fast metric keeps its id in both kinds of run.
+    expect(queries.slice(0, FAST.length).map((q) => q.Id)).toEqual(source.fastQueries.map((q) => q.id));
+    for (const query of queries) expect(query.MetricStat).toMatchObject({ Period: 60, Stat: 'Sum' });
+  });
+
+  const idOf = (source: CloudWatchUsageSource, namespace: string, name: string, value?: string) =>
+    source.queries.find(
+      (q) =>
+        q.namespace === namespace &&
+        q.metricName === name &&
+        (value === undefined || q.dimensions.some((d) => d.value === value)),
+    )?.id as string;
+
+  it('maps a fast run to a sample, estimating DynamoDB and log usage from the fast signals', async () => {
+    const source = new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES);
+    const id = (namespace: string, name: string, value?: string) => idOf(source, namespace, name, value);
     cloudwatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
-        { Id: idOf('AWS/IoT', 'TopicMatch', 'civic_ingest'), Values: [100, 200] },
-        { Id: idOf('AWS/IoT', 'TopicMatch', 'civic_essential'), Values: [50] },
-        { Id: idOf('AWS/SQS', 'NumberOfMessagesSent', 'ingest-q'), Values: [300] },
-        { Id: idOf('AWS/SQS', 'NumberOfMessagesReceived', 'ingest-q'), Values: [300] },
-        { Id: idOf('AWS/SQS', 'NumberOfMessagesDeleted', 'ingest-q'), Values: [300] },
-        { Id: idOf('AWS/SQS', 'NumberOfEmptyReceives', 'ingest-q'), Values: [40] },
-        { Id: idOf('AWS/Lambda', 'Invocations', 'enrich-ingest'), Values: [3] },
-        { Id: idOf('AWS/Lambda', 'Duration', 'enrich-ingest'), Values: [1000, 1000] },
-        { Id: idOf('AWS/Lambda', 'Duration', 'usage-meter'), Values: [4000] },
-        { Id: idOf('AWS/DynamoDB', 'ConsumedWriteCapacityUnits', 'devices'), Values: [10] },
-        { Id: idOf('AWS/DynamoDB', 'ConsumedWriteCapacityUnits', 'byType'), Values: [5] },
-        { Id: idOf('AWS/DynamoDB', 'ConsumedReadCapacityUnits', 'telemetry'), Values: [7.5] },
-        { Id: idOf('AWS/ApiGateway', 'Count'), Values: [12] },
-        { Id: idOf('AWS/Logs', 'IncomingBytes'), Values: [2048] },
+        { Id: id('AWS/IoT', 'TopicMatch', 'civic_ingest'), Values: [100, 200] },
+        { Id: id('AWS/IoT', 'TopicMatch', 'civic_essential'), Values: [50] },
+        { Id: id('AWS/SQS', 'NumberOfMessagesSent', 'ingest-q'), Values: [300] },
+        { Id: id('AWS/SQS', 'NumberOfMessagesSent', 'essential-q'), Values: [50] },
+        { Id: id('AWS/Lambda', 'Invocations', 'enrich-ingest'), Values: [3] },
+        { Id: id('AWS/Lambda', 'Invocations', 'city-api'), Values: [12] },
+        { Id: id('AWS/Lambda', 'Duration', 'enrich-ingest'), Values: [1000, 1000] },
+        { Id: id('AWS/Lambda', 'Duration', 'city-api'), Values: [600] },
+        { Id: id('AWS/ApiGateway', 'Count'), Values: [12] },
       ],
     });
     expect(await source.read(start, end)).toEqual({
@@ -116,19 +145,70 @@ describe('CloudWatchUsageSource', () => {
       rulesTriggered: 350,
       brokerMessages: 0,
       connectedDevices: 1000,
-      sqsRequests: 300 + 30 + 30 + 40,
-      lambdaInvocations: 3,
-      lambdaGbSeconds: 2 * 0.5 + 4 * 0.25,
-      dynamoWriteUnits: 15,
-      dynamoReadUnits: 7.5,
+      // 350 sent x (1 + 2/10) + idle polls: 5 pollers x 3 a minute per lane = 0.25 a second x 2 lanes x 300 s.
+      sqsRequests: 350 * 1.2 + 150,
+      lambdaInvocations: 15,
+      lambdaGbSeconds: 2 * 0.5 + 0.6 * 0.5,
       apiRequests: 12,
+      // 350 messages x 1.5 write units and x 1.25 read units; 15 invocations x 50 B + 12 requests x 600 B.
+      dynamoWriteUnits: 525,
+      dynamoReadUnits: 437.5,
+      logBytes: 15 * 50 + 12 * 600,
+      slowUsage: { kind: 'estimated' },
+    });
+  });
+
+  it('maps a reconciliation run: slow usage measured since the last reconciliation, fast signals for the run alone', async () => {
+    const source = new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES);
+    const id = (namespace: string, name: string, value?: string) => idOf(source, namespace, name, value);
+    const at = (iso: string) => new Date(`2026-11-27T${iso}:00Z`);
+    cloudwatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        // Minutes before this run's own window (from 12:52) were counted by earlier runs.
+        {
+          Id: id('AWS/IoT', 'TopicMatch', 'civic_ingest'),
+          Values: [999, 100],
+          Timestamps: [at('12:10'), at('12:52')],
+        },
+        {
+          Id: id('AWS/SQS', 'NumberOfMessagesSent', 'ingest-q'),
+          Values: [999, 100],
+          Timestamps: [at('12:10'), at('12:53')],
+        },
+        {
+          Id: id('AWS/DynamoDB', 'ConsumedWriteCapacityUnits', 'devices'),
+          Values: [10, 20],
+          Timestamps: [at('12:10'), at('12:55')],
+        },
+        {
+          Id: id('AWS/DynamoDB', 'ConsumedWriteCapacityUnits', 'byType'),
+          Values: [5],
+          Timestamps: [at('11:57')],
+        },
+        {
+          Id: id('AWS/DynamoDB', 'ConsumedReadCapacityUnits', 'telemetry'),
+          Values: [7.5],
+          Timestamps: [at('12:30')],
+        },
+        { Id: id('AWS/Logs', 'IncomingBytes', 'api-access'), Values: [2048], Timestamps: [at('12:00')] },
+      ],
+    });
+    const sample = await source.read(new Date('2026-11-27T12:55:20Z'), new Date('2026-11-27T13:00:20Z'), {
+      reconcileFrom: start,
+    });
+    expect(sample).toMatchObject({
+      rulesTriggered: 100,
+      sqsRequests: 100 * 1.2 + 150,
+      dynamoWriteUnits: 35,
+      dynamoReadUnits: 7.5,
       logBytes: 2048,
+      slowUsage: { kind: 'reconciled', from: start.toISOString() },
     });
   });
 
   it('follows NextToken should CloudWatch page the answer anyway', async () => {
     const source = new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES);
-    const rule = source.queries[0]?.id as string;
+    const rule = source.fastQueries[0]?.id as string;
     cloudwatch
       .on(GetMetricDataCommand)
       .resolvesOnce({ MetricDataResults: [{ Id: rule, Values: [1] }], NextToken: 'more' })

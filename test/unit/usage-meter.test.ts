@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { pricesFor } from '../../lambdas/contracts/prices.js';
-import { priceUsage, recordInterval, type UsageSample } from '../../lambdas/domain/usage-meter.js';
+import {
+  type CostControlPorts,
+  type CostControlSettings,
+  type CostRecords,
+  FULL_SERVICE,
+  meterAndGuard,
+  type UsageSource,
+} from '../../lambdas/domain/cost-control.js';
+import {
+  priceUsage,
+  recordInterval,
+  type SpendingLedger,
+  type UsageSample,
+} from '../../lambdas/domain/usage-meter.js';
 
 const FIVE_MINUTES: UsageSample = {
   intervalSeconds: 300,
@@ -54,5 +67,150 @@ describe('recordInterval', () => {
     const november = recordInterval(undefined, 40, new Date('2026-11-30T23:55:00Z'), 300);
     const december = recordInterval(november, 0.5, new Date('2026-12-01T00:00:00Z'), 300);
     expect(december).toMatchObject({ month: '2026-12', monthToDateUsd: 0.5 });
+  });
+});
+
+describe('meterAndGuard between and at reconciliations (us-east-1, hand-computed)', () => {
+  const prices = pricesFor('us-east-1');
+  const FAST_RUN: UsageSample = {
+    intervalSeconds: 300,
+    rulesTriggered: 350,
+    brokerMessages: 0,
+    connectedDevices: 1_000,
+    sqsRequests: 570,
+    lambdaInvocations: 15,
+    lambdaGbSeconds: 1.3,
+    apiRequests: 12,
+    dynamoWriteUnits: 525,
+    dynamoReadUnits: 437.5,
+    logBytes: 7_950,
+    slowUsage: { kind: 'estimated' },
+  };
+  //   connectivity 5,000 min x $0.08/M = 0.0004; rules + actions 350 x $0.30/M = 0.000105; SQS 570 x $0.40/M =
+  //   0.000228; Lambda 15 x $0.20/M + 1.3 GB-s x $0.0000133334 = 0.000003 + 0.00001733342; API 12 x $3.50/M =
+  //   0.000042; fixed $1.44/day x 300 s = 0.005
+  const FAST_USD = 0.0004 + 0.000105 + 0.000228 + 0.000003 + 0.00001733342 + 0.000042 + 0.005;
+  //   DynamoDB 525 WRU x $0.625/M + 437.5 RRU x $0.125/M + logs 7,950 B x $0.50/GB
+  const ESTIMATED_SLOW_USD = 0.000328125 + 0.0000546875 + 0.000003975;
+  //   Measured over the hour: 60,000 WRU x $0.625/M + 40,000 RRU x $0.125/M + 1 MB x $0.50/GB
+  const MEASURED: Pick<UsageSample, 'dynamoWriteUnits' | 'dynamoReadUnits' | 'logBytes'> = {
+    dynamoWriteUnits: 60_000,
+    dynamoReadUnits: 40_000,
+    logBytes: 1_000_000,
+  };
+  const MEASURED_USD = 0.0375 + 0.005 + 0.0005;
+
+  class Records implements CostRecords {
+    readonly ledgers = new Map<string, SpendingLedger>();
+    latest: SpendingLedger | undefined;
+    async loadLedger() {
+      return this.latest;
+    }
+    async saveLedger(ledger: SpendingLedger) {
+      this.ledgers.set(ledger.month, ledger);
+      if (!this.latest || ledger.month >= this.latest.month) this.latest = ledger;
+    }
+    async loadGuardState() {
+      return undefined;
+    }
+    async saveGuardState() {}
+    async loadDegradeSettings() {
+      return FULL_SERVICE;
+    }
+    async saveDegradeSettings() {}
+    async appendAudit() {}
+    async recentAudit() {
+      return [];
+    }
+  }
+
+  function meter() {
+    const records = new Records();
+    const reads: { start: string; end: string; reconcileFrom?: string }[] = [];
+    const usage: UsageSource = {
+      read: async (start, end, options) => {
+        reads.push({
+          start: start.toISOString(),
+          end: end.toISOString(),
+          ...(options?.reconcileFrom ? { reconcileFrom: options.reconcileFrom.toISOString() } : {}),
+        });
+        return options?.reconcileFrom
+          ? {
+              ...FAST_RUN,
+              ...MEASURED,
+              slowUsage: { kind: 'reconciled', from: options.reconcileFrom.toISOString() },
+            }
+          : FAST_RUN;
+      },
+    };
+    const ports: CostControlPorts = {
+      usage,
+      records,
+      lanes: {
+        disableRule: async () => {},
+        enableRule: async () => {},
+        pauseConsumer: async () => {},
+        resumeConsumer: async () => {},
+      },
+      notifier: { notify: async () => {} },
+    };
+    const settings: CostControlSettings = {
+      ceilingUsd: Number.POSITIVE_INFINITY,
+      prices,
+      fixed: { dailyUsd: 1.44 },
+      councilName: 'Test',
+    };
+    const run = (iso: string) => meterAndGuard(ports, settings, new Date(iso), 300);
+    return { records, reads, run };
+  }
+
+  it('prices a fast run with the estimated slow usage and holds that estimate as provisional', async () => {
+    const { reads, run } = meter();
+    const { ledger } = await run('2026-11-27T12:10:00Z');
+    expect(reads).toEqual([{ start: '2026-11-27T12:05:00.000Z', end: '2026-11-27T12:10:00.000Z' }]);
+    expect(ledger.monthToDateUsd).toBeCloseTo(FAST_USD + ESTIMATED_SLOW_USD, 12);
+    expect(ledger.provisionalUsd).toBeCloseTo(ESTIMATED_SLOW_USD, 12);
+    expect(ledger.reconciledUntil).toBe('2026-11-27T12:05:00.000Z');
+  });
+
+  it('replaces the hour of estimates with the measured figure on the run that crosses the hour, consistently', async () => {
+    const { reads, run } = meter();
+    // 12:05 .. 13:00 in eleven 5-minute runs; the one ending at 13:00 crosses the hour boundary.
+    let ledger: SpendingLedger | undefined;
+    for (let minute = 10; minute <= 60; minute += 5) {
+      const at = new Date(Date.parse('2026-11-27T12:00:00Z') + minute * 60_000);
+      ledger = (await run(at.toISOString())).ledger;
+      if (minute === 55) {
+        expect(ledger.provisionalUsd).toBeCloseTo(10 * ESTIMATED_SLOW_USD, 12);
+        expect(ledger.monthToDateUsd).toBeCloseTo(10 * (FAST_USD + ESTIMATED_SLOW_USD), 12);
+      }
+    }
+    expect(reads.filter((r) => r.reconcileFrom)).toEqual([
+      {
+        start: '2026-11-27T12:55:00.000Z',
+        end: '2026-11-27T13:00:00.000Z',
+        reconcileFrom: '2026-11-27T12:05:00.000Z',
+      },
+    ]);
+    // Eleven runs of fast usage and fixed accrual, plus the measured slow usage of 12:05 .. 13:00; no estimate left.
+    expect(ledger?.monthToDateUsd).toBeCloseTo(11 * FAST_USD + MEASURED_USD, 12);
+    expect(ledger?.provisionalUsd).toBe(0);
+    expect(ledger?.reconciledUntil).toBe('2026-11-27T13:00:00.000Z');
+    // The burn rate takes the measured hour at its rate (5 of its 55 minutes), not the correction.
+    expect(ledger?.burnRateUsdPerHour).toBeCloseTo((FAST_USD + (MEASURED_USD * 5) / 55) * 12, 12);
+    // The next run estimates again, from the new reconciliation.
+    const next = (await run('2026-11-27T13:05:00Z')).ledger;
+    expect(next.monthToDateUsd).toBeCloseTo(12 * FAST_USD + MEASURED_USD + ESTIMATED_SLOW_USD, 12);
+    expect(next.reconciledUntil).toBe('2026-11-27T13:00:00.000Z');
+  });
+
+  it("books a month's last reconciliation in that month, and starts the new month with its own usage", async () => {
+    const { records, run } = meter();
+    await run('2026-11-30T23:55:00Z');
+    const { ledger } = await run('2026-12-01T00:00:00Z');
+    expect(records.ledgers.get('2026-11')?.monthToDateUsd).toBeCloseTo(FAST_USD + MEASURED_USD, 12);
+    expect(records.ledgers.get('2026-11')?.provisionalUsd).toBe(0);
+    expect(ledger).toMatchObject({ month: '2026-12', provisionalUsd: 0 });
+    expect(ledger.monthToDateUsd).toBeCloseTo(FAST_USD, 12);
   });
 });

@@ -1,0 +1,173 @@
+import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
+import type { AlertSignal } from '../shared/alerts.js';
+import { type DomainEvent, domainEvent, epochMs, numericReading } from '../shared/domain-events.js';
+
+/**
+ * Flood warnings: a gauge's water level against its warning and severe levels, and a rate-of-rise alarm.
+ * Essential: nothing here knows about cost tiers, and nothing may be suppressed by them.
+ */
+export type FloodLevel = 'normal' | 'warning' | 'severe';
+
+export interface GaugeConfig {
+  /** Metres above the gauge datum at or over which the level is `warning`. */
+  readonly warningLevel: number;
+  /** Metres above datum at or over which the level is `severe`. Must be above warningLevel. */
+  readonly severeLevel: number;
+  /**
+   * A level steps down only once it is this far below the threshold it crossed, so ripples at a threshold do
+   * not flap the status. Metres.
+   */
+  readonly fallMargin: number;
+  /** Rising faster than this, metres per hour, is `rising-fast`. */
+  readonly riseRateMetresPerHour: number;
+  /** The rate is measured over this many minutes back from the newest reading. */
+  readonly riseWindowMinutes: number;
+  /** A rate needs readings spanning at least this many minutes (two readings a minute apart prove nothing). */
+  readonly minRiseSpanMinutes: number;
+}
+
+export const FLOOD_DEFAULTS: Omit<GaugeConfig, 'warningLevel' | 'severeLevel'> = {
+  fallMargin: 0.05,
+  riseRateMetresPerHour: 0.3,
+  riseWindowMinutes: 60,
+  minRiseSpanMinutes: 30,
+};
+
+export function gaugeConfig(
+  levels: Pick<GaugeConfig, 'warningLevel' | 'severeLevel'> & Partial<GaugeConfig>,
+): GaugeConfig {
+  const config = { ...FLOOD_DEFAULTS, ...levels };
+  if (!(config.severeLevel > config.warningLevel)) {
+    throw new Error(
+      `severeLevel (${config.severeLevel}) must be above warningLevel (${config.warningLevel}) for a gauge`,
+    );
+  }
+  return config;
+}
+
+const RANK: Record<FloodLevel, number> = { normal: 0, warning: 1, severe: 2 };
+
+/**
+ * The gauge's level status. Going up: at or over a threshold. Going down: only once under the threshold by
+ * more than `fallMargin` (at exactly threshold - margin it holds).
+ */
+export function floodLevel(previous: FloodLevel, waterLevel: number, config: GaugeConfig): FloodLevel {
+  const raw: FloodLevel =
+    waterLevel >= config.severeLevel ? 'severe' : waterLevel >= config.warningLevel ? 'warning' : 'normal';
+  if (RANK[raw] >= RANK[previous]) return raw;
+  // Stepping down: hold each level until the water is clearly under its threshold.
+  if (previous === 'severe' && waterLevel >= config.severeLevel - config.fallMargin) return 'severe';
+  if (RANK[previous] >= RANK.warning && waterLevel >= config.warningLevel - config.fallMargin)
+    return 'warning';
+  return raw;
+}
+
+/**
+ * Rise in metres per hour, to the millimetre: from the oldest reading within the window to the newest (`at`).
+ * Undefined when the readings span less than `minRiseSpanMinutes`.
+ */
+export function riseRate(
+  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
+  at: string,
+  config: GaugeConfig,
+): number | undefined {
+  const end = epochMs(at);
+  const start = end - config.riseWindowMinutes * 60_000;
+  let oldest: { t: number; level: number } | undefined;
+  let newest: { t: number; level: number } | undefined;
+  for (const point of window) {
+    const level = numericReading(point.readings, 'waterLevel');
+    const t = epochMs(point.observedAt);
+    if (level === undefined || t < start || t > end) continue;
+    if (!oldest || t < oldest.t) oldest = { t, level };
+    if (!newest || t > newest.t) newest = { t, level };
+  }
+  if (!oldest || !newest || newest.t - oldest.t < config.minRiseSpanMinutes * 60_000) return undefined;
+  const metresPerHour = ((newest.level - oldest.level) / (newest.t - oldest.t)) * 3_600_000;
+  // To the millimetre per hour: a rise of exactly the alarm rate must not alarm because of binary fractions
+  // (1.3 - 1.0 is 0.30000000000000004 in floating point).
+  return Math.round(metresPerHour * 1000) / 1000;
+}
+
+export interface GaugeState {
+  readonly level: FloodLevel;
+  readonly risingFast: boolean;
+}
+
+export const GAUGE_AT_REST: GaugeState = { level: 'normal', risingFast: false };
+
+type EventPoint = Pick<
+  TelemetryPoint,
+  'deviceId' | 'deviceType' | 'site' | 'ward' | 'readings' | 'observedAt'
+>;
+
+/**
+ * A gauge reading through the rules: `flood.level-changed` when the status moves, `flood.rising-fast` when
+ * the rise rate goes over the alarm rate and `flood.rising-fast-ended` when it is back at or under it.
+ * `window` holds the gauge's readings for at least the rise window, including `point`.
+ */
+export function floodStep(
+  state: GaugeState,
+  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
+  point: EventPoint,
+  config: GaugeConfig,
+): { readonly state: GaugeState; readonly events: readonly DomainEvent[] } {
+  const waterLevel = numericReading(point.readings, 'waterLevel');
+  if (waterLevel === undefined) return { state, events: [] };
+  const events: DomainEvent[] = [];
+  const level = floodLevel(state.level, waterLevel, config);
+  if (level !== state.level) {
+    events.push(
+      domainEvent(
+        'flood.level-changed',
+        point,
+        {
+          previousLevel: state.level,
+          level,
+          waterLevel,
+          warningLevel: config.warningLevel,
+          severeLevel: config.severeLevel,
+        },
+        level,
+      ),
+    );
+  }
+  const rate = riseRate(window, point.observedAt, config);
+  // Without enough readings to measure a rate, keep the current verdict rather than flapping it.
+  const risingFast = rate === undefined ? state.risingFast : rate > config.riseRateMetresPerHour;
+  if (risingFast !== state.risingFast) {
+    const type = risingFast ? 'flood.rising-fast' : 'flood.rising-fast-ended';
+    events.push(
+      domainEvent(
+        type,
+        point,
+        { rateMetresPerHour: rate ?? null, alarmRate: config.riseRateMetresPerHour },
+        type,
+      ),
+    );
+  }
+  return { state: { level, risingFast }, events };
+}
+
+/** Two alerts per gauge: its level and its rate of rise. */
+export function floodAlertKey(deviceId: string, kind: 'level' | 'rise'): string {
+  return `flood:${deviceId}:${kind}`;
+}
+
+/** The alert key and signal a flood event carries. */
+export function floodAlertSignal(event: DomainEvent): { key: string; signal: AlertSignal } | undefined {
+  const at = event.observedAt;
+  if (event.type === 'flood.level-changed') {
+    const level = event.detail.level as FloodLevel;
+    const signal: AlertSignal =
+      level === 'normal' ? { kind: 'clear', at } : { kind: 'raise', at, severity: level };
+    return { key: floodAlertKey(event.deviceId, 'level'), signal };
+  }
+  if (event.type === 'flood.rising-fast') {
+    return { key: floodAlertKey(event.deviceId, 'rise'), signal: { kind: 'raise', at, severity: 'warning' } };
+  }
+  if (event.type === 'flood.rising-fast-ended') {
+    return { key: floodAlertKey(event.deviceId, 'rise'), signal: { kind: 'clear', at } };
+  }
+  return undefined;
+}
