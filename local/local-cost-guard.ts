@@ -1,4 +1,3 @@
-import type { RegionPrices } from '../lambdas/contracts/prices.js';
 import { ESSENTIAL_LANE, LANES, type Lane, ORDINARY_LANE } from '../lambdas/contracts/topics.js';
 import {
   type CostControlPorts,
@@ -8,7 +7,6 @@ import {
   meterAndGuard,
   type Notifier,
 } from '../lambdas/domain/cost-control.js';
-import { type CostProfile, estimatePlatform } from '../lambdas/domain/cost-model.js';
 import type { SpendingTier } from '../lambdas/domain/spending-guard.js';
 
 /** The consumer side of a lane, as the switches need it. */
@@ -140,17 +138,6 @@ export class LocalNotifier implements Notifier {
     if (this.notices.length > LocalNotifier.KEPT_NOTICES) this.notices.shift();
     this.log(`cost guard notice: ${subject}: ${message}`);
   }
-}
-
-/** Units of the estimate's lines that accrue by the clock (storage, alarms), not by use. */
-const CLOCK_DRIVEN_UNITS = new Set(['GB-month', 'GB-hours', 'alarms']);
-
-/** The daily fixed accrual of a deployment with this load profile: its clock-driven monthly lines over 30 days. */
-export function fixedDailyUsd(profile: CostProfile, prices: RegionPrices): number {
-  const monthly = estimatePlatform(profile, prices)
-    .lines.filter((line) => CLOCK_DRIVEN_UNITS.has(line.unit))
-    .reduce((sum, line) => sum + line.monthlyUsd, 0);
-  return monthly / 30;
 }
 
 /** Where the guard stands, for the status line. */

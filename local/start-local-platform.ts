@@ -16,7 +16,7 @@ import { pricesFor, type RegionPrices } from '../lambdas/contracts/prices.js';
 import { localTableName, TABLES, type TableId } from '../lambdas/contracts/tables.js';
 import { LANES, type Lane, laneFor, telemetryTopic } from '../lambdas/contracts/topics.js';
 import type { CostControlSettings } from '../lambdas/domain/cost-control.js';
-import { COST_ASSUMPTIONS } from '../lambdas/domain/cost-model.js';
+import { COST_ASSUMPTIONS, dailyFixedAccrualUsd, estimatePlatform } from '../lambdas/domain/cost-model.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
 import { createEnrichTelemetryHandler } from '../lambdas/handlers/enrich-telemetry.js';
@@ -30,13 +30,7 @@ import { LocalDeviceRegistry } from './device-registry.js';
 import { DurableQueue } from './durable-queue.js';
 import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './dynamodb-server.js';
 import { IngestMeter } from './ingest-meter.js';
-import {
-  fixedDailyUsd,
-  LocalCostGuard,
-  LocalLaneControls,
-  type LocalNotice,
-  LocalNotifier,
-} from './local-cost-guard.js';
+import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
 import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
 import { loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
 import { LocalUsageCounters, LocalUsageSource } from './local-usage-source.js';
@@ -216,13 +210,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     fixed: {
       dailyUsd:
         guardOptions.fixedDailyUsd ??
-        fixedDailyUsd(
-          {
-            ...config.loadProfile,
-            retentionDays: config.retentionDays,
-            telemetryStore: 'dynamodb',
-          },
-          prices,
+        // The same daily accrual the deployed meter is given (storage, alarms, the guard's own fixed costs).
+        dailyFixedAccrualUsd(
+          estimatePlatform(
+            { ...config.loadProfile, retentionDays: config.retentionDays, telemetryStore: 'dynamodb' },
+            prices,
+          ),
         ),
     },
     councilName: config.councilName,

@@ -300,50 +300,51 @@ async function policeRunaways(
     settings.essentialDeviceTypes ?? [],
   );
   const audit: AuditEntry[] = [];
+  const unsent: string[] = [];
+  const minutes = Math.round((end.getTime() - start.getTime()) / 60_000);
   for (const verdict of verdicts) {
     const { deviceId, refusals } = verdict.device;
+    const kind = verdict.kind === 'deactivate' ? 'deactivate-device' : 'report-runaway-device';
+    // The action and the notice fail separately: a notice that cannot be sent must not read as a failed deactivation.
+    let certificates: number | undefined;
     try {
-      if (verdict.kind === 'deactivate') {
-        const certificates = await ports.runaways.certificates.deactivate(deviceId);
-        audit.push({
-          at: end.toISOString(),
-          action: { kind: 'deactivate-device', deviceId, refusals, certificates },
-          reading,
-          outcome: 'done',
-        });
-        await ports.notifier.notify(
-          `${settings.councilName}: device ${deviceId} disconnected`,
-          `Device ${deviceId} sent ${refusals} readings past its hourly allowance in five minutes; its ${certificates} ` +
-            'certificate(s) are now inactive. Check the device, then reactivate its certificate (or rotate it).',
-        );
-      } else {
-        audit.push({
-          at: end.toISOString(),
-          action: { kind: 'report-runaway-device', deviceId, refusals },
-          reading,
-          outcome: 'done',
-        });
-        await ports.notifier.notify(
-          `${settings.councilName}: essential device ${deviceId} is over its rate`,
-          `Essential device ${deviceId} sent ${refusals} readings past its hourly allowance in five minutes. It stays ` +
-            'connected (essential devices are never disconnected automatically); its excess readings are refused.',
-        );
-      }
+      if (verdict.kind === 'deactivate')
+        certificates = await ports.runaways.certificates.deactivate(deviceId);
     } catch (error) {
       audit.push({
         at: end.toISOString(),
-        action: {
-          kind: verdict.kind === 'deactivate' ? 'deactivate-device' : 'report-runaway-device',
-          deviceId,
-          refusals,
-        },
+        action: { kind, deviceId, refusals },
         reading,
         outcome: 'failed',
         error: (error as Error).message,
       });
+      continue;
     }
+    audit.push({
+      at: end.toISOString(),
+      action: { kind, deviceId, refusals, ...(certificates === undefined ? {} : { certificates }) },
+      reading,
+      outcome: 'done',
+    });
+    const [subject, message] =
+      verdict.kind === 'deactivate'
+        ? [
+            `${settings.councilName}: device ${deviceId} disconnected`,
+            `Device ${deviceId} sent ${refusals} readings past its hourly allowance in ${minutes} minutes; its ` +
+              `${certificates} certificate(s) are now inactive. Check the device, then reactivate its certificate (or rotate it).`,
+          ]
+        : [
+            `${settings.councilName}: essential device ${deviceId} is over its rate`,
+            `Essential device ${deviceId} sent ${refusals} readings past its hourly allowance in ${minutes} minutes. It stays ` +
+              'connected (essential devices are never disconnected automatically); its excess readings are refused.',
+          ];
+    await ports.notifier
+      .notify(subject, message)
+      .catch((error: Error) => unsent.push(`${deviceId}: ${error.message}`));
   }
   if (audit.length > 0) await ports.records.appendAudit(audit);
+  // The actions are done and audited; a notice that could not be sent fails the run so it is logged and alarmed.
+  if (unsent.length > 0) throw new Error(`runaway-device notices not sent: ${unsent.join('; ')}`);
   return audit;
 }
 

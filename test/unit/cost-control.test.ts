@@ -268,3 +268,30 @@ describe('runaway devices', () => {
     expect(records.audit.at(-1)).toMatchObject({ outcome: 'failed', error: 'ThrottlingException' });
   });
 });
+
+describe('runaway device notices', () => {
+  it('audits the deactivation as done even when the notice cannot be sent, then fails the run so it is alarmed', async () => {
+    const { ports, settings, records } = setup(IDLE, 1000);
+    const policed: CostControlPorts = {
+      ...ports,
+      notifier: {
+        notify: async () => {
+          throw new Error('SNS throttled');
+        },
+      },
+      runaways: {
+        refused: {
+          between: async () => [{ deviceId: 'bin-4', deviceType: 'waste-container', refusals: 50 }],
+        },
+        certificates: { deactivate: async () => 1 },
+      },
+    };
+    await expect(meterAndGuard(policed, settings, NOW, 300)).rejects.toThrow(
+      /notices not sent: bin-4: SNS throttled/,
+    );
+    expect(records.audit.at(-1)).toMatchObject({
+      outcome: 'done',
+      action: { kind: 'deactivate-device', deviceId: 'bin-4' },
+    });
+  });
+});
