@@ -21,10 +21,10 @@ type Message = LogItemMessage;
 type Extra = LogItemExtraInput;
 
 /**
- * A handler's logger as the local runtime gives it: every line the deployed function would write (it logs at INFO
- * on AWS) is reported with its approximate size, for the usage meter's CloudWatch Logs line and for the counts the
- * handler only logs (readings sampled out). What is printed follows the local log level, WARN by default, since
- * the status line already says what the per-batch INFO lines say.
+ * A handler's logger as the local runtime gives it: every line is reported with its level and approximate size, so
+ * the usage meter can count what the deployed function would ingest at its configured level, and the runtime can
+ * read the counts the handler only logs (readings sampled out). What is printed follows the local log level, WARN
+ * by default, since the status line already says what the per-batch INFO lines say.
  */
 export class LocalFunctionLogger extends Logger {
   private observer: ((line: LoggedLine) => void) | undefined;

@@ -20,7 +20,7 @@ import { COST_ASSUMPTIONS, dailyFixedAccrualUsd, estimatePlatform } from '../lam
 import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
 import { createEnrichTelemetryHandler } from '../lambdas/handlers/enrich-telemetry.js';
-import { loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
+import { LOG_LEVELS, loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
 import { type ApiHandler, type ApiRoute, startApiServer } from './api-server.js';
 import { LocalCertificateAuthority } from './certificate-authority.js';
 import { CitySimulator, type DeviceBundle, reportingIntervalSeconds } from './city-simulator.js';
@@ -220,11 +220,13 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     },
     councilName: config.councilName,
   };
-  // Every line a handler logs is metered as CloudWatch Logs ingestion; the enrichment's per-batch summary also
-  // says how many readings the cost guard's sampling left out, which nothing else reports.
+  // The lines the deployed functions would ingest (at or above the configured log level) are metered as
+  // CloudWatch Logs; the enrichment's per-batch summary also says how many readings the cost guard's sampling
+  // left out, which nothing else reports, so it is read whatever its level.
+  const billedLevels = LOG_LEVELS.slice(LOG_LEVELS.indexOf(config.logLevel));
   const functionLogger = (serviceName: string, lane?: Lane) =>
     new LocalFunctionLogger(serviceName, (line: LoggedLine) => {
-      usage.logBytes += line.bytes;
+      if ((billedLevels as readonly string[]).includes(line.level)) usage.logBytes += line.bytes;
       if (lane && line.message === 'batch enriched') {
         const { sampledOut, duplicates } = line.attributes;
         if (typeof sampledOut === 'number') counters.sample(lane, sampledOut);
