@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { API_SETTINGS } from '../lambdas/contracts/api.js';
 import { problemResponse } from '../lambdas/handlers/http/problem-details.js';
 
 /** An API Gateway (REST, proxy integration) Lambda handler, as the city API exports it. */
@@ -224,7 +225,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       functionName: 'city-api',
       functionVersion: '$LATEST',
       invokedFunctionArn: `arn:aws:lambda:${options.region}:${options.accountId}:function:city-api`,
-      memoryLimitInMB: '512',
+      memoryLimitInMB: String(API_SETTINGS.functionMemoryMb),
       awsRequestId: requestId,
       logGroupName: '/aws/lambda/city-api',
       logStreamName: 'local',

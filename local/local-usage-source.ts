@@ -1,9 +1,10 @@
+import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import type { UsageSource } from '../lambdas/domain/cost-control.js';
 import { COST_ASSUMPTIONS } from '../lambdas/domain/cost-model.js';
 import type { UsageSample } from '../lambdas/domain/usage-meter.js';
 
 /** SQS bills requests; the Lambda poller receives and deletes in batches of up to 10 (as the AWS meter assumes). */
-const SQS_MESSAGES_PER_BATCH_REQUEST = 10;
+const SQS_MESSAGES_PER_BATCH_REQUEST = INGEST_SETTINGS.sqsMessagesPerBatchRequest;
 
 /** Empty long polls per second of one lane's idle pollers, as the cost model assumes (5 pollers, 3 a minute). */
 export const IDLE_POLLS_PER_LANE_SECOND =

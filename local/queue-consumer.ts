@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import type { DurableQueue, ReceivedMessage } from './durable-queue.js';
 
 /** An SQS-triggered Lambda handler, as the enrichment handler exports it. */
@@ -153,7 +154,7 @@ export class QueueConsumer {
       functionName,
       functionVersion: '$LATEST',
       invokedFunctionArn: `arn:aws:lambda:${region}:${accountId}:function:${functionName}`,
-      memoryLimitInMB: '512',
+      memoryLimitInMB: String(INGEST_SETTINGS.enrichmentMemoryMb),
       awsRequestId: randomUUID(),
       logGroupName: `/aws/lambda/${functionName}`,
       logStreamName: 'local',

@@ -3,6 +3,7 @@ import {
   GetMetricDataCommand,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
+import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import {
   isFastMeasure,
   type MeteredResources,
@@ -30,7 +31,7 @@ export const DEFAULT_SETTLE_SECONDS = 180;
  * SQS bills requests; its metrics count messages. Each message sent is one request (the IoT rule sends one per
  * request); the Lambda poller receives and deletes in batches of up to 10, so 2/10 of a request more per message.
  */
-const SQS_REQUESTS_PER_MESSAGE_SENT = 1 + 2 / 10;
+const SQS_REQUESTS_PER_MESSAGE_SENT = 1 + 2 / INGEST_SETTINGS.sqsMessagesPerBatchRequest;
 
 export interface CloudWatchUsageSourceOptions {
   /** Seconds the read window lags the requested one. @default DEFAULT_SETTLE_SECONDS */

@@ -12,6 +12,11 @@ export const API_LIMITS = {
   defaultRangeHours: 24,
 } as const;
 
+/** The city API function's settings; the cost model and the local runtime's Lambda contexts read them too. */
+export const API_SETTINGS = {
+  functionMemoryMb: 512,
+} as const;
+
 export const STAFF_GROUPS = ['admin', 'operator', 'viewer'] as const;
 export type StaffGroup = (typeof STAFF_GROUPS)[number];
 

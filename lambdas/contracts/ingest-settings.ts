@@ -17,6 +17,8 @@ export const INGEST_SETTINGS = {
   maxReceiveCount: 10,
   enrichmentTimeoutSeconds: 30,
   enrichmentMemoryMb: 512,
+  /** SQS hands a Lambda poller at most 10 messages per ReceiveMessage and deletes 10 per DeleteMessageBatch. */
+  sqsMessagesPerBatchRequest: 10,
   /** Lambda requires the queue's visibility timeout to be at least the function timeout; AWS advises 6x. */
   visibilityTimeoutSeconds: 180,
   /** Queue retention: 14 days, the SQS maximum, so a paused lane loses nothing for two weeks. */

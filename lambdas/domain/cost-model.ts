@@ -1,3 +1,4 @@
+import { API_SETTINGS } from '../contracts/api.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import {
   GUARD_FUNCTION_MEMORY_MB,
@@ -81,7 +82,7 @@ export const COST_ASSUMPTIONS = {
   platformLogBytesPerInvocation: 50,
   naiveLogBytesPerInvocation: 700,
   apiFunctionMs: 50,
-  apiFunctionMemoryMb: 512,
+  apiFunctionMemoryMb: API_SETTINGS.functionMemoryMb,
   apiLogBytesPerRequest: 600,
   /** Alarms the platform deploys: dead-letter queue, function errors and queue age per lane; the meter's two. */
   platformAlarms: 3 * LANES.length + 2,
@@ -266,7 +267,7 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
   const messages = messagesPerMonth(profile);
   const batch = averageBatchSize(profile);
   const invocations = messages / batch;
-  const receives = messages / 10; // SQS hands Lambda at most 10 messages per ReceiveMessage
+  const receives = messages / INGEST_SETTINGS.sqsMessagesPerBatchRequest;
   const registryReads = Math.min(
     messages,
     profile.devices * (a.secondsPerMonth / INGEST_SETTINGS.registryCacheSeconds),

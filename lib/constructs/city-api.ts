@@ -22,7 +22,12 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { PROBLEM_CONTENT_TYPE, type ProblemStatus, problemKind } from '../../lambdas/contracts/api.js';
+import {
+  API_SETTINGS,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemStatus,
+  problemKind,
+} from '../../lambdas/contracts/api.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
 import type { LogLevel } from '../config/platform-config.js';
@@ -173,7 +178,7 @@ export class CityApi extends Construct {
     this.queries = new PlatformFunction(this, 'Queries', {
       handlerName: 'city-api',
       description: 'Read-only queries behind the city REST API',
-      memorySizeMb: 512,
+      memorySizeMb: API_SETTINGS.functionMemoryMb,
       timeout: Duration.seconds(10),
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
