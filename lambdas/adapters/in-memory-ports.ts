@@ -9,7 +9,7 @@ import type {
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
-import { chunk } from './dynamodb-batches.js';
+import { BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, chunk } from './dynamodb-batches.js';
 
 /**
  * What the in-memory adapters would have asked of DynamoDB, counted as the DynamoDB adapters issue them:
@@ -59,7 +59,7 @@ export class InMemoryPorts {
   /** Registry lookups batched as BatchGetItem would be. */
   readonly devices: DeviceDirectory = {
     findMany: async (ids) => {
-      this.counts.registryReads += chunk(ids, 100).length;
+      this.counts.registryReads += chunk(ids, BATCH_GET_LIMIT).length;
       this.counts.readUnits += ids.length / 2;
       const found = new Map<string, Device>();
       for (const id of ids) {
@@ -114,7 +114,7 @@ export class InMemoryPorts {
     },
     get: async (deviceId) => this.latest.get(deviceId),
     getMany: async (deviceIds) => {
-      this.counts.latestStateReads += chunk(deviceIds, 100).length;
+      this.counts.latestStateReads += chunk(deviceIds, BATCH_GET_LIMIT).length;
       this.counts.readUnits += deviceIds.length;
       return new Map(
         deviceIds.flatMap((id) => (this.latest.has(id) ? [[id, this.latest.get(id) as TelemetryPoint]] : [])),
@@ -124,7 +124,7 @@ export class InMemoryPorts {
 
   readonly quarantine: QuarantineStore = {
     put: async (entries) => {
-      this.counts.quarantineWrites += chunk(entries, 25).length;
+      this.counts.quarantineWrites += chunk(entries, BATCH_WRITE_LIMIT).length;
       this.counts.writeUnits += entries.length;
       this.quarantined.push(...entries);
       return [];
@@ -143,12 +143,12 @@ export class InMemoryPorts {
 
   readonly processed: ProcessedMessages = {
     findProcessed: async (keys) => {
-      this.counts.dedupeReads += chunk(keys, 100).length;
+      this.counts.dedupeReads += chunk(keys, BATCH_GET_LIMIT).length;
       this.counts.readUnits += keys.length / 2;
       return new Set(keys.filter((key) => this.processedKeys.has(key)));
     },
     markProcessed: async (keys) => {
-      this.counts.dedupeWrites += chunk(keys, 25).length;
+      this.counts.dedupeWrites += chunk(keys, BATCH_WRITE_LIMIT).length;
       this.counts.writeUnits += keys.length;
       for (const key of keys) this.processedKeys.add(key);
     },

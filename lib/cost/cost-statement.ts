@@ -1,4 +1,5 @@
 import type { RegionPrices } from '../../lambdas/contracts/prices.js';
+import { ESSENTIAL_LANE } from '../../lambdas/contracts/topics.js';
 import { COST_ASSUMPTIONS, type CostEstimate, costGuardUsd } from '../../lambdas/domain/cost-model.js';
 import { RATE_POLICING_FACTOR } from '../../lambdas/domain/rate-policy.js';
 
@@ -269,12 +270,9 @@ export function analyseCaps(
         break;
       }
       case 'AWS::IoT::TopicRule': {
-        const perMessage =
-          price('iot.rulesTriggeredPerMillion') +
-          price('iot.actionsPerMillion') +
-          price('sqs.requestsPerMillion');
+        const perMessage = ingestUsdPerMessage(inputs.prices);
         const ruleName = String(r.props.RuleName ?? '');
-        if (ruleName === 'civic_essential') {
+        if (ruleName === ESSENTIAL_LANE) {
           // The essential lane is never stopped by the guard; rate policing bounds each device instead.
           const messages =
             inputs.devices * RATE_POLICING_FACTOR * (MONTH_SECONDS / inputs.messageIntervalSeconds);
@@ -285,10 +283,9 @@ export function analyseCaps(
         } else if (inputs.ceilingUsd === undefined) {
           flag('ingest rule bounded only by the cost guard, and no monthlyCeilingUsd is set');
         } else {
-          const overshoot = inputs.devices * MAX_PUBLISHES_PER_DEVICE_SECOND * GUARD_REACTION_SECONDS;
           add(
             `cost guard at the ceiling, plus ${GUARD_REACTION_SECONDS / 60} min at ${MAX_PUBLISHES_PER_DEVICE_SECOND} publishes/s per device`,
-            inputs.ceilingUsd + (overshoot * perMessage) / 1e6,
+            inputs.ceilingUsd + overshootUsd(inputs.devices, inputs.prices),
           );
         }
         break;
@@ -300,20 +297,31 @@ export function analyseCaps(
   return { lines, uncapped };
 }
 
+/** What one message costs on its way in: the rule, its action and the SQS send. */
+function ingestUsdPerMessage(prices: RegionPrices): number {
+  return (
+    prices['iot.rulesTriggeredPerMillion'].usd +
+    prices['iot.actionsPerMillion'].usd +
+    prices['sqs.requestsPerMillion'].usd
+  );
+}
+
+/** The most a broken fleet can add after the ceiling before the guard acts: every device at the AWS publish limit. */
+function overshootUsd(devices: number, prices: RegionPrices): number {
+  return (
+    (devices * MAX_PUBLISHES_PER_DEVICE_SECOND * GUARD_REACTION_SECONDS * ingestUsdPerMessage(prices)) / 1e6
+  );
+}
+
 /** Builds the statement from the synthesized templates, the load-profile estimate and the ceiling. */
 export function buildCostStatement(
   templates: Readonly<Record<string, Template>>,
   inputs: StatementInputs,
 ): CostStatement {
   const { lines, uncapped } = analyseCaps(templates, inputs);
+  const overshoot = overshootUsd(inputs.devices, inputs.prices);
   const connectivity = inputs.expected.lines.find((l) => l.item === 'connectivity')?.monthlyUsd ?? 0;
   const worstCaseUsd = connectivity + lines.reduce((sum, l) => sum + l.worstMonthlyUsd, 0);
-  const perMessage =
-    inputs.prices['iot.rulesTriggeredPerMillion'].usd +
-    inputs.prices['iot.actionsPerMillion'].usd +
-    inputs.prices['sqs.requestsPerMillion'].usd;
-  const overshootUsd =
-    (inputs.devices * MAX_PUBLISHES_PER_DEVICE_SECOND * GUARD_REACTION_SECONDS * perMessage) / 1e6;
   const violations: string[] = [];
   if (inputs.ceilingUsd !== undefined && inputs.expected.totalUsd > inputs.ceilingUsd) {
     violations.push(
@@ -330,8 +338,8 @@ export function buildCostStatement(
     inputs: rest,
     expectedUsd: expected.totalUsd,
     expectedLines: expected.lines,
-    ...(inputs.ceilingUsd === undefined ? {} : { guardedMaximumUsd: inputs.ceilingUsd + overshootUsd }),
-    overshootUsd,
+    ...(inputs.ceilingUsd === undefined ? {} : { guardedMaximumUsd: inputs.ceilingUsd + overshoot }),
+    overshootUsd: overshoot,
     worstCaseUsd,
     worstCaseLines: lines,
     uncapped,
