@@ -148,9 +148,6 @@ const VERIFIED: Record<string, Partial<Record<PriceItem, Omit<UnitPrice, 'fallba
   },
 };
 
-/** Regions with at least some verified prices; others are served wholly from the fallback rule. */
-export const PRICED_REGIONS = Object.keys(VERIFIED);
-
 /** The full price table for a region: verified prices where known, marked fallbacks elsewhere. */
 export function pricesFor(region: string): RegionPrices {
   const verified = VERIFIED[region] ?? {};

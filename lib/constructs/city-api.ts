@@ -27,6 +27,8 @@ import {
   PROBLEM_CONTENT_TYPE,
   type ProblemStatus,
   problemKind,
+  quarantineQuerySchema,
+  telemetryQuerySchema,
 } from '../../lambdas/contracts/api.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
@@ -288,9 +290,9 @@ export class CityApi extends Construct {
     const device = this.api.root.addResource('devices').addResource('{id}');
     staffGet(device);
     staffGet(device.addResource('latest'));
-    // Exactly the handler's telemetryQuerySchema: it is strict, so a parameter declared here but not there is a 400.
-    staffGet(device.addResource('telemetry'), ['from', 'to', 'measure', 'cursor', 'limit']);
-    staffGet(this.api.root.addResource('quarantine'), ['reason', 'from', 'to', 'cursor', 'limit']);
+    // Declared from the handler's own (strict) schemas, so the two cannot disagree.
+    staffGet(device.addResource('telemetry'), Object.keys(telemetryQuerySchema.shape));
+    staffGet(this.api.root.addResource('quarantine'), Object.keys(quarantineQuerySchema.shape));
 
     // Any staff group may read the cost report; only admin may restore (the handler answers 403 otherwise).
     const cost = this.api.root.addResource('cost');
