@@ -1,11 +1,6 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchPut, isConditionFailure } from '../lambdas/adapters/dynamodb-batches.js';
 import { localTableName } from '../lambdas/contracts/tables.js';
 import type { Device } from '../lambdas/domain/device.js';
 
@@ -31,24 +26,15 @@ export class LocalDeviceRegistry {
     return Item as Device | undefined;
   }
 
-  /**
-   * Writes devices into the registry (overwriting earlier entries with the same id).
-   * TODO(registry adapter): switch to the adapter's register call once lambdas/adapters has one, so the item shape
-   * is defined in one place.
-   */
+  /** Writes devices into the registry (overwriting earlier entries with the same id). */
   async register(devices: readonly Device[]): Promise<void> {
-    for (let i = 0; i < devices.length; i += 25) {
-      let requests: Record<string, unknown>[] = devices
-        .slice(i, i + 25)
-        .map((device) => ({ PutRequest: { Item: device } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 10) throw new Error('device registration kept coming back unprocessed');
-        const { UnprocessedItems } = await this.documents.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
-        );
-        requests = (UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
-      }
-    }
+    const unwritten = await batchPut(
+      this.documents,
+      this.tableName,
+      devices.map((device) => ({ ...device })),
+      (item) => String(item.deviceId),
+    );
+    if (unwritten.length > 0) throw new Error(`${unwritten.length} devices kept coming back unprocessed`);
   }
 
   /**
@@ -70,7 +56,7 @@ export class LocalDeviceRegistry {
             );
             added += 1;
           } catch (error) {
-            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+            if (!isConditionFailure(error)) throw error;
           }
         }),
       );
@@ -100,7 +86,7 @@ export class LocalDeviceRegistry {
               }),
             );
           } catch (error) {
-            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+            if (!isConditionFailure(error)) throw error;
           }
         }),
       );

@@ -1,16 +1,8 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { needsLatestStateWrite, stateFingerprint } from '../domain/latest-state-policy.js';
 import type { LatestStateStore, TelemetryPoint } from '../domain/telemetry.js';
-import { batchGet } from './dynamodb-batches.js';
-
-export function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error as { name?: string }).name === 'ConditionalCheckFailedException'
-  );
-}
+import { batchGet, isConditionFailure } from './dynamodb-batches.js';
 
 /**
  * Latest state per device. The condition makes the write "only if newer", so out-of-order and redelivered

@@ -10,8 +10,7 @@ import type {
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
-import { InvalidCursorError } from './dynamodb-batches.js';
-import { isConditionFailure } from './dynamodb-latest-state.js';
+import { InvalidCursorError, isConditionFailure } from './dynamodb-batches.js';
 
 const HOUR_MS = 3_600_000;
 
