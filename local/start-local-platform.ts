@@ -3,13 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
 import { DynamoDbCostRecords } from '../lambdas/adapters/dynamodb-cost-records.js';
-import {
-  cityQueryPortsFromEnvironment,
-  enrichTelemetryPortsFromEnvironment,
-  retentionDays,
-} from '../lambdas/adapters/ports-from-environment.js';
+import { cityQueryPortsFromEnvironment } from '../lambdas/adapters/ports-from-environment.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
-import { MESSAGE_LIMITS } from '../lambdas/contracts/envelope.js';
 import { ENV } from '../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import { pricesFor, type RegionPrices } from '../lambdas/contracts/prices.js';
@@ -19,7 +14,7 @@ import type { CostControlSettings } from '../lambdas/domain/cost-control.js';
 import { COST_ASSUMPTIONS, dailyFixedAccrualUsd, estimatePlatform } from '../lambdas/domain/cost-model.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
-import { createEnrichTelemetryHandler } from '../lambdas/handlers/enrich-telemetry.js';
+import { enrichTelemetryHandlerFromEnvironment } from '../lambdas/handlers/enrich-telemetry.js';
 import { LOG_LEVELS, loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
 import { type ApiHandler, type ApiRoute, startApiServer } from './api-server.js';
 import { LocalCertificateAuthority } from './certificate-authority.js';
@@ -275,21 +270,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       if (options.enrichHandler) return options.enrichHandler;
       const laneEnv = { ...env, [ENV.ingestLane]: lane };
       const logger = functionLogger('enrich-telemetry', lane);
-      return createEnrichTelemetryHandler({
-        ports: () =>
-          ingestMeter.wrap(
-            enrichTelemetryPortsFromEnvironment(laneEnv, (error) =>
-              logger.warn('cost guard settings unreadable; keeping every reading', {
-                error: error as Error,
-              }),
-            ),
-          ),
-        limits: () => ({
-          retentionDays: retentionDays(laneEnv),
-          maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,
-        }),
-        logger,
-      }) as unknown as SqsBatchHandler;
+      return enrichTelemetryHandlerFromEnvironment(laneEnv, logger, (ports) =>
+        ingestMeter.wrap(ports),
+      ) as unknown as SqsBatchHandler;
     };
 
     const queueDir = path.join(dataDir, 'queues');

@@ -60,16 +60,28 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
   }).use(injectLambdaContext(logger));
 }
 
-const logger = createLogger('enrich-telemetry');
+/**
+ * The handler as deployed, wired from an environment: the Lambda's own, or a lane's environment in the local
+ * runtime, which may wrap the ports (to count what is stored) and give its own logger.
+ */
+export function enrichTelemetryHandlerFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger = createLogger('enrich-telemetry'),
+  wrapPorts: (ports: EnrichTelemetryPorts) => EnrichTelemetryPorts = (ports) => ports,
+) {
+  return createEnrichTelemetryHandler({
+    logger,
+    ports: () =>
+      wrapPorts(
+        enrichTelemetryPortsFromEnvironment(env, (error) =>
+          logger.warn('cost guard settings unreadable; keeping every reading', { error: error as Error }),
+        ),
+      ),
+    limits: () => ({
+      retentionDays: retentionDays(env),
+      maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,
+    }),
+  });
+}
 
-export const handler = createEnrichTelemetryHandler({
-  logger,
-  ports: () =>
-    enrichTelemetryPortsFromEnvironment(process.env, (error) =>
-      logger.warn('cost guard settings unreadable; keeping every reading', { error: error as Error }),
-    ),
-  limits: () => ({
-    retentionDays: retentionDays(process.env),
-    maxFutureSkewSeconds: MESSAGE_LIMITS.maxFutureSkewSeconds,
-  }),
-});
+export const handler = enrichTelemetryHandlerFromEnvironment(process.env);
