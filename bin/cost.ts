@@ -16,6 +16,7 @@ import {
   estimateNaive,
   estimatePlatform,
 } from '../lambdas/domain/cost-model.js';
+import { CONFIG_DEFAULTS, REGION_PATTERN } from '../lib/config/platform-config.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -80,18 +81,21 @@ export function parseCostArguments(argv: readonly string[]): CostArguments {
   if (!(TELEMETRY_STORES as readonly string[]).includes(store)) {
     throw new UsageError(`--telemetry-store '${store}' is not one of: ${TELEMETRY_STORES.join(', ')}`);
   }
-  const region = values.get('--region') ?? 'eu-west-2';
-  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region))
-    throw new UsageError(`--region '${region}' is not an AWS region code`);
+  const region = values.get('--region') ?? CONFIG_DEFAULTS.region;
+  if (!REGION_PATTERN.test(region)) throw new UsageError(`--region '${region}' is not an AWS region code`);
   return {
     devices: positiveInteger('--devices', values.get('--devices'), 1),
     messageIntervalSeconds: parseInterval(values.get('--interval') ?? '5m'),
     apiRequestsPerDay: positiveInteger(
       '--api-requests-per-day',
-      values.get('--api-requests-per-day') ?? '10000',
+      values.get('--api-requests-per-day') ?? String(CONFIG_DEFAULTS.apiRequestsPerDay),
       0,
     ),
-    retentionDays: positiveInteger('--retention-days', values.get('--retention-days') ?? '400', 1),
+    retentionDays: positiveInteger(
+      '--retention-days',
+      values.get('--retention-days') ?? String(CONFIG_DEFAULTS.retentionDays),
+      1,
+    ),
     telemetryStore: store as CostProfile['telemetryStore'],
     region,
     json,

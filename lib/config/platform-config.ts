@@ -91,7 +91,7 @@ export function capDefaults(
   apiRequestsPerDay: number | undefined,
 ): { writeUnits: number; readUnits: number; apiRate: number } {
   const readingsPerSecond = devices && messageIntervalSeconds ? devices / messageIntervalSeconds : 10;
-  const apiPerSecond = (apiRequestsPerDay ?? 10_000) / 86_400;
+  const apiPerSecond = (apiRequestsPerDay ?? CONFIG_DEFAULTS.apiRequestsPerDay) / 86_400;
   return {
     writeUnits: Math.min(40_000, Math.max(25, Math.ceil(readingsPerSecond * 2 * CAP_HEADROOM))),
     readUnits: Math.min(
@@ -131,7 +131,14 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 
 const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
-const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+
+/** Defaults the config and the cost CLI share. */
+export const CONFIG_DEFAULTS = {
+  region: 'eu-west-2',
+  retentionDays: 400,
+  apiRequestsPerDay: 10_000,
+} as const;
 /** Deliberately simple: catches typos and list mistakes; SNS confirms the address itself. */
 const EMAIL_PATTERN = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
 const NUMBER_PATTERN = /^-?\d+(\.\d+)?$/;
@@ -153,12 +160,12 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   const councilName = reader.text('councilName', undefined, (v) => v.trim().length > 0, 'a non-empty name');
   const region = reader.text(
     'region',
-    'eu-west-2',
+    CONFIG_DEFAULTS.region,
     (v) => REGION_PATTERN.test(v),
     'an AWS region code such as eu-west-2',
   );
   const telemetryStore = reader.choice('telemetryStore', 'dynamodb', TELEMETRY_STORES);
-  const retentionDays = reader.integer('retentionDays', 400, 1, 3650);
+  const retentionDays = reader.integer('retentionDays', CONFIG_DEFAULTS.retentionDays, 1, 3650);
   const essentialDeviceTypes = reader.list(
     'essentialDeviceTypes',
     ['water-level', 'air-quality'],
@@ -211,7 +218,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   const timestreamMemoryRetentionHours = reader.integer('timestreamMemoryRetentionHours', 24, 1, 8766);
   const timestreamMagneticRetentionDays = reader.integer(
     'timestreamMagneticRetentionDays',
-    retentionDays ?? 400,
+    retentionDays ?? CONFIG_DEFAULTS.retentionDays,
     1,
     73_000,
   );
