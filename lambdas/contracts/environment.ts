@@ -9,6 +9,10 @@ export const ENV = {
     'processed-messages': 'PROCESSED_MESSAGES_TABLE',
     telemetry: 'TELEMETRY_TABLE',
     'cost-guard': 'COST_GUARD_TABLE',
+    'service-state': 'SERVICE_STATE_TABLE',
+    jobs: 'JOBS_TABLE',
+    alerts: 'ALERTS_TABLE',
+    'service-sites': 'SERVICE_SITES_TABLE',
   } satisfies Record<TableId, string>,
   telemetryStore: 'TELEMETRY_STORE',
   timestreamDatabase: 'TIMESTREAM_DATABASE',
@@ -37,6 +41,14 @@ export const ENV = {
   meteredResources: 'METERED_RESOURCES',
   /** Topic for the guard's notices (tier changes, forecasts, budget notices). */
   guardTopicArn: 'GUARD_TOPIC_ARN',
+  /** The event bus domain events go to (enrichment publishes; each service's rule routes). */
+  eventBusName: 'EVENT_BUS_NAME',
+  /** Comma-separated names of the enabled service blueprints (enrichment runs their detectors). */
+  enabledServices: 'ENABLED_SERVICES',
+  /** The service blueprint a workflow function runs. */
+  serviceName: 'SERVICE_NAME',
+  /** The SNS topic of the workflow's service. */
+  serviceTopicArn: 'SERVICE_TOPIC_ARN',
 } as const;
 
 export const TELEMETRY_STORES = ['dynamodb', 'timestream'] as const;

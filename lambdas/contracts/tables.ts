@@ -32,7 +32,11 @@ export type TableId =
   | 'quarantine'
   | 'processed-messages'
   | 'telemetry'
-  | 'cost-guard';
+  | 'cost-guard'
+  | 'service-state'
+  | 'jobs'
+  | 'alerts'
+  | 'service-sites';
 
 export const TTL_ATTRIBUTE = 'expiresAt';
 
@@ -90,6 +94,54 @@ export const TABLES = {
     sortKey: { name: 'sortKey', type: 'S' },
     // Only audit entries carry it (kept for years, not forever); ledgers, state and settings never expire.
     timeToLiveAttribute: TTL_ATTRIBUTE,
+  },
+  'service-state': {
+    id: 'service-state',
+    description:
+      "Each service detector's small state per device (a bin's full flag, a gauge's level), written by " +
+      'enrichment only when it changes.',
+    partitionKey: { name: 'deviceId', type: 'S' },
+    sortKey: { name: 'service', type: 'S' },
+  },
+  jobs: {
+    id: 'jobs',
+    description: 'Work orders the services open (collections, urgent hazards, maintenance visits) and crews close.',
+    partitionKey: { name: 'jobId', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: 'byDevice',
+        partitionKey: { name: 'deviceId', type: 'S' },
+        sortKey: { name: 'openedAt', type: 'S' },
+      },
+      {
+        // `<service>#<status>`: GET /jobs?service&status is one Query, newest first.
+        indexName: 'byServiceStatus',
+        partitionKey: { name: 'serviceStatus', type: 'S' },
+        sortKey: { name: 'openedAt', type: 'S' },
+      },
+    ],
+  },
+  alerts: {
+    id: 'alerts',
+    description: 'Alert incidents, one item per incident, sorted by when each opened within its alert key.',
+    partitionKey: { name: 'alertKey', type: 'S' },
+    sortKey: { name: 'openedAt', type: 'S' },
+    globalSecondaryIndexes: [
+      { indexName: 'byIncident', partitionKey: { name: 'incidentId', type: 'S' } },
+      {
+        indexName: 'byServiceStatus',
+        partitionKey: { name: 'serviceStatus', type: 'S' },
+        sortKey: { name: 'openedAt', type: 'S' },
+      },
+    ],
+  },
+  'service-sites': {
+    id: 'service-sites',
+    description:
+      "Each service's current view per site or device (car park occupancy, an air-quality site's band), " +
+      'served as open data.',
+    partitionKey: { name: 'service', type: 'S' },
+    sortKey: { name: 'site', type: 'S' },
   },
 } as const satisfies Record<TableId, TableDefinition>;
 

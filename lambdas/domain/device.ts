@@ -13,6 +13,11 @@ export interface Device {
   readonly site?: string;
   /** How often the device is expected to report; drives offline detection and rate policing. */
   readonly expectedIntervalSeconds?: number;
+  /**
+   * Per-device settings the service rules read, by name (a bin's `fullThreshold`, a gauge's `warningLevel` and
+   * `severeLevel` in metres, a counter's `freeFlowSpeedKmh`). Each blueprint's README lists the names it reads.
+   */
+  readonly settings?: Readonly<Record<string, number>>;
   readonly registeredAt: string;
 }
 

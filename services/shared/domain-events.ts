@@ -2,31 +2,19 @@ import { createHash } from 'node:crypto';
 import type { DeviceType, Readings } from '../../lambdas/contracts/device-types.js';
 import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 
-/** The service blueprints that exist. A sixth service adds its name here and one folder under services/. */
-export const SERVICE_NAMES = ['waste', 'parking', 'air-quality', 'traffic', 'flood', 'offline'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+/**
+ * A service's name: its folder under `services/` and its entry in the blueprint catalogue
+ * (`services/catalogue.ts`), which is the one list of services there is.
+ */
+export type ServiceName = string;
 
 /**
- * Every domain event type. Events are emitted only when something changed (a threshold crossed, a status
- * changed, a band changed), never once per reading. The prefix before the dot names the service whose rules
- * emit it (`device.*` belongs to the offline-devices blueprint), so an EventBridge rule can match on a prefix.
+ * A domain event type, `<service>.<what>` (`waste.full`, `flood.level-changed`). Events are emitted only when
+ * something changed (a threshold crossed, a status changed, a band changed), never once per reading. Each
+ * blueprint lists the types its rules emit; the prefix names the service (`device.*` belongs to the
+ * offline-devices blueprint), so an event's owner is visible in every log line and bus rule.
  */
-export const DOMAIN_EVENT_TYPES = [
-  'waste.full',
-  'waste.emptied',
-  'waste.hazard',
-  'waste.hazard-cleared',
-  'parking.site-status-changed',
-  'air-quality.band-changed',
-  'traffic.congestion-started',
-  'traffic.congestion-cleared',
-  'flood.level-changed',
-  'flood.rising-fast',
-  'flood.rising-fast-ended',
-  'device.offline',
-  'device.online',
-] as const;
-export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
+export type DomainEventType = `${string}.${string}`;
 
 /**
  * One domain event: what changed, on which device, where, and the readings that caused it.
