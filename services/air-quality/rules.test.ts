@@ -12,6 +12,7 @@ import {
   daqiBand,
   pollutantIndex,
   runningMean,
+  runningMeans,
   siteIndex,
 } from './rules.js';
 
@@ -152,6 +153,37 @@ describe('runningMean', () => {
 
   it('skips readings without the pollutant', () => {
     expect(runningMean([sensor({ no2: 40 }, 0)], 'o3', at(0))).toBeUndefined();
+  });
+});
+
+describe('runningMean on a sped-up clock (slot length divided by the time scale)', () => {
+  const MINUTE_SLOT = 60_000;
+
+  it.each<[string, number, number | undefined]>([
+    ['a reading 59 s old is inside a one-minute "hour"', -59, 40],
+    ['a reading exactly 60 s old is outside it', -60, undefined],
+  ])('%s', (_name, s, expected) => {
+    expect(runningMean([sensor({ no2: 40 }, s)], 'no2', at(0), 1, 0.75, MINUTE_SLOT)).toBe(expected);
+  });
+
+  it.each<[number, boolean]>([
+    [17, false],
+    [18, true],
+  ])('a 24-slot mean with %s one-minute slots of data counts: %s', (slots, counts) => {
+    const window = Array.from({ length: slots }, (_, i) => sensor({ pm25: 30 }, -i * 60));
+    expect(runningMean(window, 'pm25', at(0), 24, 0.75, MINUTE_SLOT) !== undefined).toBe(counts);
+  });
+});
+
+describe('runningMeans with a time scale', () => {
+  it('at time scale 60 the 8-hour ozone mean covers 8 real minutes', () => {
+    const window = [
+      ...Array.from({ length: 8 }, (_, i) => sensor({ o3: 100 }, -i * 60)),
+      sensor({ o3: 900 }, -8 * 60),
+    ];
+    expect(runningMeans(window, at(0), undefined, 60).o3).toBe(100);
+    // On the real clock the same readings span under one hour: far too little for an 8-hour mean.
+    expect(runningMeans(window, at(0)).o3).toBeUndefined();
   });
 });
 

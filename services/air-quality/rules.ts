@@ -30,6 +30,14 @@ export const DAQI_AVERAGING_HOURS: Readonly<Record<DaqiPollutant, number>> = {
   o3: 8,
 };
 
+/** How Defra writes each pollutant's name, for alerts and notices. */
+export const DAQI_POLLUTANT_NAMES: Readonly<Record<DaqiPollutant, string>> = {
+  pm25: 'PM2.5',
+  pm10: 'PM10',
+  no2: 'NO2',
+  o3: 'O3',
+};
+
 export type DaqiIndex = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 export type DaqiBand = 'Low' | 'Moderate' | 'High' | 'Very High';
 
@@ -67,6 +75,10 @@ const HOUR_MS = 3_600_000;
  * ending at `at`, each slot's readings are averaged, and the slot means are averaged (so a sensor that sent
  * more often in one hour does not weigh more). Undefined when fewer than `minCoverage` of the slots hold a
  * reading. Readings after `at` are ignored.
+ *
+ * `slotMs` is how long one of those hours lasts on the readings' clock: an hour on AWS, an hour divided by the
+ * time scale when the local runtime runs the town faster (at `--speed 60` an hour of air passes in a minute,
+ * so the 24-hour mean covers 24 real minutes in 24 one-minute slots).
  */
 export function runningMean(
   window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
@@ -74,6 +86,7 @@ export function runningMean(
   at: string,
   hours: number = DAQI_AVERAGING_HOURS[pollutant],
   minCoverage: number = AIR_QUALITY_DEFAULTS.minCoverage,
+  slotMs: number = HOUR_MS,
 ): number | undefined {
   const end = epochMs(at);
   const sums = new Array<number>(hours).fill(0);
@@ -83,8 +96,8 @@ export function runningMean(
     if (value === undefined) continue;
     const age = end - epochMs(point.observedAt);
     // Slot k holds (end - (k+1)h, end - kh]: a reading exactly at `at` is in the newest slot.
-    if (age < 0 || age >= hours * HOUR_MS) continue;
-    const slot = Math.floor(age / HOUR_MS);
+    if (age < 0 || age >= hours * slotMs) continue;
+    const slot = Math.floor(age / slotMs);
     sums[slot] = (sums[slot] ?? 0) + value;
     counts[slot] = (counts[slot] ?? 0) + 1;
   }
@@ -95,15 +108,21 @@ export function runningMean(
 
 export type PollutantMeans = Partial<Record<DaqiPollutant, number>>;
 
-/** Every pollutant's running mean at `at`, from a window holding at least the last 24 hours of readings. */
+/**
+ * Every pollutant's running mean at `at`, from a window holding at least the last 24 hours of readings
+ * (24 hours / `timeScale` on the readings' clock; see {@link runningMean}).
+ */
 export function runningMeans(
   window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
   at: string,
   config: AirQualityConfig = AIR_QUALITY_DEFAULTS,
+  timeScale = 1,
 ): PollutantMeans {
   const means: PollutantMeans = {};
+  const slotMs = HOUR_MS / timeScale;
   for (const pollutant of DAQI_POLLUTANTS) {
-    const mean = runningMean(window, pollutant, at, DAQI_AVERAGING_HOURS[pollutant], config.minCoverage);
+    const hours = DAQI_AVERAGING_HOURS[pollutant];
+    const mean = runningMean(window, pollutant, at, hours, config.minCoverage, slotMs);
     if (mean !== undefined) means[pollutant] = mean;
   }
   return means;
@@ -138,15 +157,17 @@ type EventPoint = Pick<
 
 /**
  * `air-quality.band-changed` when the site's index moved (any step of 1..10, so the open-data view and the
- * alert both follow it). `window` holds the sensor's readings for the last 24 hours, including `point`.
+ * alert both follow it). `window` holds the sensor's readings for the last 24 hours (divided by `timeScale`),
+ * including `point`.
  */
 export function airQualityEvents(
   previousIndex: DaqiIndex | undefined,
   window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
   point: EventPoint,
   config: AirQualityConfig = AIR_QUALITY_DEFAULTS,
+  timeScale = 1,
 ): DomainEvent[] {
-  const means = runningMeans(window, point.observedAt, config);
+  const means = runningMeans(window, point.observedAt, config, timeScale);
   const now = siteIndex(means);
   if (!now || now.index === previousIndex) return [];
   return [

@@ -3,6 +3,7 @@ import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import { applyAlertSignal } from '../shared/alerts.js';
 import { at, minutes, point } from '../shared/telemetry-fixtures.js';
 import {
+  FLOOD_DEFAULTS,
   type FloodLevel,
   floodAlertSignal,
   floodLevel,
@@ -10,6 +11,7 @@ import {
   GAUGE_AT_REST,
   type GaugeState,
   gaugeConfig,
+  gaugeLevels,
   riseRate,
 } from './rules.js';
 
@@ -106,6 +108,76 @@ describe('riseRate (window 60 min, at least 30 min of readings)', () => {
   });
 });
 
+describe('riseRate on a sped-up clock (time scale 60: an hour of river in a real minute)', () => {
+  const seconds = (pairs: [number, number][]) =>
+    pairs.map(([s, level]) => point('water-level', { waterLevel: level }, at(s), { deviceId: 'gauge-1' }));
+
+  it.each<[string, [number, number][], number | undefined]>([
+    [
+      '0.3 m over 60 real seconds is 0.3 m per river hour',
+      [
+        [-60, 1],
+        [0, 1.3],
+      ],
+      0.3,
+    ],
+    [
+      'a reading 61 s old is outside the scaled 60-minute window',
+      [
+        [-61, 0],
+        [-30, 1],
+        [0, 1.2],
+      ],
+      0.4,
+    ],
+    [
+      '30 real seconds is the scaled minimum span',
+      [
+        [-30, 1],
+        [0, 1.2],
+      ],
+      0.4,
+    ],
+    [
+      '29 real seconds is not enough',
+      [
+        [-29, 1],
+        [0, 1.2],
+      ],
+      undefined,
+    ],
+  ])('%s', (_name, pairs, rate) => {
+    const result = riseRate(seconds(pairs), at(0), config, 60);
+    if (rate === undefined) expect(result).toBeUndefined();
+    else expect(result).toBe(rate);
+  });
+});
+
+describe('gaugeLevels (whatever thresholds the registry holds)', () => {
+  it.each<[string, number | undefined, number | undefined, number, number]>([
+    ['both, severe above warning', 2, 3, 2, 3],
+    ['warning only: never severe', 2, undefined, 2, Infinity],
+    ['severe only: straight to severe', undefined, 3, 3, 3],
+    ['severe at or under warning: severe wins', 3, 2.5, 2.5, 2.5],
+    ['neither: no level alerts', undefined, undefined, Infinity, Infinity],
+  ])('%s', (_name, warning, severe, warningLevel, severeLevel) => {
+    expect(gaugeLevels(warning, severe)).toEqual({ warningLevel, severeLevel });
+  });
+
+  it.each<[string, number | undefined, number | undefined, FloodLevel, number, FloodLevel]>([
+    ['severe only: from normal at the severe level', undefined, 3, 'normal', 3, 'severe'],
+    ['severe only: under it stays normal', undefined, 3, 'normal', 2.99, 'normal'],
+    ['severe only: holds within the fall margin', undefined, 3, 'severe', 2.95, 'severe'],
+    ['severe only: back to normal under the margin', undefined, 3, 'severe', 2.94, 'normal'],
+    ['warning only: far above stays warning', 2, undefined, 'warning', 50, 'warning'],
+    ['neither: any level is normal', undefined, undefined, 'normal', 99, 'normal'],
+    ['neither: a gauge that lost its thresholds steps down', undefined, undefined, 'warning', 5, 'normal'],
+  ])('%s', (_name, warning, severe, previous, level, expected) => {
+    const levels = { ...FLOOD_DEFAULTS, ...gaugeLevels(warning, severe) };
+    expect(floodLevel(previous, level, levels)).toBe(expected);
+  });
+});
+
 describe('floodStep', () => {
   const run = (levels: readonly number[], start: GaugeState = GAUGE_AT_REST) => {
     let state = start;
@@ -169,6 +241,37 @@ describe('floodStep', () => {
     }
     const tick = applyAlertSignal(key, alert, { kind: 'tick', at: minutes(60) }, { coolDownSeconds: 900 });
     expect([...notified, tick.notify]).toEqual(['opened', 'escalated', 'cleared']);
+  });
+
+  it('without thresholds a gauge still raises the rise alarm, and no level event', () => {
+    const levels = { ...FLOOD_DEFAULTS, ...gaugeLevels(undefined, undefined) };
+    const window = [gauge(1, -30), gauge(9, 0)];
+    const { events } = floodStep(GAUGE_AT_REST, window, gauge(9, 0), levels);
+    expect(events.map((e) => e.type)).toEqual(['flood.rising-fast']);
+  });
+
+  it('a level event says null for a threshold the gauge does not have', () => {
+    const levels = { ...FLOOD_DEFAULTS, ...gaugeLevels(2, undefined) };
+    const [event] = floodStep(GAUGE_AT_REST, [gauge(2.1, 0)], gauge(2.1, 0), levels).events;
+    expect(event?.detail).toEqual({
+      previousLevel: 'normal',
+      level: 'warning',
+      waterLevel: 2.1,
+      warningLevel: 2,
+      severeLevel: null,
+    });
+  });
+
+  it('at time scale 60 the rise is measured in river metres per hour', () => {
+    const s = (sec: number, level: number) =>
+      point('water-level', { waterLevel: level }, at(sec), { deviceId: 'gauge-1' });
+    const window = [s(-45, 1.0), s(-30, 1.1), s(0, 1.3)];
+    const [event] = floodStep(GAUGE_AT_REST, window, s(0, 1.3), config, 60).events;
+    // 0.3 m in 45 real seconds = 45 river minutes: 0.4 m per river hour, over the 0.3 alarm.
+    expect(event).toMatchObject({
+      type: 'flood.rising-fast',
+      detail: { rateMetresPerHour: 0.4, alarmRate: 0.3 },
+    });
   });
 
   it('maps rise events to the rise alert', () => {

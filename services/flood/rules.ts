@@ -45,6 +45,25 @@ export function gaugeConfig(
   return config;
 }
 
+/**
+ * The levels a gauge alerts at, from whichever of its thresholds the registry holds, so a gauge half set up
+ * still warns on what it has and no threshold is ever silently dropped:
+ * - both, severe above warning: as given;
+ * - warning only: warning alerts, never severe (severe at `Infinity`);
+ * - severe only, or severe at or under warning: severe alerts at the severe level, no separate warning (the
+ *   warning level is the severe level, so the rules go straight from normal to severe);
+ * - neither: no level alerts at all (both `Infinity`); the rate-of-rise alarm still works.
+ */
+export function gaugeLevels(
+  warningLevel: number | undefined,
+  severeLevel: number | undefined,
+): Pick<GaugeConfig, 'warningLevel' | 'severeLevel'> {
+  if (severeLevel === undefined) return { warningLevel: warningLevel ?? Infinity, severeLevel: Infinity };
+  if (warningLevel === undefined || warningLevel >= severeLevel)
+    return { warningLevel: severeLevel, severeLevel };
+  return { warningLevel, severeLevel };
+}
+
 const RANK: Record<FloodLevel, number> = { normal: 0, warning: 1, severe: 2 };
 
 /**
@@ -65,14 +84,19 @@ export function floodLevel(previous: FloodLevel, waterLevel: number, config: Gau
 /**
  * Rise in metres per hour, to the millimetre: from the oldest reading within the window to the newest (`at`).
  * Undefined when the readings span less than `minRiseSpanMinutes`.
+ *
+ * `timeScale` is the local runtime's `--speed`: the simulated river rises `timeScale` times faster per real
+ * hour, so the window and the minimum span shrink by it and the measured rate is divided by it (a rise
+ * compared with `riseRateMetresPerHour` x timeScale per real hour), giving the river's own metres per hour.
  */
 export function riseRate(
   window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
   at: string,
   config: GaugeConfig,
+  timeScale = 1,
 ): number | undefined {
   const end = epochMs(at);
-  const start = end - config.riseWindowMinutes * 60_000;
+  const start = end - (config.riseWindowMinutes * 60_000) / timeScale;
   let oldest: { t: number; level: number } | undefined;
   let newest: { t: number; level: number } | undefined;
   for (const point of window) {
@@ -82,8 +106,9 @@ export function riseRate(
     if (!oldest || t < oldest.t) oldest = { t, level };
     if (!newest || t > newest.t) newest = { t, level };
   }
-  if (!oldest || !newest || newest.t - oldest.t < config.minRiseSpanMinutes * 60_000) return undefined;
-  const metresPerHour = ((newest.level - oldest.level) / (newest.t - oldest.t)) * 3_600_000;
+  if (!oldest || !newest || newest.t - oldest.t < (config.minRiseSpanMinutes * 60_000) / timeScale)
+    return undefined;
+  const metresPerHour = ((newest.level - oldest.level) / (newest.t - oldest.t)) * (3_600_000 / timeScale);
   // To the millimetre per hour: a rise of exactly the alarm rate must not alarm because of binary fractions
   // (1.3 - 1.0 is 0.30000000000000004 in floating point).
   return Math.round(metresPerHour * 1000) / 1000;
@@ -104,13 +129,16 @@ type EventPoint = Pick<
 /**
  * A gauge reading through the rules: `flood.level-changed` when the status moves, `flood.rising-fast` when
  * the rise rate goes over the alarm rate and `flood.rising-fast-ended` when it is back at or under it.
- * `window` holds the gauge's readings for at least the rise window, including `point`.
+ * `window` holds the gauge's readings for at least the rise window (divided by `timeScale`), including
+ * `point`. A threshold of `Infinity` is one the gauge does not have (see {@link gaugeLevels}); events say
+ * `null` for it.
  */
 export function floodStep(
   state: GaugeState,
   window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
   point: EventPoint,
   config: GaugeConfig,
+  timeScale = 1,
 ): { readonly state: GaugeState; readonly events: readonly DomainEvent[] } {
   const waterLevel = numericReading(point.readings, 'waterLevel');
   if (waterLevel === undefined) return { state, events: [] };
@@ -125,14 +153,14 @@ export function floodStep(
           previousLevel: state.level,
           level,
           waterLevel,
-          warningLevel: config.warningLevel,
-          severeLevel: config.severeLevel,
+          warningLevel: Number.isFinite(config.warningLevel) ? config.warningLevel : null,
+          severeLevel: Number.isFinite(config.severeLevel) ? config.severeLevel : null,
         },
         level,
       ),
     );
   }
-  const rate = riseRate(window, point.observedAt, config);
+  const rate = riseRate(window, point.observedAt, config, timeScale);
   // Without enough readings to measure a rate, keep the current verdict rather than flapping it.
   const risingFast = rate === undefined ? state.risingFast : rate > config.riseRateMetresPerHour;
   if (risingFast !== state.risingFast) {

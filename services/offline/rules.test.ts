@@ -133,6 +133,15 @@ describe('maintenanceJobDecision', () => {
     expect(maintenanceJobDecision(closed as Job[], online)).toEqual({ open: [], close: [] });
   });
 
+  it.each<[string, { lat: number; lon: number } | undefined]>([
+    ['where the registry puts the device', { lat: 51.4553, lon: -0.9789 }],
+    ['no location when none is given', undefined],
+  ])('the job carries %s', (_name, location) => {
+    if (!offline) throw new Error('fixture event missing');
+    const [job] = maintenanceJobDecision([], offline, location ? { location } : {}).open;
+    expect(job?.location).toEqual(location);
+  });
+
   it('a replayed offline event opens a job with the same id', () => {
     if (!offline) throw new Error('fixture event missing');
     expect(maintenanceJobDecision([], offline).open[0]?.id).toBe(

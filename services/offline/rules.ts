@@ -82,10 +82,14 @@ export function deviceHeard(
   return { liveness: 'online', events: [domainEvent('device.online', point, {}, 'online')] };
 }
 
-/** Opens a maintenance job on `device.offline`, closes it on `device.online`; idempotent like the waste jobs. */
+/**
+ * Opens a maintenance job on `device.offline`, closes it on `device.online`; idempotent like the waste jobs.
+ * `location` is where the crew will find the device (the registry's), carried on the job it opens.
+ */
 export function maintenanceJobDecision(
   jobs: readonly Job[],
   event: DomainEvent,
+  options: { readonly location?: { readonly lat: number; readonly lon: number } } = {},
 ): { readonly open: readonly Job[]; readonly close: readonly Job[] } {
   const active = jobs.find(
     (j) => j.deviceId === event.deviceId && j.kind === 'maintenance' && isActiveJob(j),
@@ -99,6 +103,7 @@ export function maintenanceJobDecision(
           deviceId: event.deviceId,
           ...(event.ward === undefined ? {} : { ward: event.ward }),
           ...(event.site === undefined ? {} : { site: event.site }),
+          ...(options.location === undefined ? {} : { location: options.location }),
           priority: 'routine',
           reason: 'offline',
           openedAt: event.observedAt,

@@ -2,7 +2,7 @@ import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import type { Device } from '../../lambdas/domain/device.js';
 import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import type { DomainEvent } from './domain-events.js';
-import type { WorkflowPorts } from './workflow-ports.js';
+import type { SiteRecord, WorkflowPorts } from './workflow-ports.js';
 
 /**
  * A service blueprint: everything one council service needs, in one folder under `services/`, so another council
@@ -30,8 +30,22 @@ export interface ServiceBlueprint {
   /** Change detection inside enrichment; absent for services driven by the schedule alone (offline devices). */
   readonly detector?: ChangeDetector;
   readonly workflow: ServiceWorkflow;
+  /**
+   * The service's public view, served by the city API at `GET /<path>` (e.g. `parking/sites`) as open data: the
+   * service's site records, each turned into what a resident's app needs (never internal bookkeeping).
+   */
+  readonly openData?: OpenDataView;
   /** What the service adds to the monthly bill, per watched device; the cost statement sums enabled services. */
   readonly cost: ServiceCostProfile;
+}
+
+export interface OpenDataView {
+  /** Path under the API root, without a leading slash: `parking/sites`, `air-quality/sites`. */
+  readonly path: string;
+  /** One sentence for the API reference. */
+  readonly description: string;
+  /** A site record as served; undefined to leave it out (e.g. a site with no reading yet). */
+  view(record: SiteRecord): Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -41,6 +55,12 @@ export interface ServiceBlueprint {
  */
 export interface ServiceContext {
   readonly timeScale: number;
+  /**
+   * The service's settings from config (`serviceSettings` -> this service's name), by name: e.g. the waste
+   * depot's `depotLat`/`depotLon`, an alert cool-down. Each blueprint's README lists the names it reads and
+   * their defaults; per-device settings come from the registry instead (`Device.settings`).
+   */
+  readonly settings: Readonly<Record<string, number>>;
 }
 
 /** A point as the rules see it. */
@@ -119,6 +139,12 @@ export interface ServiceCostProfile {
   readonly readUnitsPerEvent: number;
   /** Read units per scheduled run, per watched device (the offline sweep reads every device's latest state). */
   readonly readUnitsPerDevicePerScheduledRun: number;
+}
+
+/** A service-level setting from config, or the default. */
+export function serviceSetting(context: ServiceContext, name: string, fallback: number): number {
+  const value = context.settings[name];
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }
 
 /** Per-device rule settings from the registry (`Device.settings`), as a number, or the default. */

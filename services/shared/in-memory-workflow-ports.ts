@@ -61,12 +61,13 @@ export class InMemoryAlertBook implements AlertBook {
   private readonly latest = new Map<string, string>();
 
   async current(key: string): Promise<AlertRecord | undefined> {
-    const id = this.latest.get(key);
-    return id === undefined ? undefined : this.incidents.get(id);
+    return this.latestOf(key);
   }
 
   async save(alert: AlertRecord, expected: AlertRecord | undefined): Promise<boolean> {
-    const stored = await this.current(alert.key);
+    // Read and write without an await between them, as one conditional write: awaiting the read would let
+    // another worker's save slip in between, and both would win.
+    const stored = this.latestOf(alert.key);
     const same =
       stored === undefined
         ? expected === undefined
@@ -78,6 +79,11 @@ export class InMemoryAlertBook implements AlertBook {
     this.incidents.set(alert.incidentId, alert);
     this.latest.set(alert.key, alert.incidentId);
     return true;
+  }
+
+  private latestOf(key: string): AlertRecord | undefined {
+    const id = this.latest.get(key);
+    return id === undefined ? undefined : this.incidents.get(id);
   }
 
   async byIncident(incidentId: string): Promise<AlertRecord | undefined> {
@@ -108,7 +114,8 @@ export class InMemorySiteBoard implements SiteBoard {
   }
 
   async save(record: SiteRecord): Promise<boolean> {
-    const stored = await this.get(record.service, record.site);
+    // No await between the version check and the write (see InMemoryAlertBook.save).
+    const stored = this.records.get(`${record.service}/${record.site}`);
     if ((stored?.version ?? 0) !== record.version - 1) return false;
     this.records.set(`${record.service}/${record.site}`, record);
     return true;
@@ -138,7 +145,9 @@ export class InMemoryFleet implements DeviceFleet {
   }
 
   async findMany(deviceIds: readonly string[]): Promise<ReadonlyMap<string, Device>> {
-    return new Map(deviceIds.flatMap((id) => (this.devices.has(id) ? [[id, this.devices.get(id) as Device]] : [])));
+    return new Map(
+      deviceIds.flatMap((id) => (this.devices.has(id) ? [[id, this.devices.get(id) as Device]] : [])),
+    );
   }
 }
 

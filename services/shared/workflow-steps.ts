@@ -10,6 +10,8 @@ import type { AlertRecord, WorkflowPorts } from './workflow-ports.js';
 
 /** Attempts before giving up on a contended alert or job (the bus then redelivers the event). */
 const MAX_ATTEMPTS = 5;
+/** Site views are shared by every device of a site (a car park's bays), so they may be contended harder. */
+const SITE_ATTEMPTS = 12;
 
 export class ConcurrentUpdateError extends Error {
   override readonly name = 'ConcurrentUpdateError';
@@ -49,13 +51,17 @@ export async function applyAlert(
     }
     let expected = current;
     if (transition.ended && current) {
-      const ended: AlertRecord = { ...current, ...transition.ended };
+      const ended: AlertRecord = { ...subjectFields(current), ...transition.ended };
       if (!(await ports.alerts.save(ended, current))) continue;
       await notify(ports, ended, 'cleared');
       expected = ended;
     }
     const sameIncident = current !== undefined && current.incidentId === transition.alert.incidentId;
-    const base = sameIncident ? current : subjectFields(subject);
+    // Only what the alert is about carries over: lifecycle fields the alert machine removed (quietSince) must
+    // stay removed, or a replayed raise would count as one more flap.
+    // An escalation takes the new words ("severe" instead of "warning"); otherwise the incident keeps its own.
+    const base =
+      sameIncident && transition.notify !== 'escalated' ? subjectFields(current) : subjectFields(subject);
     const record: AlertRecord = { ...base, ...transition.alert };
     if (!(await ports.alerts.save(record, expected))) continue;
     const notified: AlertNotification[] = transition.ended ? ['cleared'] : [];
@@ -68,7 +74,7 @@ export async function applyAlert(
   throw new ConcurrentUpdateError(`alert ${subject.key} kept changing under ${MAX_ATTEMPTS} attempts`);
 }
 
-function subjectFields(subject: AlertSubject) {
+function subjectFields(subject: Omit<AlertSubject, 'key'>) {
   return {
     service: subject.service,
     summary: subject.summary,
@@ -195,10 +201,14 @@ export async function updateSite<T extends Readonly<Record<string, unknown>>>(
   ports: Pick<WorkflowPorts, 'sites'>,
   service: string,
   site: string,
-  change: (current: T | undefined) => { data: T; ward?: string; location?: { lat: number; lon: number } } | undefined,
+  change: (
+    current: T | undefined,
+  ) => { data: T; ward?: string; location?: { lat: number; lon: number } } | undefined,
   at: string,
 ): Promise<{ readonly before: T | undefined; readonly after: T } | undefined> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+  for (let attempt = 0; attempt < SITE_ATTEMPTS; attempt += 1) {
+    // A busy car park gets many spot changes at once: back off a little, at random, so they land in turn.
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
     const stored = await ports.sites.get(service, site);
     const before = stored?.data as T | undefined;
     const next = change(before);
@@ -208,7 +218,11 @@ export async function updateSite<T extends Readonly<Record<string, unknown>>>(
       site,
       version: (stored?.version ?? 0) + 1,
       updatedAt: at,
-      ...(next.ward === undefined ? (stored?.ward === undefined ? {} : { ward: stored.ward }) : { ward: next.ward }),
+      ...(next.ward === undefined
+        ? stored?.ward === undefined
+          ? {}
+          : { ward: stored.ward }
+        : { ward: next.ward }),
       ...(next.location === undefined
         ? stored?.location === undefined
           ? {}
@@ -218,5 +232,5 @@ export async function updateSite<T extends Readonly<Record<string, unknown>>>(
     });
     if (saved) return { before, after: next.data };
   }
-  throw new ConcurrentUpdateError(`site ${service}/${site} kept changing under ${MAX_ATTEMPTS} attempts`);
+  throw new ConcurrentUpdateError(`site ${service}/${site} kept changing under ${SITE_ATTEMPTS} attempts`);
 }

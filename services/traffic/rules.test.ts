@@ -6,8 +6,10 @@ import {
   FREE_FLOWING,
   hourlyFlows,
   isCongestedPeriod,
+  periodHourStart,
   TRAFFIC_DEFAULTS,
   type TrafficConfig,
+  tallyPeriod,
 } from './rules.js';
 
 const config: TrafficConfig = { ...TRAFFIC_DEFAULTS, freeFlowSpeedKmh: 48 };
@@ -40,6 +42,66 @@ describe('hourlyFlows', () => {
     expect(hourlyFlows([...points, ...points])).toEqual([
       { hour: at(0), vehicles: 110, periods: 11, complete: false },
     ]);
+  });
+});
+
+describe('hours on a sped-up clock (an hour lasts 3600 / timeScale real seconds)', () => {
+  it.each<[string, number, number, number, string]>([
+    // At time scale 60 a 60-second period lasts 1 real second and an hour 60 real seconds.
+    ['a period starting exactly on a scaled hour belongs to it', 61, 60, 60, at(60)],
+    ['a period ending exactly on the scaled hour belongs to the one before', 60, 60, 60, at(0)],
+    ['on the real clock the same period is in the 12:00 hour', 62, 60, 1, at(0)],
+  ])('%s', (_name, s, periodSeconds, timeScale, hour) => {
+    expect(new Date(periodHourStart(at(s), periodSeconds, timeScale)).toISOString()).toBe(hour);
+  });
+
+  it('hourlyFlows at time scale 60: 60 one-minute periods make a complete scaled hour', () => {
+    const points = Array.from({ length: 61 }, (_, i) => period(i + 1, 40, 0.1, 2, 60));
+    expect(hourlyFlows(points, 60)).toEqual([
+      { hour: at(0), vehicles: 120, periods: 60, complete: true },
+      { hour: at(60), vehicles: 2, periods: 1, complete: false },
+    ]);
+  });
+});
+
+describe('tallyPeriod', () => {
+  const p = (s: number, intensity: number) => period(s, 40, 0.1, intensity);
+
+  it('counts the periods of an hour and closes it when a period of a later hour arrives', () => {
+    let tally = tallyPeriod(undefined, p(PERIOD, 5)).tally;
+    for (let i = 2; i <= 12; i += 1) {
+      const step = tallyPeriod(tally, p(i * PERIOD, 5));
+      expect(step.completed).toBeUndefined();
+      tally = step.tally;
+    }
+    expect(tally).toEqual({ hour: at(0), vehicles: 60, periods: 12, seconds: 3600 });
+    const next = tallyPeriod(tally, p(13 * PERIOD, 7));
+    expect(next).toEqual({
+      tally: { hour: at(3600), vehicles: 7, periods: 1, seconds: PERIOD },
+      completed: { hour: at(0), vehicles: 60, periods: 12, complete: true },
+    });
+  });
+
+  it('agrees with hourlyFlows on the same periods', () => {
+    const points = [1, 2, 3, 5, 13].map((i) => p(i * PERIOD, i));
+    let tally: ReturnType<typeof tallyPeriod>['tally'];
+    const completed = points.flatMap((point) => {
+      const step = tallyPeriod(tally, point);
+      tally = step.tally;
+      return step.completed ? [step.completed] : [];
+    });
+    expect(completed).toEqual(hourlyFlows(points).slice(0, 1));
+  });
+
+  it('a period of an hour already closed changes nothing', () => {
+    const { tally } = tallyPeriod(undefined, p(13 * PERIOD, 7));
+    expect(tallyPeriod(tally, p(12 * PERIOD, 5))).toEqual({ tally });
+  });
+
+  it('a reading without a count changes nothing', () => {
+    const { tally } = tallyPeriod(undefined, p(PERIOD, 7));
+    const noCount = point('traffic-flow', { averageVehicleSpeed: 40 }, at(2 * PERIOD));
+    expect(tallyPeriod(tally, noCount)).toEqual({ tally });
   });
 });
 
@@ -120,6 +182,17 @@ describe('congestionStep', () => {
     const { state } = drive([SLOW, SLOW]);
     const replay = congestionStep(state, period(2 * PERIOD, ...SLOW), config);
     expect(replay).toEqual({ state, events: [] });
+  });
+
+  it('says since the first congested report even when reports are sparser than periods', () => {
+    // One-minute periods reported every 50 s (well within 1.5 periods), as a sped-up demo counter does.
+    let state = FREE_FLOWING;
+    const events = [1, 2, 3].flatMap((i) => {
+      const step = congestionStep(state, period(i * 50, ...SLOW, 20, 60), config);
+      state = step.state;
+      return step.events;
+    });
+    expect(events.map((e) => e.detail.since)).toEqual([at(50)]);
   });
 
   it('the started event says since when and carries the readings', () => {
