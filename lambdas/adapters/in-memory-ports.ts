@@ -1,3 +1,13 @@
+import type { DomainEvent } from '../../services/shared/domain-events.js';
+import { PUT_EVENTS_MAX_ENTRIES } from '../contracts/domain-event-bus.js';
+import {
+  type DomainEventPublisher,
+  type ServiceStateEntry,
+  type ServiceStateKey,
+  type ServiceStateStore,
+  type StoredServiceState,
+  serviceStateKey,
+} from '../domain/change-detection.js';
 import type { Device, DeviceDirectory } from '../domain/device.js';
 import type { QuarantineEntry, QuarantineQuery, QuarantineStore } from '../domain/quarantine.js';
 import type {
@@ -24,6 +34,11 @@ export interface RequestCounts {
   dedupeReads: number;
   dedupeWrites: number;
   quarantineWrites: number;
+  /** Service detector states: BatchGetItem requests (strongly consistent) and conditional PutItems. */
+  serviceStateReads: number;
+  serviceStateWrites: number;
+  /** PutEvents requests (10 events each at most). */
+  eventPuts: number;
   writeUnits: number;
   readUnits: number;
 }
@@ -37,6 +52,9 @@ export function emptyCounts(): RequestCounts {
     dedupeReads: 0,
     dedupeWrites: 0,
     quarantineWrites: 0,
+    serviceStateReads: 0,
+    serviceStateWrites: 0,
+    eventPuts: 0,
     writeUnits: 0,
     readUnits: 0,
   };
@@ -50,6 +68,10 @@ export class InMemoryPorts {
   readonly latest = new Map<string, TelemetryPoint>();
   readonly quarantined: QuarantineEntry[] = [];
   readonly processedKeys = new Set<string>();
+  /** Service detector states, with the same conditional writes as the DynamoDB table. */
+  readonly serviceState = new InMemoryServiceStateStore(this.counts);
+  /** Domain events as the bus received them. */
+  readonly events = new RecordingEventPublisher(this.counts);
   private readonly seriesKeys = new Set<string>();
 
   constructor(devices: readonly Device[] = []) {
@@ -153,4 +175,64 @@ export class InMemoryPorts {
       for (const key of keys) this.processedKeys.add(key);
     },
   };
+}
+
+/**
+ * Service detector states in memory, with the DynamoDB adapter's semantics: a save succeeds only if the stored
+ * `at` is still the expected one (or, without one, nothing is stored). States are copied in and out, as a round
+ * trip through a table would, so a detector that changed its state object in place is caught by the tests.
+ */
+export class InMemoryServiceStateStore implements ServiceStateStore {
+  readonly states = new Map<string, StoredServiceState>();
+
+  constructor(private readonly counts: RequestCounts = emptyCounts()) {}
+
+  async getMany(keys: readonly ServiceStateKey[]): Promise<ReadonlyMap<string, StoredServiceState>> {
+    this.counts.serviceStateReads += chunk(keys, BATCH_GET_LIMIT).length;
+    // Strongly consistent reads: a read unit per item.
+    this.counts.readUnits += keys.length;
+    const found = new Map<string, StoredServiceState>();
+    for (const key of keys) {
+      const stored = this.states.get(serviceStateKey(key));
+      if (stored) found.set(serviceStateKey(key), structuredClone(stored));
+    }
+    return found;
+  }
+
+  async save(entries: readonly ServiceStateEntry[]): Promise<readonly number[]> {
+    const conflicts: number[] = [];
+    entries.forEach((entry, index) => {
+      this.counts.serviceStateWrites += 1;
+      // A refused conditional write is billed as a write too.
+      this.counts.writeUnits += 1;
+      const key = serviceStateKey(entry);
+      if (this.states.get(key)?.at !== entry.expectedAt) {
+        conflicts.push(index);
+        return;
+      }
+      this.states.set(key, { state: structuredClone(entry.state), at: entry.at });
+    });
+    return conflicts;
+  }
+}
+
+/**
+ * A bus that records what it is given, for tests and benchmarks. `refuse` makes it refuse chosen events, as
+ * PutEvents does entry by entry.
+ */
+export class RecordingEventPublisher implements DomainEventPublisher {
+  readonly published: DomainEvent[] = [];
+  refuse: (event: DomainEvent) => boolean = () => false;
+
+  constructor(private readonly counts: RequestCounts = emptyCounts()) {}
+
+  async publish(events: readonly DomainEvent[]): Promise<readonly number[]> {
+    this.counts.eventPuts += chunk(events, PUT_EVENTS_MAX_ENTRIES).length;
+    const refused: number[] = [];
+    events.forEach((event, index) => {
+      if (this.refuse(event)) refused.push(index);
+      else this.published.push(event);
+    });
+    return refused;
+  }
 }

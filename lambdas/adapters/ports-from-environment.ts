@@ -1,10 +1,19 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { TimestreamQueryClient } from '@aws-sdk/client-timestream-query';
 import { TimestreamWriteClient } from '@aws-sdk/client-timestream-write';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { blueprintsNamed } from '../../services/catalogue.js';
 import { ENV, TELEMETRY_STORES, type TelemetryStoreKind } from '../contracts/environment.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import type { TableId } from '../contracts/tables.js';
 import { LANES, type Lane } from '../contracts/topics.js';
+import {
+  type ChangeDetectionPorts,
+  type DomainEventPublisher,
+  type ServiceSettings,
+  serviceDetectors,
+} from '../domain/change-detection.js';
 import type { CityQueryPorts } from '../domain/city-queries.js';
 import type { EnrichTelemetryPorts, ReadingSampling } from '../domain/enrich-telemetry.js';
 import type { TelemetryStore } from '../domain/telemetry.js';
@@ -13,7 +22,9 @@ import { CachedDegradeSettings, DynamoDbCostRecords, LaneSampling } from './dyna
 import { CachedDeviceDirectory, DynamoDbDeviceDirectory } from './dynamodb-device-directory.js';
 import { DynamoDbProcessedMessages, DynamoDbQuarantine } from './dynamodb-ingest-records.js';
 import { DynamoDbLatestState, WriteOnChangeLatestState } from './dynamodb-latest-state.js';
+import { DynamoDbServiceStateStore } from './dynamodb-service-state.js';
 import { DynamoDbTelemetryStore } from './dynamodb-telemetry-store.js';
+import { EventBridgeEventPublisher } from './eventbridge-event-publisher.js';
 import { TimestreamTelemetryStore } from './timestream-telemetry-store.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -95,16 +106,93 @@ export function laneSamplingFromEnvironment(
   return new LaneSampling(settings, lane as Lane);
 }
 
+/** The enabled service blueprints' names (`ENABLED_SERVICES`, comma-separated); none when unset or empty. */
+export function enabledServices(env: Environment): string[] {
+  return (env[ENV.enabledServices] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
+const serviceSettingsSchema = z.record(z.string(), z.record(z.string(), z.number().finite()));
+
+/** Settings per service (`SERVICE_SETTINGS`, JSON by service then setting name); none when unset. */
+export function serviceSettingsFromEnvironment(env: Environment): ServiceSettings {
+  const raw = env[ENV.serviceSettings];
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const settings = serviceSettingsSchema.safeParse(parsed);
+  if (!settings.success) {
+    throw new MissingSettingError(ENV.serviceSettings, 'JSON {"<service>": {"<setting>": number}}');
+  }
+  return settings.data;
+}
+
+/**
+ * What the caller may give change detection instead of the environment's: the local runtime passes its
+ * in-process bus, its `--speed` and the services' settings from its config. On AWS all three come from the
+ * function's environment.
+ */
+export interface ChangeDetectionOptions {
+  /** Where domain events go. @default EventBridge, the bus named by EVENT_BUS_NAME */
+  readonly publisher?: DomainEventPublisher;
+  /** Simulated seconds per real second (see ServiceContext). @default 1, as on AWS */
+  readonly timeScale?: number;
+  /** Settings per service. @default parsed from SERVICE_SETTINGS; none when unset */
+  readonly serviceSettings?: ServiceSettings;
+  /** Told of state writes and event sends that failed (they are retried either way), for the log. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Change detection for the enabled services (`ENABLED_SERVICES`), or undefined when none is enabled or none of
+ * the enabled ones has a detector: then enrichment reads no service state and publishes nothing, so a
+ * deployment without services pays nothing for them. Unknown service names fail here, at the first batch, with
+ * the known names in the message.
+ */
+export function changeDetectionFromEnvironment(
+  env: Environment,
+  client: DynamoDBDocumentClient,
+  history: TelemetryStore,
+  options: ChangeDetectionOptions = {},
+): ChangeDetectionPorts | undefined {
+  const names = enabledServices(env);
+  if (names.length === 0) return undefined;
+  const detectors = serviceDetectors(
+    blueprintsNamed(names),
+    options.timeScale ?? 1,
+    options.serviceSettings ?? serviceSettingsFromEnvironment(env),
+  );
+  if (detectors.length === 0) return undefined;
+  const onError = options.onError ?? (() => {});
+  return {
+    detectors,
+    stateStore: new DynamoDbServiceStateStore(client, tableName(env, 'service-state'), onError),
+    publisher:
+      options.publisher ??
+      new EventBridgeEventPublisher(new EventBridgeClient({}), required(env, ENV.eventBusName), onError),
+    history,
+  };
+}
+
 /** The enrichment step's adapters, built from the function's environment (set by the CDK construct). */
 export function enrichTelemetryPortsFromEnvironment(
   env: Environment = process.env,
   onSamplingError?: (error: unknown) => void,
+  changeDetection: ChangeDetectionOptions = {},
 ): EnrichTelemetryPorts {
   const client = documentClient(env);
   const telemetry = telemetryStore(env, client);
   const sampling = laneSamplingFromEnvironment(env, client, onSamplingError);
+  const changes = changeDetectionFromEnvironment(env, client, telemetry, changeDetection);
   return {
     ...(sampling ? { sampling } : {}),
+    ...(changes ? { changes } : {}),
     devices: new CachedDeviceDirectory(
       new DynamoDbDeviceDirectory(client, tableName(env, 'devices')),
       positiveNumber(env, ENV.registryCacheSeconds, INGEST_SETTINGS.registryCacheSeconds) * 1000,

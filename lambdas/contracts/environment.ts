@@ -45,6 +45,11 @@ export const ENV = {
   eventBusName: 'EVENT_BUS_NAME',
   /** Comma-separated names of the enabled service blueprints (enrichment runs their detectors). */
   enabledServices: 'ENABLED_SERVICES',
+  /**
+   * JSON `{ "<service>": { "<setting>": number } }`: each service's settings from config (`serviceSettings`), as
+   * the rules see them in `ServiceContext.settings`. Unset: every service runs on its defaults.
+   */
+  serviceSettings: 'SERVICE_SETTINGS',
   /** The service blueprint a workflow function runs. */
   serviceName: 'SERVICE_NAME',
   /** The SNS topic of the workflow's service. */

@@ -1,3 +1,4 @@
+import { type ChangeDetectionPorts, detectChanges } from './change-detection.js';
 import { keepWhenSampled } from './cost-control.js';
 import type { Device, DeviceDirectory } from './device.js';
 import {
@@ -27,6 +28,11 @@ export interface EnrichTelemetryPorts {
   readonly processed?: ProcessedMessages;
   /** While the cost guard has degraded service: how many of this lane's readings to keep. @default keep all */
   readonly sampling?: ReadingSampling;
+  /**
+   * The enabled services' change detection: their detectors run over every stored point and the domain events
+   * they emit go to the bus. Absent when no enabled service has a detector: nothing is detected or published.
+   */
+  readonly changes?: ChangeDetectionPorts;
 }
 
 /**
@@ -54,9 +60,11 @@ export interface EnrichTelemetryResult {
   readonly quarantined: QuarantineEntry[];
   /** Queue message ids to hand back to the queue (partial batch failure); they are retried, then dead-lettered. */
   readonly retry: string[];
+  /** Domain events the bus accepted (only when something changed, never one per reading). */
+  readonly events: number;
   /** Why whole steps failed, for the handler to log. */
   readonly errors: { readonly step: string; readonly error: unknown; readonly messages: number }[];
-  /** Points stored in this batch, in input order (later: domain events are derived from these). */
+  /** Points newly stored in this batch, in input order. */
   readonly storedPoints: TelemetryPoint[];
 }
 
@@ -79,6 +87,11 @@ function newestPerDevice(points: readonly TelemetryPoint[]): TelemetryPoint[] {
  * device-hour's bucket items, latest state only moves forward, and where the store cannot tell a duplicate itself
  * (Timestream), the message is marked processed only after both writes, so a crash in between only repeats
  * idempotent writes.
+ *
+ * With `changes`, the enabled services' detectors then run over the stored points (new ones and ones the store
+ * already held: a message redelivered after detection failed is a duplicate to the store but not yet detected),
+ * before the message counts as done, so a device whose detection failed has its messages retried. Detection
+ * skips what it has already seen, so running it again on a redelivery emits nothing new.
  */
 export async function enrichTelemetryBatch(
   messages: readonly QueuedMessage[],
@@ -96,6 +109,7 @@ export async function enrichTelemetryBatch(
     sampledOut: 0,
     quarantined: [],
     retry: [],
+    events: 0,
     errors: [],
     storedPoints: [],
   };
@@ -239,10 +253,35 @@ export async function enrichTelemetryBatch(
         for (const point of newest) retryDevices.add(point.deviceId);
       }
     }
-    const completed = written.filter((c) => !retryDevices.has(c.point.deviceId));
+    let completed = written.filter((c) => !retryDevices.has(c.point.deviceId));
     result.retry.push(
       ...written.filter((c) => retryDevices.has(c.point.deviceId)).map((c) => c.queueMessageId),
     );
+
+    // Before the messages are marked processed: a message whose detection failed must come back.
+    if (ports.changes && completed.length > 0) {
+      const points = completed.map((c) => c.point);
+      let retry: ReadonlySet<number>;
+      try {
+        const detection = await detectChanges(points, devices, ports.changes);
+        result.events += detection.published;
+        retry = new Set(detection.retry);
+        for (const failure of detection.errors) {
+          const deviceIds = new Set(failure.deviceIds);
+          result.errors.push({
+            step: failure.step,
+            error: failure.error,
+            messages: points.filter((p) => deviceIds.has(p.deviceId)).length,
+          });
+        }
+      } catch (error) {
+        // detectChanges reports device problems instead of throwing; this is a fault in it or its wiring.
+        result.errors.push({ step: 'change-detection', error, messages: completed.length });
+        retry = new Set(completed.keys());
+      }
+      result.retry.push(...completed.filter((_, index) => retry.has(index)).map((c) => c.queueMessageId));
+      completed = completed.filter((_, index) => !retry.has(index));
+    }
 
     if (completed.length > 0) {
       try {

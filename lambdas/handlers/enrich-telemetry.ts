@@ -2,7 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { enrichTelemetryPortsFromEnvironment, retentionDays } from '../adapters/ports-from-environment.js';
+import {
+  type ChangeDetectionOptions,
+  enrichTelemetryPortsFromEnvironment,
+  retentionDays,
+} from '../adapters/ports-from-environment.js';
 import { MESSAGE_LIMITS } from '../contracts/envelope.js';
 import { type EnrichTelemetryPorts, enrichTelemetryBatch } from '../domain/enrich-telemetry.js';
 import type { ValidationLimits } from '../domain/message-validation.js';
@@ -55,6 +59,8 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
       quarantined: result.quarantined.length,
       quarantinedByReason: byReason,
       retried: result.retry.length,
+      // Domain events published: only when a service's rules saw something change.
+      events: result.events,
     });
     return { batchItemFailures: result.retry.map((itemIdentifier) => ({ itemIdentifier })) };
   }).use(injectLambdaContext(logger));
@@ -62,19 +68,30 @@ export function createEnrichTelemetryHandler(options: EnrichTelemetryHandlerOpti
 
 /**
  * The handler as deployed, wired from an environment: the Lambda's own, or a lane's environment in the local
- * runtime, which may wrap the ports (to count what is stored) and give its own logger.
+ * runtime, which may wrap the ports (to count what is stored), give its own logger, and give change detection
+ * its in-process bus, time scale and service settings (`changeDetection`; the enabled services still come from
+ * ENABLED_SERVICES in `env`).
  */
 export function enrichTelemetryHandlerFromEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger = createLogger('enrich-telemetry'),
   wrapPorts: (ports: EnrichTelemetryPorts) => EnrichTelemetryPorts = (ports) => ports,
+  changeDetection: ChangeDetectionOptions = {},
 ) {
   return createEnrichTelemetryHandler({
     logger,
     ports: () =>
       wrapPorts(
-        enrichTelemetryPortsFromEnvironment(env, (error) =>
-          logger.warn('cost guard settings unreadable; keeping every reading', { error: error as Error }),
+        enrichTelemetryPortsFromEnvironment(
+          env,
+          (error) =>
+            logger.warn('cost guard settings unreadable; keeping every reading', { error: error as Error }),
+          {
+            // The messages concerned are retried and the step failure logged by the handler; this says why.
+            onError: (error) =>
+              logger.warn('service state write or event send failed; retrying', { error: error as Error }),
+            ...changeDetection,
+          },
         ),
       ),
     limits: () => ({
