@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ALERT_STATUSES } from '../../services/shared/alerts.js';
+import { JOB_STATUSES } from '../../services/shared/jobs.js';
 import { REASON_CODES } from './reason-codes.js';
 import { DEVICE_ID_PATTERN } from './topics.js';
 
@@ -51,6 +53,38 @@ export const quarantineQuerySchema = z.strictObject({
   cursor,
 });
 
+/** Service names in paths and queries: kebab-case, as the blueprint folders are named. */
+const serviceName = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'a service name such as waste or air-quality');
+
+export const jobsQuerySchema = z.strictObject({
+  service: serviceName.optional(),
+  status: z.enum(JOB_STATUSES).optional(),
+  ward: z.string().min(1).max(100).optional(),
+  limit: pageSize,
+  cursor,
+});
+
+export const jobPathSchema = z.strictObject({
+  id: z.string().regex(/^job_[0-9a-f]{32}$/, 'a job id (job_...)'),
+});
+
+/** PATCH /jobs/{id}: the status a crew moves the job to, and why (the note is kept in the job's history). */
+export const jobChangeSchema = z.strictObject({
+  status: z.enum(JOB_STATUSES),
+  note: z.string().trim().min(1, 'a note saying what was done is required').max(1000),
+});
+
+export const alertsQuerySchema = z.strictObject({
+  service: serviceName.optional(),
+  status: z.enum(ALERT_STATUSES).optional(),
+  limit: pageSize,
+  cursor,
+});
+
+export const alertPathSchema = z.strictObject({
+  id: z.string().regex(/^alr_[0-9a-f]{32}$/, 'an alert incident id (alr_...)'),
+});
+
 /** RFC 9457 problem details, as every error response body. */
 export interface Problem {
   readonly type: string;
@@ -77,6 +111,7 @@ export const PROBLEM_KINDS = {
   403: { slug: 'forbidden', title: 'Forbidden' },
   404: { slug: 'not-found', title: 'Not found' },
   405: { slug: 'method-not-allowed', title: 'Method not allowed' },
+  409: { slug: 'conflict', title: 'Conflict' },
   413: { slug: 'payload-too-large', title: 'Payload too large' },
   415: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   429: { slug: 'too-many-requests', title: 'Too many requests' },

@@ -2,10 +2,16 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import { costApiFromEnvironment } from '../adapters/cost-ports-from-environment.js';
 import { cityQueryPortsFromEnvironment } from '../adapters/ports-from-environment.js';
 import {
+  alertPathSchema,
+  alertsQuerySchema,
   devicePathSchema,
+  jobChangeSchema,
+  jobPathSchema,
+  jobsQuerySchema,
   quarantineQuerySchema,
   STAFF_GROUPS,
   type StaffGroup,
@@ -16,6 +22,7 @@ import {
   getDevice,
   getLatestReading,
   getTelemetryHistory,
+  InvalidRequestError,
   listQuarantine,
   NotFoundError,
 } from '../domain/city-queries.js';
@@ -25,6 +32,15 @@ import {
   type GuardActionPorts,
   restoreService,
 } from '../domain/cost-control.js';
+import {
+  acknowledgeAlert,
+  getJob,
+  listAlerts,
+  listJobs,
+  moveJob,
+  openDataOf,
+  type ServiceQueryPorts,
+} from '../domain/service-queries.js';
 import {
   ForbiddenError,
   jsonResponse,
@@ -40,12 +56,15 @@ export interface CostApi {
   readonly settings: CostControlSettings;
 }
 
-type Route = (
-  event: APIGatewayProxyEvent,
-  ports: CityQueryPorts,
-  now: Date,
-  cost: () => CostApi,
-) => Promise<APIGatewayProxyResult>;
+/** What a route may use; each part is built on first use, so a route pays only for what it touches. */
+interface RouteContext {
+  readonly ports: CityQueryPorts;
+  readonly now: Date;
+  readonly cost: () => CostApi;
+  readonly services: () => ServiceQueryPorts;
+}
+
+type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Promise<APIGatewayProxyResult>;
 
 interface RouteDefinition {
   /** Which staff groups may call it; undefined = public. */
@@ -90,16 +109,17 @@ export const ROUTES: Record<string, RouteDefinition> = {
   'GET /health': { run: async () => jsonResponse({ status: 'ok' }) },
   'GET /devices/{id}': {
     groups: STAFF_GROUPS,
-    run: async (event, ports) => jsonResponse(await getDevice(ports, devicePathSchema.parse(path(event)).id)),
+    run: async (event, { ports }) =>
+      jsonResponse(await getDevice(ports, devicePathSchema.parse(path(event)).id)),
   },
   'GET /devices/{id}/latest': {
     groups: STAFF_GROUPS,
-    run: async (event, ports) =>
+    run: async (event, { ports }) =>
       jsonResponse(await getLatestReading(ports, devicePathSchema.parse(path(event)).id)),
   },
   'GET /devices/{id}/telemetry': {
     groups: STAFF_GROUPS,
-    run: async (event, ports, now) => {
+    run: async (event, { ports, now }) => {
       const { id } = devicePathSchema.parse(path(event));
       const page = await getTelemetryHistory(
         ports,
@@ -111,13 +131,13 @@ export const ROUTES: Record<string, RouteDefinition> = {
   },
   'GET /quarantine': {
     groups: STAFF_GROUPS,
-    run: async (event, ports, now) =>
+    run: async (event, { ports, now }) =>
       jsonResponse(await listQuarantine(ports, quarantineQuerySchema.parse(query(event)), now)),
   },
   // Month to date, forecast, ceiling (null when none is set), tier, degrade settings and recent guard actions.
   'GET /cost': {
     groups: STAFF_GROUPS,
-    run: async (_event, _ports, now, cost) => {
+    run: async (_event, { now, cost }) => {
       const { ports, settings } = cost();
       return jsonResponse(await costReport(ports, settings.ceilingUsd, now));
     },
@@ -125,7 +145,7 @@ export const ROUTES: Record<string, RouteDefinition> = {
   // Full service now: the ordinary lane's consumer resumed, its rule enabled, sampling off; audited with the caller.
   'POST /cost/restore': {
     groups: ['admin'],
-    run: async (event, _ports, now, cost) => {
+    run: async (event, { now, cost }) => {
       const { ports, settings } = cost();
       const result = await restoreService(ports, settings, callerOf(event), now);
       const complete = result.audit.every((entry) => entry.outcome === 'done');
@@ -141,12 +161,70 @@ export const ROUTES: Record<string, RouteDefinition> = {
       });
     },
   },
+  'GET /jobs': {
+    groups: STAFF_GROUPS,
+    run: async (event, { services }) =>
+      jsonResponse(await listJobs(services(), jobsQuerySchema.parse(query(event)))),
+  },
+  'GET /jobs/{id}': {
+    groups: STAFF_GROUPS,
+    run: async (event, { services }) =>
+      jsonResponse(await getJob(services(), jobPathSchema.parse(path(event)).id)),
+  },
+  // Crews move jobs; viewers may only look.
+  'PATCH /jobs/{id}': {
+    groups: ['admin', 'operator'],
+    run: async (event, { services, now }) => {
+      const { id } = jobPathSchema.parse(path(event));
+      const change = jobChangeSchema.parse(jsonBody(event));
+      return jsonResponse(await moveJob(services(), id, change, callerOf(event), now));
+    },
+  },
+  'GET /alerts': {
+    groups: STAFF_GROUPS,
+    run: async (event, { services }) =>
+      jsonResponse(await listAlerts(services(), alertsQuerySchema.parse(query(event)))),
+  },
+  'POST /alerts/{id}/ack': {
+    groups: ['admin', 'operator'],
+    run: async (event, { services, now }) => {
+      const { id } = alertPathSchema.parse(path(event));
+      return jsonResponse(await acknowledgeAlert(services(), id, callerOf(event), now));
+    },
+  },
 };
+
+/** A request body as JSON; a body that is not JSON is the caller's mistake, said plainly. */
+function jsonBody(event: APIGatewayProxyEvent): unknown {
+  if (!event.body) throw new InvalidRequestError('this route needs a JSON body');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('the request body is not valid JSON');
+  }
+}
+
+/**
+ * Each enabled service's open data (`GET /parking/sites`, `GET /air-quality/sites` ...), public: declared by the
+ * blueprints themselves, so a new service brings its route with it.
+ */
+function openDataRoute(resource: string, enabled: readonly ServiceBlueprint[]): RouteDefinition | undefined {
+  const blueprint = enabled.find((b) => b.openData && `/${b.openData.path}` === resource);
+  if (!blueprint) return undefined;
+  return {
+    run: async (_event, { services }) => jsonResponse(await openDataOf(services(), blueprint)),
+  };
+}
 
 export interface CityApiHandlerOptions {
   readonly ports: () => CityQueryPorts;
   /** The cost guard's records and switches. @default - none: the cost routes answer 404 */
   readonly cost?: () => CostApi;
+  /** Jobs, alerts and open data of the enabled services. @default - none: those routes answer 404 */
+  readonly services?: () => ServiceQueryPorts;
+  /** The enabled blueprints, for their open-data routes. @default none */
+  readonly enabledServices?: readonly ServiceBlueprint[];
   readonly now?: () => Date;
   readonly logger?: Logger;
 }
@@ -161,13 +239,21 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
     costApi ??= options.cost();
     return costApi;
   };
+  let servicePorts: ServiceQueryPorts | undefined;
+  const services = (): ServiceQueryPorts => {
+    if (!options.services) throw new NotFoundError('no service workflows are enabled on this platform');
+    servicePorts ??= options.services();
+    return servicePorts;
+  };
   return middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    const route = ROUTES[`${event.httpMethod} ${event.resource}`];
+    const route =
+      ROUTES[`${event.httpMethod} ${event.resource}`] ??
+      (event.httpMethod === 'GET' ? openDataRoute(event.resource, options.enabledServices ?? []) : undefined);
     if (!route)
       return problemResponse(404, `no route ${event.httpMethod} ${event.path}`, undefined, event.path);
     if (route.groups) authorize(event, route.groups);
     ports ??= options.ports();
-    return route.run(event, ports, options.now?.() ?? new Date(), cost);
+    return route.run(event, { ports, now: options.now?.() ?? new Date(), cost, services });
   })
     .use(injectLambdaContext(logger))
     .use(problemDetails(logger));

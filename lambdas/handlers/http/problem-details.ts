@@ -5,6 +5,7 @@ import { ZodError } from 'zod';
 import { InvalidCursorError } from '../../adapters/dynamodb-batches.js';
 import { PROBLEM_CONTENT_TYPE, type Problem, problemKind } from '../../contracts/api.js';
 import { InvalidRequestError, NotFoundError } from '../../domain/city-queries.js';
+import { ConflictError } from '../../domain/service-queries.js';
 
 /** The caller is not signed in (no or invalid token). */
 export class UnauthorizedError extends Error {
@@ -55,6 +56,7 @@ export function errorToProblem(error: unknown, path: string, logger: Logger): AP
   if (error instanceof InvalidRequestError) return problemResponse(400, error.message, error.parameter, path);
   if (error instanceof InvalidCursorError) return problemResponse(400, error.message, 'cursor', path);
   if (error instanceof NotFoundError) return problemResponse(404, error.message, undefined, path);
+  if (error instanceof ConflictError) return problemResponse(409, error.message, undefined, path);
   if (error instanceof UnauthorizedError) return problemResponse(401, error.message, undefined, path);
   if (error instanceof ForbiddenError) return problemResponse(403, error.message, undefined, path);
   logger.error('unhandled error', { error: error as Error, path });
