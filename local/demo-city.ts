@@ -99,6 +99,8 @@ const GAUGES = [
     lon: -0.961,
     baseLevel: 0.85,
     rainGain: 0.05,
+    warningLevel: 1.6,
+    severeLevel: 2.1,
   },
   {
     site: 'River Thames at Caversham Bridge',
@@ -107,6 +109,8 @@ const GAUGES = [
     lon: -0.9785,
     baseLevel: 1.4,
     rainGain: 0.03,
+    warningLevel: 2.2,
+    severeLevel: 2.6,
   },
   {
     site: 'Holy Brook at Coley Park',
@@ -115,6 +119,8 @@ const GAUGES = [
     lon: -0.986,
     baseLevel: 0.35,
     rainGain: 0.09,
+    warningLevel: 1.3,
+    severeLevel: 2.0,
   },
   {
     site: 'Foudry Brook at Elgar Road',
@@ -123,6 +129,8 @@ const GAUGES = [
     lon: -0.972,
     baseLevel: 0.25,
     rainGain: 0.11,
+    warningLevel: 1.5,
+    severeLevel: 2.4,
   },
   {
     site: 'Gully, Vastern Road underpass',
@@ -131,6 +139,8 @@ const GAUGES = [
     lon: -0.9714,
     baseLevel: 0.05,
     rainGain: 0.14,
+    warningLevel: 0.8,
+    severeLevel: 1.5,
   },
 ] as const;
 
@@ -150,6 +160,7 @@ function device(
   location: { lat: number; lon: number },
   ward: string,
   site?: string,
+  settings?: Readonly<Record<string, number>>,
 ): Device {
   return {
     deviceId,
@@ -158,6 +169,7 @@ function device(
     location,
     ward,
     ...(site ? { site } : {}),
+    ...(settings ? { settings } : {}),
     expectedIntervalSeconds: DEVICE_PROFILES[deviceType].intervalSeconds,
     registeredAt: REGISTERED_AT,
   };
@@ -226,6 +238,8 @@ export function demoCityDevices(seed: string): DemoDevice[] {
         { lat: road.lat, lon: road.lon },
         road.ward,
         road.site,
+        // The congestion rule compares speeds with the road's own free-flow speed.
+        { freeFlowSpeedKmh: road.freeFlowKmh },
       ),
       traits: { lanes: road.lanes, freeFlowKmh: road.freeFlowKmh },
     });
@@ -238,6 +252,8 @@ export function demoCityDevices(seed: string): DemoDevice[] {
         { lat: gauge.lat, lon: gauge.lon },
         gauge.ward,
         gauge.site,
+        // Set per gauge from its channel, as the Environment Agency sets its own thresholds per station.
+        { warningLevel: gauge.warningLevel, severeLevel: gauge.severeLevel },
       ),
       traits: { baseLevel: gauge.baseLevel, rainGain: gauge.rainGain },
     });

@@ -1,5 +1,6 @@
 import type { Readings } from '../lambdas/contracts/device-types.js';
 import type { DemoDevice } from './demo-city.js';
+import { DEMO_STORY, during } from './demo-story.js';
 import { SeededRandom } from './seeded-random.js';
 
 const HOUR_MS = 3_600_000;
@@ -50,8 +51,12 @@ export function trafficDemand(simMs: number): number {
   return 0.08 + 0.4 * daytime + 0.6 * bell(hour, 8.25, 0.8) + 0.55 * bell(hour, 17.5, 1.1);
 }
 
-/** Rain over the town, mm/h: shared by every gauge. Six-hour blocks, each wet with some chance, seeded. */
-export function rainfall(seed: string, simMs: number): number {
+/**
+ * Rain over the town, mm/h: shared by every gauge. Six-hour blocks, each wet with some chance, seeded; plus the
+ * demo story's storm (see demo-story.ts) when the simulator's start is given.
+ */
+export function rainfall(seed: string, simMs: number, startMs?: number): number {
+  if (startMs !== undefined && during(DEMO_STORY.storm, startMs, simMs)) return DEMO_STORY.storm.mmPerHour;
   const block = Math.floor(simMs / (6 * HOUR_MS));
   const random = SeededRandom.derive(seed, `rain/${block}`);
   if (!random.chance(0.14)) return 0;
@@ -73,7 +78,8 @@ function batteryModel(random: SeededRandom, startMs: number) {
 function wasteContainer(demo: DemoDevice, random: SeededRandom, startMs: number): DeviceModel['read'] {
   const perDay = demo.traits.fillPerDay ?? 0.15;
   const days = demo.traits.collectionDays ?? [1];
-  let fill = random.between(0, 0.7);
+  // Some bins start nearly full, so a short demo already has collections to plan.
+  let fill = random.between(0, 0.82);
   let last = startMs;
   const battery = batteryModel(random, startMs);
   return (simMs) => {
@@ -93,7 +99,9 @@ function wasteContainer(demo: DemoDevice, random: SeededRandom, startMs: number)
     fill = clamp(fill + random.gaussian() * 0.004, 0, 1);
     const { hour } = ukClock(simMs);
     const temperature = round(9 + 5 * Math.sin(((hour - 9) / 24) * 2 * Math.PI) + random.gaussian() * 0.6, 1);
-    const status = random.chance(0.004) ? 'lidOpen' : 'ok';
+    const onFire =
+      demo.device.deviceId === DEMO_STORY.binFire.deviceId && during(DEMO_STORY.binFire, startMs, simMs);
+    const status = onFire ? 'burning' : random.chance(0.004) ? 'lidOpen' : 'ok';
     return { readings: { fillingLevel: round(fill, 3), temperature, status }, battery: battery(simMs) };
   };
 }
@@ -159,6 +167,19 @@ function trafficFlow(demo: DemoDevice, random: SeededRandom, startMs: number): D
     const speed = clamp(freeFlow / (1 + 0.9 * ratio ** 4) + random.gaussian() * 1.5, 3, freeFlow + 8);
     const flowPerSecond = intensity / periodSeconds / lanes;
     const occupancy = clamp((flowPerSecond * 5.5) / (speed / 3.6), 0, 0.98);
+    const { breakdown } = DEMO_STORY;
+    if (demo.device.deviceId === breakdown.deviceId && during(breakdown, startMs, simMs)) {
+      // Queuing past the lorry: a crawl over a detector that is covered most of the time, whatever the demand.
+      return {
+        readings: {
+          intensity: Math.max(1, Math.round(intensity * 0.5)),
+          averageVehicleSpeed: round(freeFlow * breakdown.speedFraction + random.gaussian() * 1.2, 1),
+          occupancy: round(clamp(breakdown.occupancy + random.gaussian() * 0.04, 0.35, 0.95), 3),
+          periodSeconds,
+        },
+        battery: battery(simMs),
+      };
+    }
     return {
       readings: {
         intensity,
@@ -188,7 +209,7 @@ function waterLevel(
     for (let t = last; t < simMs; ) {
       const step = Math.min(15 * 60_000, simMs - t);
       const hours = step / HOUR_MS;
-      const rain = rainfall(seed, t);
+      const rain = rainfall(seed, t, startMs);
       const drain = soil * 0.25 * hours;
       soil += rain * hours - drain;
       channel += drain - channel * 0.12 * hours;

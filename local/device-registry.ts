@@ -65,24 +65,34 @@ export class LocalDeviceRegistry {
   }
 
   /**
-   * Sets the declared reporting interval of registered devices and leaves every other field alone (a device that
-   * is no longer registered stays unregistered). The demo city calls it at every start: at `--speed N` its devices
-   * really report N times as often, and rate policing judges a device by what it declares.
+   * Sets the declared reporting interval (and, where given, the service settings) of registered devices and leaves
+   * every other field alone (a device that is no longer registered stays unregistered). The demo city calls it at
+   * every start: at `--speed N` its devices really report N times as often, and rate policing judges a device by
+   * what it declares; a data dir from an older version gets the demo's gauge levels and road speeds too.
    */
   async declareIntervals(
-    intervals: readonly { readonly deviceId: string; readonly expectedIntervalSeconds: number }[],
+    intervals: readonly {
+      readonly deviceId: string;
+      readonly expectedIntervalSeconds: number;
+      readonly settings?: Readonly<Record<string, number>>;
+    }[],
   ): Promise<void> {
     for (let i = 0; i < intervals.length; i += 32) {
       await Promise.all(
-        intervals.slice(i, i + 32).map(async ({ deviceId, expectedIntervalSeconds }) => {
+        intervals.slice(i, i + 32).map(async ({ deviceId, expectedIntervalSeconds, settings }) => {
           try {
             await this.documents.send(
               new UpdateCommand({
                 TableName: this.tableName,
                 Key: { deviceId },
-                UpdateExpression: 'SET expectedIntervalSeconds = :interval',
+                UpdateExpression: settings
+                  ? 'SET expectedIntervalSeconds = :interval, settings = :settings'
+                  : 'SET expectedIntervalSeconds = :interval',
                 ConditionExpression: 'attribute_exists(deviceId)',
-                ExpressionAttributeValues: { ':interval': expectedIntervalSeconds },
+                ExpressionAttributeValues: {
+                  ':interval': expectedIntervalSeconds,
+                  ...(settings ? { ':settings': settings } : {}),
+                },
               }),
             );
           } catch (error) {

@@ -23,8 +23,11 @@ export class IngestMeter extends EventEmitter<IngestMeterEvents> {
     const telemetry = new Proxy(ports.telemetry, {
       get(target, property, receiver) {
         if (property !== 'write') return Reflect.get(target, property, receiver);
-        return async (points: readonly TelemetryPoint[]) => {
-          const outcome = await target.write(points);
+        // Everything the caller passes goes through (the hourly allowance too: dropping it would turn rate
+        // policing off locally).
+        return async (...args: Parameters<TelemetryStore['write']>) => {
+          const [points] = args;
+          const outcome = await target.write(...args);
           const notStored = new Set<number>([
             ...outcome.retry,
             ...outcome.rejected.map((r) => r.index),

@@ -7,6 +7,7 @@ import { cityQueryPortsFromEnvironment } from '../lambdas/adapters/ports-from-en
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { ENV } from '../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
+import { WORKFLOW_FUNCTION_MEMORY_MB } from '../lambdas/contracts/metered-resources.js';
 import { pricesFor, type RegionPrices } from '../lambdas/contracts/prices.js';
 import { localTableName, TABLES, type TableId } from '../lambdas/contracts/tables.js';
 import { LANES, type Lane, laneFor, telemetryTopic } from '../lambdas/contracts/topics.js';
@@ -16,6 +17,7 @@ import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
 import { enrichTelemetryHandlerFromEnvironment } from '../lambdas/handlers/enrich-telemetry.js';
 import { LOG_LEVELS, loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
+import { blueprintsNamed } from '../services/catalogue.js';
 import { type ApiHandler, type ApiRoute, startApiServer } from './api-server.js';
 import { LocalCertificateAuthority } from './certificate-authority.js';
 import { CitySimulator, type DeviceBundle, reportingIntervalSeconds } from './city-simulator.js';
@@ -27,6 +29,7 @@ import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './d
 import { IngestMeter } from './ingest-meter.js';
 import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
 import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
+import { LocalServiceWorkflows } from './local-service-workflows.js';
 import { loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
 import { LocalUsageCounters, LocalUsageSource } from './local-usage-source.js';
 import { PlatformCounters } from './platform-counters.js';
@@ -53,6 +56,10 @@ export interface LocalPlatformOptions {
   readonly log?: (line: string) => void;
   /** The cost guard's meter: ceiling, how often it runs, and (for tests) prices and the fixed accrual. */
   readonly costGuard?: LocalCostGuardOptions;
+  /** The service blueprints to run. @default - config `services` from cdk.json (every blueprint) */
+  readonly services?: readonly string[];
+  /** Real ms between the workflows' scheduled runs. @default WORKFLOW_SCHEDULE_SECONDS / speed */
+  readonly serviceScheduleMs?: number;
 }
 
 /** Options of the local usage meter and spending guard. */
@@ -112,6 +119,8 @@ export interface LocalPlatform {
     /** Notices the guard sent (newest last). */
     readonly notices: readonly LocalNotice[];
   };
+  /** The enabled services' workflows: their event bus, notifications and schedule. */
+  readonly services: LocalServiceWorkflows;
   /** Registers devices (overwriting), issues their certificates and adds them to local.json. */
   provisionDevices(devices: readonly Device[]): Promise<DeviceBundle[]>;
   /** Drains in-flight work and stops everything; queued messages stay on disk for the next start. */
@@ -259,20 +268,42 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       counters.quarantined += entries.length;
     });
 
-    const env = handlerEnvironment(
-      dynamo.endpoint,
-      config.retentionDays,
-      guardOptions.degradeCacheSeconds ?? LOCAL_DEGRADE_CACHE_SECONDS,
-    );
+    const blueprints = blueprintsNamed(options.services ?? config.services);
+    const env: Record<string, string> = {
+      ...handlerEnvironment(
+        dynamo.endpoint,
+        config.retentionDays,
+        guardOptions.degradeCacheSeconds ?? LOCAL_DEGRADE_CACHE_SECONDS,
+      ),
+      [ENV.enabledServices]: blueprints.map((b) => b.name).join(','),
+    };
+    // The rules' clock runs as fast as the simulated town's (see ServiceContext).
+    const timeScale = options.speed ?? 1;
+    const services = await LocalServiceWorkflows.start({
+      blueprints,
+      env,
+      dataDir,
+      timeScale,
+      settings: config.serviceSettings,
+      logger: (service) => functionLogger(`${service}-workflow`),
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      log,
+      onInvocation: (durationMs) => usage.invocation(durationMs, WORKFLOW_FUNCTION_MEMORY_MB),
+      ...(options.serviceScheduleMs === undefined ? {} : { scheduleMs: options.serviceScheduleMs }),
+    });
+    stops.push(() => services.close());
     // One enrichment function per lane, as deployed: each knows its lane (INGEST_LANE), so only the ordinary
     // lane's reads the guard's sampling rate.
     const enrichFor = (lane: Lane): SqsBatchHandler => {
       if (options.enrichHandler) return options.enrichHandler;
       const laneEnv = { ...env, [ENV.ingestLane]: lane };
       const logger = functionLogger('enrich-telemetry', lane);
-      return enrichTelemetryHandlerFromEnvironment(laneEnv, logger, (ports) =>
-        ingestMeter.wrap(ports),
-      ) as unknown as SqsBatchHandler;
+      return enrichTelemetryHandlerFromEnvironment(laneEnv, logger, (ports) => ingestMeter.wrap(ports), {
+        publisher: services.bus,
+        timeScale,
+        serviceSettings: config.serviceSettings,
+      }) as unknown as SqsBatchHandler;
     };
 
     const queueDir = path.join(dataDir, 'queues');
@@ -418,6 +449,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         ports: { lanes: laneControls, records: costRecords(), notifier },
         settings: costSettings,
       }),
+      services: () => services.queries,
+      enabledServices: blueprints,
       logger: apiLogger,
     }) as unknown as ApiHandler;
     const cityApi: ApiHandler = async (event, context) => {
@@ -429,10 +462,16 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       }
     };
 
-    const routes: ApiRoute[] = Object.entries(ROUTES).map(([key, definition]) => {
-      const [method = 'GET', resource = '/'] = key.split(' ');
-      return { method, resource, public: definition.groups === undefined };
-    });
+    const routes: ApiRoute[] = [
+      ...Object.entries(ROUTES).map(([key, definition]) => {
+        const [method = 'GET', resource = '/'] = key.split(' ');
+        return { method, resource, public: definition.groups === undefined };
+      }),
+      // Each enabled service's open data, public as deployed.
+      ...blueprints.flatMap((b) =>
+        b.openData ? [{ method: 'GET', resource: `/${b.openData.path}`, public: true }] : [],
+      ),
+    ];
     const api = await startApiServer({
       host: HOST,
       port: options.apiPort ?? 3000,
@@ -496,6 +535,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         demo.map(({ device }) => ({
           deviceId: device.deviceId,
           expectedIntervalSeconds: device.expectedIntervalSeconds as number,
+          ...(device.settings ? { settings: device.settings } : {}),
         })),
       );
       const simulated = await Promise.all(
@@ -535,6 +575,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       ingestMeter,
       simulator,
       costGuard: { guard: costGuard, settings: costSettings, lanes: laneControls, notices: notifier.notices },
+      services,
       provisionDevices: async (devices) => {
         await registry.register(devices);
         const issued = await Promise.all(devices.map(bundleFor));
