@@ -23,6 +23,9 @@ export function testDevice(
     status,
     location: { lat: 51.4551, lon: -0.9734 },
     ward: 'Abbey',
+    // Tests send bursts of a hundred or more readings per device: declare a rate whose allowance covers them
+    // (rate policing is tested on its own, with devices that declare slow rates).
+    expectedIntervalSeconds: 12,
     registeredAt: '2025-04-01T08:00:00.000Z',
   };
 }
