@@ -1,9 +1,11 @@
 /**
  * `npm run cost -- --devices 1000 --interval 5m --region eu-west-2 [--api-requests-per-day N]
- *   [--retention-days N] [--telemetry-store dynamodb|timestream] [--json]`
+ *   [--retention-days N] [--telemetry-store dynamodb|timestream] [--services waste,flood|none] [--json]`
  *
  * Prints the monthly cost of the platform as built beside the naive design, from the same constants the stacks
- * use. Bad arguments exit with code 2 and say what was wrong.
+ * use. Both run the service blueprints named (default: every one, as cdk.json enables them) on the demo town's
+ * fleet mix (DEFAULT_FLEET_MIX; a deployment states its own with config `fleetMix`). Bad arguments exit with
+ * code 2 and say what was wrong.
  */
 
 import { TELEMETRY_STORES } from '../lambdas/contracts/environment.js';
@@ -13,10 +15,13 @@ import {
   type CostEstimate,
   type CostProfile,
   costGuardUsd,
+  DEFAULT_FLEET_MIX,
   estimateNaive,
   estimatePlatform,
 } from '../lambdas/domain/cost-model.js';
 import { CONFIG_DEFAULTS, REGION_PATTERN } from '../lib/config/platform-config.js';
+import { serviceLoads } from '../lib/cost/platform-estimate.js';
+import { BLUEPRINT_NAMES } from '../services/catalogue.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -24,7 +29,7 @@ export class UsageError extends Error {
 
 const USAGE =
   'usage: npm run cost -- --devices N --interval 5m --region eu-west-2 [--api-requests-per-day N] ' +
-  '[--retention-days N] [--telemetry-store dynamodb|timestream] [--json]';
+  '[--retention-days N] [--telemetry-store dynamodb|timestream] [--services waste,flood|none] [--json]';
 
 export interface CostArguments extends CostProfile {
   readonly region: string;
@@ -66,6 +71,7 @@ export function parseCostArguments(argv: readonly string[]): CostArguments {
         '--api-requests-per-day',
         '--retention-days',
         '--telemetry-store',
+        '--services',
       ].includes(flag)
     ) {
       throw new UsageError(`unknown argument '${flag}'\n${USAGE}`);
@@ -81,6 +87,7 @@ export function parseCostArguments(argv: readonly string[]): CostArguments {
   if (!(TELEMETRY_STORES as readonly string[]).includes(store)) {
     throw new UsageError(`--telemetry-store '${store}' is not one of: ${TELEMETRY_STORES.join(', ')}`);
   }
+  const services = parseServices(values.get('--services'));
   const region = values.get('--region') ?? CONFIG_DEFAULTS.region;
   if (!REGION_PATTERN.test(region)) throw new UsageError(`--region '${region}' is not an AWS region code`);
   return {
@@ -97,9 +104,28 @@ export function parseCostArguments(argv: readonly string[]): CostArguments {
       1,
     ),
     telemetryStore: store as CostProfile['telemetryStore'],
+    services: serviceLoads(services),
+    fleetMix: DEFAULT_FLEET_MIX,
     region,
     json,
   };
+}
+
+/** `waste,flood`, `none`, or absent for every blueprint in the catalogue. */
+function parseServices(value: string | undefined): readonly string[] {
+  if (value === undefined) return BLUEPRINT_NAMES;
+  if (value.trim() === 'none') return [];
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  const unknown = names.filter((name) => !BLUEPRINT_NAMES.includes(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--services: unknown service ${unknown.map((name) => `'${name}'`).join(', ')}; known: ${BLUEPRINT_NAMES.join(', ')} (or none)`,
+    );
+  }
+  return names;
 }
 
 const usd = (value: number) =>
@@ -142,6 +168,7 @@ export function renderCostReport(args: CostArguments): string {
         assumptions: {
           ...args,
           json: undefined,
+          services: (args.services ?? []).map((service) => service.name),
           messagesPerMonth: platform.messagesPerMonth,
           ...COST_ASSUMPTIONS,
         },
@@ -157,6 +184,11 @@ export function renderCostReport(args: CostArguments): string {
     `Monthly cost estimate: ${args.devices.toLocaleString('en-GB')} devices, one reading every ${args.messageIntervalSeconds} s, ` +
       `${args.region}, ${args.telemetryStore} store, ${args.retentionDays}-day retention, ${args.apiRequestsPerDay.toLocaleString('en-GB')} API requests/day`,
     `(${(platform.messagesPerMonth / 1e6).toFixed(2)} million messages a month; 30-day month; list prices in USD, no free tier)`,
+    `Services: ${(args.services ?? []).map((service) => service.name).join(', ') || 'none'}; fleet mix: ${Object.entries(
+      args.fleetMix ?? DEFAULT_FLEET_MIX,
+    )
+      .map(([type, share]) => `${type} ${(share * 100).toFixed(0)}%`)
+      .join(', ')}`,
     '',
     'Platform as built (Basic Ingest -> SQS -> batched enrichment -> bucketed store, write-on-change):',
     ...table(platform),

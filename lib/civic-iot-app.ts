@@ -50,7 +50,7 @@ export function buildApp(
   const dataStack = new DataStack(app, `${prefix}-Data`, {
     env,
     config,
-    description: `Civic IoT platform data (${config.councilName}, ${config.stage}): registry, telemetry, quarantine, cost records`,
+    description: `Civic IoT platform data (${config.councilName}, ${config.stage}): registry, telemetry, quarantine, cost and service records`,
     terminationProtection: config.stage === 'prod',
   });
   const platformStack = new PlatformStack(app, `${prefix}-Platform`, {
@@ -60,7 +60,8 @@ export function buildApp(
     ingestRecords: dataStack.ingestRecords,
     telemetryStore: dataStack.telemetryStore,
     costRecords: dataStack.costRecords,
-    description: `Civic IoT platform (${config.councilName}, ${config.stage}): ingestion, device access, city API`,
+    serviceRecords: dataStack.serviceRecords,
+    description: `Civic IoT platform (${config.councilName}, ${config.stage}): ingestion, device access, service workflows, city API`,
   });
   // After the platform: it meters the platform's resources and may switch off its ordinary lane.
   const costGuardStack = new CostGuardStack(app, `${prefix}-CostGuard`, {

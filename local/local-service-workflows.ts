@@ -138,6 +138,11 @@ export class LocalServiceWorkflows {
     return workflows;
   }
 
+  /** Notifications the services sent, oldest first (the last {@link LocalServiceNotifier.KEPT_NOTICES}). */
+  get notices(): readonly ServiceNotice[] {
+    return this.notifier.notices;
+  }
+
   private startSchedule(): void {
     const scheduled = this.options.blueprints.filter((b) => b.workflow.onSchedule);
     if (scheduled.length === 0) return;

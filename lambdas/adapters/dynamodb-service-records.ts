@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ALERT_STATUSES } from '../../services/shared/alerts.js';
-import { JOB_STATUSES, type Job } from '../../services/shared/jobs.js';
+import { isActiveJob, JOB_STATUSES, type Job, jobAsAt } from '../../services/shared/jobs.js';
 import type {
   AlertBook,
   AlertQuery,
@@ -69,6 +69,9 @@ async function conditionally(write: Promise<unknown>): Promise<boolean> {
  * read; the index reads (a device's jobs, the lists) are eventually consistent, which the deterministic job ids and
  * the conditional writes make harmless: a job seen late is refused by `create`, not doubled.
  */
+/** Jobs read per device when deciding on a reading: far more than the kinds of job a device can have open. */
+const RECENT_JOBS_PER_DEVICE = 25;
+
 export class DynamoDbJobBook implements JobBook {
   /**
    * @param services the services a list without `service` covers (the enabled blueprints): the index is
@@ -113,16 +116,23 @@ export class DynamoDbJobBook implements JobBook {
     return response.Item ? fromJobItem(response.Item) : undefined;
   }
 
-  async activeFor(deviceId: string): Promise<readonly Job[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      IndexName: 'byDevice',
-      KeyConditionExpression: 'deviceId = :deviceId',
-      FilterExpression: '#status <> :done',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':deviceId': deviceId, ':done': 'done' },
+  async activeAt(deviceId: string, at: string): Promise<readonly Job[]> {
+    // A device has at most one active job per kind, so the jobs open at `at` are among the last few opened
+    // before it: one page, newest first, instead of the device's whole history.
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byDevice',
+        KeyConditionExpression: 'deviceId = :deviceId AND openedAt <= :at',
+        ExpressionAttributeValues: { ':deviceId': deviceId, ':at': at },
+        ScanIndexForward: false,
+        Limit: RECENT_JOBS_PER_DEVICE,
+      }),
+    );
+    return (response.Items ?? []).map(fromJobItem).flatMap((job) => {
+      const then = jobAsAt(job, at);
+      return then && isActiveJob(then) ? [then] : [];
     });
-    return items.map(fromJobItem);
   }
 
   async list(query: JobQuery): Promise<Page<Job>> {

@@ -10,6 +10,11 @@ export const METER_INTERVAL_SECONDS = 300;
 export const RECONCILIATION_SECONDS = 3600;
 /** Memory of the cost guard's own two functions (usage meter, budget alert). */
 export const GUARD_FUNCTION_MEMORY_MB = 256;
+/**
+ * Memory of each service workflow function: a workflow makes a few conditional DynamoDB calls per event and
+ * pages through the fleet on its schedule, so it needs little; the cost model prices its duration with this.
+ */
+export const WORKFLOW_FUNCTION_MEMORY_MB = 256;
 
 /**
  * Whether the run metering [start, end) also reconciles the slow usage: exactly when the interval crosses a UTC
@@ -35,8 +40,9 @@ export interface MeteredResources {
   /** SQS queue names (the lane queues). */
   readonly queues: readonly string[];
   /**
-   * The data-path Lambda functions (lane enrichment, city API) and their memory, for GB-seconds. The cost guard's
-   * own functions are not metered: their cost is a known fixed amount, in the fixed daily accrual.
+   * The data-path Lambda functions (lane enrichment, city API, each enabled service's workflow) and their memory,
+   * for GB-seconds. The cost guard's own functions are not metered: their cost is a known fixed amount, in the
+   * fixed daily accrual.
    */
   readonly functions: readonly { readonly name: string; readonly memoryMb: number }[];
   /** DynamoDB tables and their global secondary indexes (index writes are billed too). */
@@ -185,12 +191,14 @@ export function meterMetricCounts(resources: MeteredResources): MeterMetricCount
 
 /**
  * The resources the platform deploys, by shape (names are placeholders): a rule and a queue per lane, an
- * enrichment function per lane plus the city API function, every table of {@link TABLES} the store uses with its
- * indexes, one API, and the functions' log groups plus the API access log. The cost model counts the meter's
+ * enrichment function per lane plus the city API function and one workflow function per enabled service, every
+ * table of {@link TABLES} the store uses with its indexes (the service tables exist whether or not a service is
+ * enabled), one API, and the functions' log groups plus the API access log. The cost model counts the meter's
  * metrics from this, and the infra test checks the CostGuard construct meters the same counts, so neither drifts.
  */
 export function nominalMeteredResources(
   telemetryStore: 'dynamodb' | 'timestream',
+  services: readonly string[] = [],
   devices = 0,
   usageRates: SlowUsageRates = {
     dynamoWriteUnitsPerMessage: 0,
@@ -199,14 +207,21 @@ export function nominalMeteredResources(
     logBytesPerApiRequest: 0,
   },
 ): MeteredResources {
-  const functions = [...LANES.map((lane) => `enrich-${lane}`), 'city-api'];
+  const functions = [
+    ...LANES.map((lane) => `enrich-${lane}`),
+    'city-api',
+    ...services.map((service) => `workflow-${service}`),
+  ];
   const tables: readonly TableDefinition[] = Object.values(TABLES).filter(
     (table) => telemetryStore === 'dynamodb' || table.id !== 'telemetry',
   );
   return {
     rules: [...LANES],
     queues: LANES.map((lane) => `${lane}-queue`),
-    functions: functions.map((name) => ({ name, memoryMb: 128 })),
+    functions: functions.map((name) => ({
+      name,
+      memoryMb: name.startsWith('workflow-') ? WORKFLOW_FUNCTION_MEMORY_MB : 128,
+    })),
     tables: tables.map((table) => ({
       name: table.id,
       indexes: (table.globalSecondaryIndexes ?? []).map((index) => index.indexName),

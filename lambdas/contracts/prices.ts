@@ -21,12 +21,14 @@ export const PRICE_ITEMS = [
   'timestream.writesPerGb',
   'timestream.memoryGbHour',
   'timestream.magneticGbMonth',
+  'timestream.queryTcuHour',
   'apigateway.restRequestsPerMillion',
   'logs.ingestionPerGb',
   'logs.storageGbMonth',
   'cloudwatch.alarmMonth',
   'cloudwatch.metricsRequestedPerThousand',
   'scheduler.invocationsPerMillion',
+  'eventbridge.customEventsPerMillion',
   'sns.publishesPerMillion',
   's3.storageGbMonth',
 ] as const;
@@ -74,12 +76,20 @@ const US_EAST_1: RegionPrices = {
     source: `${PL} AmazonTimestream 2026-08-31`,
     checked: '2026-11-01',
   },
+  // Billed per TCU-hour, per second with a 30-second minimum, and a query needs at least 4 TCUs.
+  'timestream.queryTcuHour': {
+    usd: 0.518,
+    source: `${PL} AmazonTimestream 2026-08-31`,
+    checked: '2026-11-01',
+  },
   'apigateway.restRequestsPerMillion': { usd: 3.5, source: THIRD_PARTY, checked: '2026-11-01' },
   'logs.ingestionPerGb': { usd: 0.5, source: THIRD_PARTY, checked: '2026-11-01' },
   'logs.storageGbMonth': { usd: 0.03, source: THIRD_PARTY, checked: '2026-11-01' },
   'cloudwatch.alarmMonth': { usd: 0.1, source: `${AWS_DOCS} CloudWatch pricing`, checked: '2026-11-01' },
   'cloudwatch.metricsRequestedPerThousand': { usd: 0.01, source: THIRD_PARTY, checked: '2026-11-01' },
   'scheduler.invocationsPerMillion': { usd: 1.0, source: THIRD_PARTY, checked: '2026-11-01' },
+  // Events put on a custom bus, per 64 KB chunk; delivery to a Lambda target in the same account is not charged.
+  'eventbridge.customEventsPerMillion': { usd: 1.0, source: THIRD_PARTY, checked: '2026-11-01' },
   'sns.publishesPerMillion': { usd: 0.5, source: THIRD_PARTY, checked: '2026-11-01' },
   's3.storageGbMonth': { usd: 0.023, source: PL, checked: '2026-11-01' },
 };

@@ -105,7 +105,8 @@ export const TABLES = {
   },
   jobs: {
     id: 'jobs',
-    description: 'Work orders the services open (collections, urgent hazards, maintenance visits) and crews close.',
+    description:
+      'Work orders the services open (collections, urgent hazards, maintenance visits) and crews close.',
     partitionKey: { name: 'jobId', type: 'S' },
     globalSecondaryIndexes: [
       {

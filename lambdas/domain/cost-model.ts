@@ -1,4 +1,6 @@
+import { type ServiceCostProfile, WORKFLOW_SCHEDULE_SECONDS } from '../../services/shared/blueprint.js';
 import { API_SETTINGS } from '../contracts/api.js';
+import { DEVICE_TYPES, type DeviceType } from '../contracts/device-types.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import {
   GUARD_FUNCTION_MEMORY_MB,
@@ -7,9 +9,51 @@ import {
   nominalMeteredResources,
   RECONCILIATION_SECONDS,
   type SlowUsageRates,
+  WORKFLOW_FUNCTION_MEMORY_MB,
 } from '../contracts/metered-resources.js';
 import type { PriceItem, RegionPrices } from '../contracts/prices.js';
 import { LANES } from '../contracts/topics.js';
+
+/** Share of the devices of each type; the shares sum to 1. */
+export type FleetMix = Readonly<Record<DeviceType, number>>;
+
+/**
+ * The demo town's devices (local/demo-city.ts): 40 waste containers, 120 parking bays in three car parks,
+ * 8 air-quality monitors, 10 traffic counters and 5 water-level gauges: a town centre where parking sensors
+ * outnumber everything else. A council with another mix states it (config `fleetMix`).
+ */
+export const DEMO_TOWN_DEVICES: Readonly<Record<DeviceType, number>> = {
+  'waste-container': 40,
+  'parking-spot': 120,
+  'air-quality': 8,
+  'traffic-flow': 10,
+  'water-level': 5,
+};
+
+/** Weights (device counts, say) as shares that sum to 1; a type without a weight gets 0. */
+export function fleetMixOf(weights: Readonly<Partial<Record<DeviceType, number>>>): FleetMix {
+  const total = DEVICE_TYPES.reduce((sum, type) => sum + (weights[type] ?? 0), 0);
+  if (!(total > 0)) throw new Error('a fleet mix needs at least one device type with a weight above 0');
+  return Object.freeze(
+    Object.fromEntries(DEVICE_TYPES.map((type) => [type, (weights[type] ?? 0) / total])),
+  ) as FleetMix;
+}
+
+/**
+ * The fleet mix an estimate assumes when none is given (config `fleetMix`, `npm run cost`): the demo town's
+ * proportions, {@link DEMO_TOWN_DEVICES}.
+ */
+export const DEFAULT_FLEET_MIX: FleetMix = fleetMixOf(DEMO_TOWN_DEVICES);
+
+/** What an estimate needs to know of one enabled service blueprint. */
+export interface ServiceLoad {
+  readonly name: string;
+  /** It has a change detector, so enrichment reads (and on change writes) its state for each watched reading. */
+  readonly detects: boolean;
+  /** Its workflow runs every {@link WORKFLOW_SCHEDULE_SECONDS} as well as on events. */
+  readonly scheduled: boolean;
+  readonly cost: ServiceCostProfile;
+}
 
 /** What the council expects to run: the inputs of a monthly estimate. */
 export interface CostProfile {
@@ -18,6 +62,10 @@ export interface CostProfile {
   readonly apiRequestsPerDay: number;
   readonly retentionDays: number;
   readonly telemetryStore: 'dynamodb' | 'timestream';
+  /** The enabled service blueprints. @default - none: ingestion, storage and the API only */
+  readonly services?: readonly ServiceLoad[];
+  /** Which devices the fleet is made of; the services' costs depend on it. @default {@link DEFAULT_FLEET_MIX} */
+  readonly fleetMix?: FleetMix;
 }
 
 export interface CostLine {
@@ -98,6 +146,27 @@ export const COST_ASSUMPTIONS = {
   /** A meter run reads the ledger, guard state and degrade settings (strongly consistent) and writes two. */
   guardRecordReadUnitsPerRun: 3,
   guardRecordWriteUnitsPerRun: 2,
+  /**
+   * Service detectors: enrichment reads a watched device's detector states in one strongly consistent Query (the
+   * table is keyed by device, then service; the small states fit one 4 KB read unit) per reading. The naive
+   * design reads the same and writes the state back on every reading, as it does latest state; the platform
+   * writes only on change (each blueprint's `stateWritesPerReading`).
+   */
+  detectorStateReadUnitsPerReading: 1,
+  naiveDetectorStateWritesPerReading: 1,
+  /** A workflow handles one event with a few conditional DynamoDB calls and at most one notification. */
+  workflowEventMs: 100,
+  /** A scheduled run: a fixed part, plus paging through the watched devices (sweeps) at this much per device. */
+  workflowScheduledRunBaseMs: 200,
+  workflowScheduledRunPerDeviceMs: 0.05,
+  /** Notifications (SNS publishes) per domain event, at most: alerts and cleared notices are rarer than events. */
+  notificationsPerEvent: 1,
+  /**
+   * Timestream for LiveAnalytics bills queries in TCU-hours, per second with a 30-second minimum, and a query
+   * holds at least 4 TCUs; detector history read from Timestream is billed this way.
+   */
+  timestreamMinimumTcus: 4,
+  timestreamMinimumQuerySeconds: 30,
 } as const;
 
 interface LineSpec {
@@ -375,6 +444,7 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
       },
     );
   }
+  specs.push(...serviceLines(profile, 'platform'));
   specs.push(...costGuardLines(profile));
   return summarise('platform', profile, messages, priceLines(specs, prices));
 }
@@ -383,9 +453,253 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
 export const METER_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / METER_INTERVAL_SECONDS;
 export const RECONCILIATIONS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / RECONCILIATION_SECONDS;
 
+/** Scheduled runs a month of one workflow with an `onSchedule`. */
+export const WORKFLOW_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / WORKFLOW_SCHEDULE_SECONDS;
+
+/** What the enabled services do in a month, summed: the quantities the service lines price. */
+export interface ServiceVolumes {
+  /** Readings of a type some detector watches. */
+  readonly detectedReadings: number;
+  readonly stateWrites: number;
+  readonly historyReadUnits: number;
+  /** Reads of detector history (one per reading of a type whose detector asks for history). */
+  readonly historyReads: number;
+  readonly events: number;
+  readonly scheduledRuns: number;
+  readonly workflowInvocations: number;
+  readonly workflowGbSeconds: number;
+  readonly workflowWriteUnits: number;
+  readonly workflowReadUnits: number;
+  readonly notifications: number;
+  readonly workflows: number;
+}
+
+/**
+ * The month's service volumes for a profile: each service's cost profile applied to the devices it watches
+ * (the fleet mix), events as each blueprint states them per device and day, one workflow invocation per event
+ * (every event type has exactly one service's rule) and one per scheduled run.
+ */
+export function serviceVolumes(
+  profile: CostProfile,
+  design: 'platform' | 'naive' = 'platform',
+): ServiceVolumes {
+  const a = COST_ASSUMPTIONS;
+  const services = profile.services ?? [];
+  const mix = profile.fleetMix ?? DEFAULT_FLEET_MIX;
+  const messages = messagesPerMonth(profile);
+  const share = (watches: ServiceCostProfile['watches']) =>
+    watches === 'all' ? 1 : [...new Set(watches)].reduce((sum, type) => sum + mix[type], 0);
+  const detectedTypes = new Set(
+    services
+      .filter((s) => s.detects)
+      .flatMap((s) => (s.cost.watches === 'all' ? DEVICE_TYPES : s.cost.watches)),
+  );
+  let stateWrites = 0;
+  let historyReadUnits = 0;
+  let historyReads = 0;
+  let events = 0;
+  let scheduledRuns = 0;
+  let scheduledMs = 0;
+  let workflowWriteUnits = 0;
+  let workflowReadUnits = 0;
+  for (const service of services) {
+    const { cost } = service;
+    const watchedDevices = profile.devices * share(cost.watches);
+    const watchedReadings = messages * share(cost.watches);
+    const serviceEvents = watchedDevices * cost.eventsPerDevicePerDay * (a.secondsPerMonth / 86_400);
+    const runs = service.scheduled ? WORKFLOW_RUNS_PER_MONTH : 0;
+    if (service.detects) {
+      stateWrites +=
+        watchedReadings *
+        (design === 'naive' ? a.naiveDetectorStateWritesPerReading : cost.stateWritesPerReading);
+      if (cost.historyReadUnitsPerReading > 0) {
+        historyReads += watchedReadings;
+        // The naive design stores an item per reading: the same history is that many times the bytes to read.
+        historyReadUnits +=
+          watchedReadings *
+          cost.historyReadUnitsPerReading *
+          (design === 'naive' ? a.itemPerReadingBytes / a.bucketedBytesPerReading : 1);
+      }
+    }
+    events += serviceEvents;
+    scheduledRuns += runs;
+    scheduledMs += runs * (a.workflowScheduledRunBaseMs + a.workflowScheduledRunPerDeviceMs * watchedDevices);
+    workflowWriteUnits += serviceEvents * cost.writeUnitsPerEvent;
+    workflowReadUnits +=
+      serviceEvents * cost.readUnitsPerEvent + runs * watchedDevices * cost.readUnitsPerDevicePerScheduledRun;
+  }
+  const detectedShare = DEVICE_TYPES.filter((type) => detectedTypes.has(type)).reduce(
+    (sum, type) => sum + mix[type],
+    0,
+  );
+  return {
+    detectedReadings: messages * detectedShare,
+    stateWrites,
+    historyReadUnits,
+    historyReads,
+    events,
+    scheduledRuns,
+    workflowInvocations: events + scheduledRuns,
+    workflowGbSeconds:
+      ((events * a.workflowEventMs + scheduledMs) / 1000) * (WORKFLOW_FUNCTION_MEMORY_MB / 1024),
+    workflowWriteUnits,
+    workflowReadUnits,
+    notifications: events * a.notificationsPerEvent,
+    workflows: services.length,
+  };
+}
+
+/**
+ * The service lines of an estimate. Both designs run the same services with the same events, workflows and
+ * schedules, so the comparison stays like for like; they differ where the platform's design differs: detector
+ * state written only on change (the naive design writes it with every reading, as it does latest state), history
+ * read from hourly buckets rather than an item per reading, and the naive design's functions run as its message
+ * function does (x86, a log line per invocation). Clock-driven lines (schedules, alarms)
+ * and the lines the meter cannot read (events on the bus, notifications: cents a month, and bounded by the
+ * capped detector state writes) are `overTime`, so the meter accrues them by the day.
+ */
+function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineSpec[] {
+  const a = COST_ASSUMPTIONS;
+  const v = serviceVolumes(profile, design);
+  if (v.workflows === 0) return [];
+  const specs: LineSpec[] = [
+    {
+      service: 'DynamoDB',
+      item: 'service detector state reads',
+      quantity: v.detectedReadings * a.detectorStateReadUnitsPerReading,
+      unit: 'read units',
+      price: 'dynamodb.readUnitsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'DynamoDB',
+      item:
+        design === 'naive'
+          ? 'service detector state writes (every reading)'
+          : 'service detector state writes (on change)',
+      quantity: v.stateWrites,
+      unit: 'write units',
+      price: 'dynamodb.writeUnitsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'EventBridge',
+      item: 'domain events (custom bus)',
+      overTime: true,
+      quantity: v.events,
+      unit: 'events',
+      price: 'eventbridge.customEventsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'EventBridge',
+      item: 'workflow schedules',
+      overTime: true,
+      quantity: v.scheduledRuns,
+      unit: 'invocations',
+      price: 'scheduler.invocationsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'Lambda',
+      item: 'workflow invocations',
+      quantity: v.workflowInvocations,
+      unit: 'invocations',
+      price: 'lambda.requestsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'Lambda',
+      item: design === 'naive' ? 'workflow duration (x86)' : 'workflow duration (arm64)',
+      quantity: v.workflowGbSeconds,
+      unit: 'GB-seconds',
+      price: design === 'naive' ? 'lambda.x86GbSecond' : 'lambda.arm64GbSecond',
+      per: 1,
+    },
+    {
+      service: 'DynamoDB',
+      item: 'workflow writes (jobs, alerts, sites)',
+      quantity: v.workflowWriteUnits,
+      unit: 'write units',
+      price: 'dynamodb.writeUnitsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'DynamoDB',
+      item: 'workflow reads (events, sweeps)',
+      quantity: v.workflowReadUnits,
+      unit: 'read units',
+      price: 'dynamodb.readUnitsPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'SNS',
+      item: 'service notifications (at most one per event)',
+      overTime: true,
+      quantity: v.notifications,
+      unit: 'publishes',
+      price: 'sns.publishesPerMillion',
+      per: 1e6,
+    },
+    {
+      service: 'CloudWatch',
+      item: 'workflow logs',
+      quantity:
+        (v.workflowInvocations *
+          (design === 'naive' ? a.naiveLogBytesPerInvocation : a.platformLogBytesPerInvocation)) /
+        1e9,
+      unit: 'GB',
+      price: 'logs.ingestionPerGb',
+      per: 1,
+    },
+  ];
+  if (design === 'platform') {
+    specs.push({
+      service: 'CloudWatch',
+      item: 'workflow dead-letter alarms',
+      overTime: true,
+      quantity: v.workflows,
+      unit: 'alarms',
+      price: 'cloudwatch.alarmMonth',
+      per: 1,
+    });
+  }
+  if (profile.telemetryStore === 'dynamodb') {
+    specs.push({
+      service: 'DynamoDB',
+      item:
+        design === 'naive'
+          ? 'service history reads (item per reading)'
+          : 'service history reads (hourly buckets)',
+      quantity: v.historyReadUnits,
+      unit: 'read units',
+      price: 'dynamodb.readUnitsPerMillion',
+      per: 1e6,
+    });
+  } else if (v.historyReads > 0) {
+    // Each history read is a Timestream query holding 4 TCUs for at least 30 s: queries a few seconds apart keep
+    // them busy all month. A detector that needs history makes Timestream the dearest line by far.
+    const busySeconds = Math.min(a.secondsPerMonth, v.historyReads * a.timestreamMinimumQuerySeconds);
+    specs.push({
+      service: 'Timestream',
+      item: 'service history queries (at least 4 TCUs, 30 s each)',
+      quantity: (busySeconds / 3600) * a.timestreamMinimumTcus,
+      unit: 'TCU-hours',
+      price: 'timestream.queryTcuHour',
+      per: 1,
+    });
+  }
+  return specs;
+}
+
 /** GetMetricData metrics the meter requests a month: fast metrics every run, slow ones once an hour. */
-export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore'>): number {
-  const counts = meterMetricCounts(nominalMeteredResources(profile.telemetryStore));
+export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore' | 'services'>): number {
+  const counts = meterMetricCounts(
+    nominalMeteredResources(
+      profile.telemetryStore,
+      (profile.services ?? []).map((service) => service.name),
+    ),
+  );
   return counts.perRun * METER_RUNS_PER_MONTH + counts.perReconciliation * RECONCILIATIONS_PER_MONTH;
 }
 
@@ -396,7 +710,12 @@ export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore'
  */
 function costGuardLines(profile: CostProfile): LineSpec[] {
   const a = COST_ASSUMPTIONS;
-  const counts = meterMetricCounts(nominalMeteredResources(profile.telemetryStore));
+  const counts = meterMetricCounts(
+    nominalMeteredResources(
+      profile.telemetryStore,
+      (profile.services ?? []).map((service) => service.name),
+    ),
+  );
   const gbSeconds =
     ((METER_RUNS_PER_MONTH * a.meterRunMs + a.budgetAlertInvocationsPerMonth * a.budgetAlertRunMs) / 1000) *
     (GUARD_FUNCTION_MEMORY_MB / 1024);
@@ -500,7 +819,11 @@ export function slowUsageRates(estimate: CostEstimate): SlowUsageRates {
   };
 }
 
-/** The design councils are often sold: the rule invokes a function per message, which reads and writes per message. */
+/**
+ * The design councils are often sold: the rule invokes a function per message, which reads and writes per message.
+ * It runs the same services as the platform (see the service lines), checking each reading against state it
+ * reads and writes back every time.
+ */
 export function estimateNaive(profile: CostProfile, prices: RegionPrices): CostEstimate {
   const a = COST_ASSUMPTIONS;
   const messages = messagesPerMonth(profile);
@@ -575,6 +898,7 @@ export function estimateNaive(profile: CostProfile, prices: RegionPrices): CostE
       per: 1,
     });
   }
+  specs.push(...serviceLines(profile, 'naive'));
   return summarise('naive', profile, messages, priceLines(specs, prices));
 }
 

@@ -163,7 +163,7 @@ function recordChanges(ports: WorkflowPorts): {
       replace: async (job, expected) =>
         noted(await ports.jobs.replace(job, expected), jobsUpdated, `${job.id}:${job.status}`),
       get: (id) => ports.jobs.get(id),
-      activeFor: (deviceId) => ports.jobs.activeFor(deviceId),
+      activeAt: (deviceId, at) => ports.jobs.activeAt(deviceId, at),
       list: (query) => ports.jobs.list(query),
     },
     alerts: {

@@ -1,5 +1,8 @@
 import { DEVICE_TYPES, type DeviceType } from '../../lambdas/contracts/device-types.js';
 import { TELEMETRY_STORES, type TelemetryStoreKind } from '../../lambdas/contracts/environment.js';
+import { DEFAULT_FLEET_MIX, type FleetMix, fleetMixOf } from '../../lambdas/domain/cost-model.js';
+import { BLUEPRINT_NAMES, blueprintsNamed } from '../../services/catalogue.js';
+import { WORKFLOW_SCHEDULE_SECONDS } from '../../services/shared/blueprint.js';
 
 /**
  * How much traffic the council expects. The cost statement and the capacity caps are derived from it, so it is
@@ -12,7 +15,15 @@ export interface LoadProfile {
   readonly messageIntervalSeconds: number;
   /** REST API requests per day, all clients together. */
   readonly apiRequestsPerDay: number;
+  /**
+   * Share of the devices of each type (sums to 1): what the service workflows cost depends on which devices
+   * they watch. @default {@link DEFAULT_FLEET_MIX}, the demo town's proportions
+   */
+  readonly fleetMix: FleetMix;
 }
+
+/** A service's settings from config, by name (e.g. the waste depot's `depotLat`); each blueprint's README lists them. */
+export type ServiceSettings = Readonly<Record<string, number>>;
 
 /**
  * The validated settings of one deployment. Built only by {@link loadPlatformConfig}; units are in the names.
@@ -51,6 +62,12 @@ export interface PlatformConfig {
   readonly telemetryMaxWriteRequestUnits: number;
   /** DynamoDB on-demand maximum read request units per second, per table. @default - from the load profile, see {@link capDefaults} */
   readonly telemetryMaxReadRequestUnits: number;
+  /**
+   * Maximum read units per second of the registry tables (devices, latest state). A scheduled sweep (offline
+   * devices) reads the whole fleet every few minutes on top of enrichment's reads, and must finish well inside
+   * its function's timeout. @default - telemetryMaxReadRequestUnits plus the sweeps, see {@link registryReadCapDefault}
+   */
+  readonly registryMaxReadRequestUnits: number;
   /** CloudWatch Logs retention for every log group. @default 30 */
   readonly logRetentionDays: number;
   /**
@@ -71,6 +88,40 @@ export interface PlatformConfig {
   readonly timestreamMemoryRetentionHours: number;
   /** Timestream magnetic store retention. @default - retentionDays */
   readonly timestreamMagneticRetentionDays: number;
+  /**
+   * The service blueprints this deployment runs (`services/<name>/`), in catalogue order. Enabling one is one
+   * entry here; an empty list runs no workflows and creates no event bus.
+   * @default - every blueprint in `services/catalogue.ts`
+   */
+  readonly services: readonly string[];
+  /**
+   * E-mail addresses subscribed to each enabled service's notification topic (alerts, cleared notices); an
+   * empty list leaves a service's topic without subscribers.
+   * @default - alertEmails, for every service not listed
+   */
+  readonly serviceSubscribers: Readonly<Record<string, readonly string[]>>;
+  /** Settings per enabled service, by name. @default - none: every blueprint uses its own defaults */
+  readonly serviceSettings: Readonly<Record<string, ServiceSettings>>;
+  /**
+   * Maximum read units per second of the `service-state` table. Enrichment reads a watched device's detector
+   * state once per reading. @default - from the load profile, see {@link serviceCapDefaults}
+   */
+  readonly serviceStateMaxReadRequestUnits: number;
+  /**
+   * Maximum write units per second of the `service-state` table. Every domain event comes with a detector state
+   * write, so this also bounds the events on the bus. @default - from the load profile, see {@link serviceCapDefaults}
+   */
+  readonly serviceStateMaxWriteRequestUnits: number;
+  /** Maximum read units per second of the jobs, alerts and service-sites tables. @default - see {@link serviceCapDefaults} */
+  readonly workflowMaxReadRequestUnits: number;
+  /** Maximum write units per second of the jobs, alerts and service-sites tables. @default - see {@link serviceCapDefaults} */
+  readonly workflowMaxWriteRequestUnits: number;
+  /**
+   * Reserved concurrency per service workflow function. Off by default for the same reason as the enrichment's
+   * (a new account's quota of 10); setting it turns the cost statement's bound on workflows from the event rate
+   * into a concurrency cap. @default - none
+   */
+  readonly workflowReservedConcurrency?: number;
 }
 
 const CAP_HEADROOM = 10;
@@ -100,6 +151,52 @@ export function capDefaults(
     ),
     apiRate: Math.min(10_000, Math.max(10, Math.ceil(apiPerSecond * 2 * CAP_HEADROOM))),
   };
+}
+
+/**
+ * Default caps of the service tables, from the load profile with {@link CAP_HEADROOM}:
+ * - `service-state`: one read per reading (the detector state lookup), and half a write per reading: states
+ *   change on a few per cent of readings, but a burst (a storm, a fleet back online) must not throttle enrichment;
+ * - jobs, alerts and service-sites: workflow writes follow events (taken as a fifth of the readings, well above
+ *   the blueprints' figures), reads follow those events and the API's job and alert listings.
+ */
+export function serviceCapDefaults(
+  devices: number | undefined,
+  messageIntervalSeconds: number | undefined,
+  apiRequestsPerDay: number | undefined,
+): {
+  stateReadUnits: number;
+  stateWriteUnits: number;
+  workflowReadUnits: number;
+  workflowWriteUnits: number;
+} {
+  const readingsPerSecond = devices && messageIntervalSeconds ? devices / messageIntervalSeconds : 10;
+  const apiPerSecond = (apiRequestsPerDay ?? CONFIG_DEFAULTS.apiRequestsPerDay) / 86_400;
+  const cap = (perSecond: number) => Math.min(40_000, Math.max(25, Math.ceil(perSecond * CAP_HEADROOM)));
+  return {
+    stateReadUnits: cap(readingsPerSecond),
+    stateWriteUnits: cap(readingsPerSecond * 0.5),
+    workflowReadUnits: cap(readingsPerSecond * 0.2 + apiPerSecond * 5),
+    workflowWriteUnits: cap(readingsPerSecond * 0.2),
+  };
+}
+
+/** How long a fleet sweep may take at the registry's read cap: a third of its function's 30-second timeout. */
+export const SWEEP_SECONDS_AT_CAP = 10;
+
+/**
+ * The registry tables' default read cap: the tables' own ({@link capDefaults}) plus what the enabled scheduled
+ * sweeps read in one run (`readUnitsPerDevicePerScheduledRun` x devices) spread over {@link SWEEP_SECONDS_AT_CAP}.
+ * The sweep is a burst every {@link WORKFLOW_SCHEDULE_SECONDS}: at the tables' own cap a 1,000-device sweep would
+ * outlast its function's timeout and starve enrichment's latest-state reads while it ran.
+ */
+export function registryReadCapDefault(
+  tableReadUnits: number,
+  devices: number | undefined,
+  sweepReadUnitsPerDevice: number,
+): number {
+  const sweep = Math.ceil(((devices ?? 0) * sweepReadUnitsPerDevice) / SWEEP_SECONDS_AT_CAP);
+  return Math.min(40_000, tableReadUnits + sweep);
 }
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -223,6 +320,62 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     73_000,
   );
 
+  const fleetMix = reader.fleetMix('fleetMix');
+  const services = reader.services('services');
+  const enabled = services ?? BLUEPRINT_NAMES;
+  const serviceSubscribers = reader.serviceMap(
+    'serviceSubscribers',
+    'an e-mail list (JSON array or comma-separated)',
+    (value) => {
+      const items = toList(value);
+      return items?.every((item) => EMAIL_PATTERN.test(item)) ? items : undefined;
+    },
+  );
+  const serviceSettings = reader.serviceMap(
+    'serviceSettings',
+    'an object of setting names (letters and digits, starting with a letter) to numbers',
+    (value) => toSettings(value),
+  );
+  const sweepReadUnitsPerDevice = blueprintsNamed(enabled)
+    .filter((blueprint) => blueprint.workflow.onSchedule !== undefined)
+    .reduce((sum, blueprint) => sum + blueprint.cost.readUnitsPerDevicePerScheduledRun, 0);
+  const registryMaxReadRequestUnits = reader.integer(
+    'registryMaxReadRequestUnits',
+    registryReadCapDefault(
+      telemetryMaxReadRequestUnits ?? defaults.readUnits,
+      devices,
+      sweepReadUnitsPerDevice,
+    ),
+    1,
+    40_000,
+  );
+  const serviceCaps = serviceCapDefaults(devices, messageIntervalSeconds, apiRequestsPerDay);
+  const serviceStateMaxReadRequestUnits = reader.integer(
+    'serviceStateMaxReadRequestUnits',
+    serviceCaps.stateReadUnits,
+    1,
+    40_000,
+  );
+  const serviceStateMaxWriteRequestUnits = reader.integer(
+    'serviceStateMaxWriteRequestUnits',
+    serviceCaps.stateWriteUnits,
+    1,
+    40_000,
+  );
+  const workflowMaxReadRequestUnits = reader.integer(
+    'workflowMaxReadRequestUnits',
+    serviceCaps.workflowReadUnits,
+    1,
+    40_000,
+  );
+  const workflowMaxWriteRequestUnits = reader.integer(
+    'workflowMaxWriteRequestUnits',
+    serviceCaps.workflowWriteUnits,
+    1,
+    40_000,
+  );
+  const workflowReservedConcurrency = reader.optionalInteger('workflowReservedConcurrency', 1, 1000);
+
   if (
     telemetryStore === 'timestream' &&
     region !== undefined &&
@@ -249,6 +402,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
       devices: devices as number,
       messageIntervalSeconds: messageIntervalSeconds as number,
       apiRequestsPerDay: apiRequestsPerDay as number,
+      fleetMix: fleetMix as FleetMix,
     }),
     ...(monthlyCeilingUsd === undefined ? {} : { monthlyCeilingUsd }),
     alertEmails: Object.freeze([...alertEmails]),
@@ -256,6 +410,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     ...(enrichmentReservedConcurrency === undefined ? {} : { enrichmentReservedConcurrency }),
     telemetryMaxWriteRequestUnits: telemetryMaxWriteRequestUnits as number,
     telemetryMaxReadRequestUnits: telemetryMaxReadRequestUnits as number,
+    registryMaxReadRequestUnits: registryMaxReadRequestUnits as number,
     logRetentionDays: logRetentionDays as number,
     logLevel: logLevel as LogLevel,
     disconnectRunawayDevices: disconnectRunawayDevices as boolean,
@@ -263,6 +418,26 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     apiThrottleBurstLimit: apiThrottleBurstLimit as number,
     timestreamMemoryRetentionHours: timestreamMemoryRetentionHours as number,
     timestreamMagneticRetentionDays: timestreamMagneticRetentionDays as number,
+    services: Object.freeze([...enabled]),
+    // Every enabled service has a topic; those not listed send to the platform's alert addresses.
+    serviceSubscribers: Object.freeze(
+      Object.fromEntries(
+        enabled.map((name) => [name, Object.freeze([...(serviceSubscribers[name] ?? alertEmails)])]),
+      ),
+    ),
+    serviceSettings: Object.freeze(
+      Object.fromEntries(
+        enabled.flatMap((name) => {
+          const settings = serviceSettings[name];
+          return settings ? [[name, Object.freeze({ ...settings })]] : [];
+        }),
+      ),
+    ),
+    serviceStateMaxReadRequestUnits: serviceStateMaxReadRequestUnits as number,
+    serviceStateMaxWriteRequestUnits: serviceStateMaxWriteRequestUnits as number,
+    workflowMaxReadRequestUnits: workflowMaxReadRequestUnits as number,
+    workflowMaxWriteRequestUnits: workflowMaxWriteRequestUnits as number,
+    ...(workflowReservedConcurrency === undefined ? {} : { workflowReservedConcurrency }),
   });
 }
 
@@ -353,6 +528,82 @@ class ContextReader {
     return items;
   }
 
+  /**
+   * The enabled service blueprints: a JSON array (cdk.json, or `-c 'services=["waste"]'`) or a comma-separated
+   * list (`-c services=waste,flood`). `[]` enables none. Duplicates are dropped; the order is the catalogue's.
+   */
+  services(key: string): readonly string[] | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return undefined;
+    const allowed = `a JSON array or comma-separated list of service blueprints: ${BLUEPRINT_NAMES.join(', ')}`;
+    const items = toList(parseJson(raw));
+    if (items === undefined) return this.invalid(key, raw, allowed);
+    const unknown = items.filter((name) => !BLUEPRINT_NAMES.includes(name));
+    if (unknown.length > 0) {
+      this.problems.push(
+        `Invalid config '${key}': got ${describe(raw)}, with unknown service ${unknown.map((n) => `'${n}'`).join(', ')}; ` +
+          `allowed: ${allowed}`,
+      );
+      return undefined;
+    }
+    return BLUEPRINT_NAMES.filter((name) => items.includes(name));
+  }
+
+  /**
+   * A JSON object from service name to a value `parse` accepts (cdk.json object, or the same as JSON text from
+   * `-c`). Every service named must be in the catalogue; one that is not enabled is allowed and ignored, so a
+   * shared cdk.json can hold every service's entry while `-c services=` picks a few.
+   */
+  serviceMap<T>(
+    key: string,
+    allowedValue: string,
+    parse: (value: unknown) => T | undefined,
+  ): Record<string, T> {
+    const raw = this.raw(key);
+    if (raw === undefined) return {};
+    const allowed = `a JSON object of service name (${BLUEPRINT_NAMES.join(', ')}) to ${allowedValue}`;
+    const value = parseJson(raw);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.invalid(key, raw, allowed);
+      return {};
+    }
+    const result: Record<string, T> = {};
+    const bad: string[] = [];
+    for (const [service, entry] of Object.entries(value)) {
+      const parsed = BLUEPRINT_NAMES.includes(service) ? parse(entry) : undefined;
+      if (parsed === undefined) bad.push(`'${service}': ${JSON.stringify(entry)}`);
+      else result[service] = parsed;
+    }
+    if (bad.length > 0) {
+      this.problems.push(`Invalid config '${key}': got ${bad.join(', ')}; allowed: ${allowed}`);
+      return {};
+    }
+    return result;
+  }
+
+  /** Device-type weights (JSON object), scaled to shares that sum to 1. */
+  fleetMix(key: string): FleetMix | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return DEFAULT_FLEET_MIX;
+    const allowed =
+      `a JSON object of device type (${DEVICE_TYPES.join(', ')}) to a weight of 0 or more, ` +
+      'at least one above 0 (e.g. device counts)';
+    const value = parseJson(raw);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return this.invalid(key, raw, allowed);
+    const entries = Object.entries(value);
+    const valid = entries.every(
+      ([type, weight]) =>
+        (DEVICE_TYPES as readonly string[]).includes(type) &&
+        typeof weight === 'number' &&
+        Number.isFinite(weight) &&
+        weight >= 0,
+    );
+    if (!valid || !entries.some(([, weight]) => (weight as number) > 0))
+      return this.invalid(key, raw, allowed);
+    return fleetMixOf(value as Partial<Record<DeviceType, number>>);
+  }
+
   /** Empty strings count as absent: `-c key=` is how a user clears a cdk.json value. */
   private raw(key: string): unknown {
     const value = this.context[key];
@@ -380,6 +631,29 @@ function toList(raw: unknown): string[] | undefined {
   const items = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : undefined;
   if (items === undefined || items.some((item) => typeof item !== 'string')) return undefined;
   return (items as string[]).map((item) => item.trim()).filter((item) => item.length > 0);
+}
+
+/** JSON text as its value (`-c` delivers JSON as a string); anything that is not JSON stays as it is. */
+function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string' || !/^\s*[[{]/.test(raw)) return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+const SETTING_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9]{0,63}$/;
+
+/** A service's settings: an object of setting names to finite numbers. */
+function toSettings(value: unknown): ServiceSettings | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  const valid = entries.every(
+    ([name, setting]) =>
+      SETTING_NAME_PATTERN.test(name) && typeof setting === 'number' && Number.isFinite(setting),
+  );
+  return valid ? Object.fromEntries(entries) : undefined;
 }
 
 function describe(raw: unknown): string {

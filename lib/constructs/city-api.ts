@@ -4,6 +4,7 @@ import {
   AuthorizationType,
   CognitoUserPoolsAuthorizer,
   EndpointType,
+  type IResource,
   LambdaIntegration,
   LogGroupLogDestination,
   type Method,
@@ -24,6 +25,8 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
   API_SETTINGS,
+  alertsQuerySchema,
+  jobsQuerySchema,
   PROBLEM_CONTENT_TYPE,
   type ProblemStatus,
   problemKind,
@@ -32,12 +35,14 @@ import {
 } from '../../lambdas/contracts/api.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
+import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { IngestLane } from './ingest-lane.js';
 import type { IngestRecords } from './ingest-records.js';
 import { PlatformFunction } from './platform-function.js';
+import type { ServiceRecords } from './service-records.js';
 import type { TelemetryStore } from './telemetry-store.js';
 
 /** Staff roles (DESIGN §5); the handler authorises routes by the `cognito:groups` claim. */
@@ -123,12 +128,20 @@ export interface CityApiProps {
   readonly logLevel: LogLevel;
   /** Keep the staff user pool when the stack is deleted (production). @default false */
   readonly retainUserPool?: boolean;
+  /** Jobs, alerts and site views: the job and alert routes read and change them, open data reads site views. */
+  readonly serviceRecords: ServiceRecords;
+  /**
+   * The enabled service blueprints: `ENABLED_SERVICES` for the function, and a public `GET /<path>` route for
+   * each one's open data. @default - none: no open-data routes, and the function is told no service runs
+   */
+  readonly services?: readonly ServiceBlueprint[];
 }
 
 /**
- * The council's REST API: staff routes behind a Cognito user pool (admin-created accounts, TOTP MFA), one
- * read-only query function behind every route, stage throttling and JSON access logs. `GET /health` is the only
- * route without authorisation.
+ * The council's REST API: staff routes behind a Cognito user pool (admin-created accounts, TOTP MFA), one query
+ * function behind every route, stage throttling and JSON access logs. `GET /health` and the enabled services' open
+ * data are the only routes without authorisation. The function writes only where a route changes something: the
+ * cost guard's restore, a job's status, an alert's acknowledgement.
  */
 export class CityApi extends Construct {
   readonly api: RestApi;
@@ -189,6 +202,11 @@ export class CityApi extends Construct {
         ...props.ingestRecords.environment,
         ...props.telemetryStore.environment,
         ...props.costRecords.environment,
+        ...props.serviceRecords.workflowEnvironment,
+        // Absent when none is enabled: the handler reads a missing list as none.
+        ...(props.services?.length
+          ? { [ENV.enabledServices]: props.services.map((service) => service.name).join(',') }
+          : {}),
         [ENV.laneControls]: Stack.of(this).toJsonString(laneControls),
         [ENV.councilName]: props.councilName,
         ...(props.monthlyCeilingUsd === undefined
@@ -201,6 +219,7 @@ export class CityApi extends Construct {
     props.telemetryStore.grantRead(this.queries.role);
     props.costRecords.grantGuard(this.queries.role);
     props.ordinaryLane.grantSwitch(this.queries.role, { switchOff: false });
+    props.serviceRecords.grantApi(this.queries.role);
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetentionDays as RetentionDays,
@@ -210,7 +229,8 @@ export class CityApi extends Construct {
     this.api = new RestApi(this, 'Api', {
       // Unique in the account and region: the usage meter reads the API's metrics by this name.
       restApiName: `${Stack.of(this).stackName}-city-api`,
-      description: 'Civic IoT platform: devices, telemetry and quarantine for council staff',
+      description:
+        'Civic IoT platform: devices, telemetry, quarantine, jobs and alerts for council staff; service open data',
       endpointTypes: [EndpointType.REGIONAL],
       cloudWatchRole: false,
       deployOptions: {
@@ -262,8 +282,8 @@ export class CityApi extends Construct {
       validateRequestBody: true,
     });
     const integration = new LambdaIntegration(this.queries.function, { allowTestInvoke: false });
-    const staffGet = (resource: Resource, query: readonly string[] = []): Method =>
-      resource.addMethod('GET', integration, {
+    const staffMethod = (httpMethod: string, resource: Resource, query: readonly string[] = []): Method =>
+      resource.addMethod(httpMethod, integration, {
         authorizationType: AuthorizationType.COGNITO,
         authorizer,
         requestValidator: validator,
@@ -272,6 +292,8 @@ export class CityApi extends Construct {
           ...Object.fromEntries(query.map((name) => [`method.request.querystring.${name}`, false])),
         },
       });
+    const staffGet = (resource: Resource, query: readonly string[] = []): Method =>
+      staffMethod('GET', resource, query);
 
     const health = this.api.root.addResource('health').addMethod('GET', integration, {
       authorizationType: AuthorizationType.NONE,
@@ -294,6 +316,19 @@ export class CityApi extends Construct {
     staffGet(device.addResource('telemetry'), Object.keys(telemetryQuerySchema.shape));
     staffGet(this.api.root.addResource('quarantine'), Object.keys(quarantineQuerySchema.shape));
 
+    // Any staff group may read jobs and alerts; only admin and operator may change them (the handler checks).
+    const jobs = this.api.root.addResource('jobs');
+    staffGet(jobs, Object.keys(jobsQuerySchema.shape));
+    const job = jobs.addResource('{id}');
+    staffGet(job);
+    staffMethod('PATCH', job);
+    const alerts = this.api.root.addResource('alerts');
+    staffGet(alerts, Object.keys(alertsQuerySchema.shape));
+    staffMethod('POST', alerts.addResource('{id}').addResource('ack'));
+    for (const service of props.services ?? []) {
+      if (service.openData) this.addOpenDataRoute(service, integration);
+    }
+
     // Any staff group may read the cost report; only admin may restore (the handler answers 403 otherwise).
     const cost = this.api.root.addResource('cost');
     staffGet(cost);
@@ -302,5 +337,28 @@ export class CityApi extends Construct {
       authorizer,
       requestValidator: validator,
     });
+  }
+
+  /**
+   * A service's open data, `GET /<path>` (e.g. `/parking/sites`): public, like the council's other open data, and
+   * bounded by the stage throttle. It serves only what the blueprint's view lets out (never internal records).
+   */
+  private addOpenDataRoute(service: ServiceBlueprint, integration: LambdaIntegration): void {
+    const path = service.openData?.path ?? '';
+    const resource = path
+      .split('/')
+      .filter((part) => part.length > 0)
+      .reduce<IResource>(
+        (parent, part) => parent.getResource(part) ?? parent.addResource(part),
+        this.api.root,
+      );
+    const method = resource.addMethod('GET', integration, { authorizationType: AuthorizationType.NONE });
+    const reason =
+      `GET /${path} is the ${service.title} service's open data for residents' apps: the blueprint's public view ` +
+      'of its sites, no personal data; bounded by the stage throttle.';
+    Validations.of(method).acknowledge(
+      { id: 'AwsSolutions-APIG4', reason },
+      { id: 'AwsSolutions-COG4', reason },
+    );
   }
 }

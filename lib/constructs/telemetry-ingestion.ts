@@ -10,7 +10,17 @@ import type { DeviceRegistry } from './device-registry.js';
 import { IngestLane } from './ingest-lane.js';
 import type { IngestRecords } from './ingest-records.js';
 import type { PlatformAlerts } from './platform-alerts.js';
+import type { ServiceRecords } from './service-records.js';
+import type { ServiceWorkflows } from './service-workflows.js';
 import type { TelemetryStore } from './telemetry-store.js';
+
+/** What enrichment needs to run the enabled services' change detectors. */
+export interface ServiceDetection {
+  /** The bus the domain events go to, and the enabled services with their settings. */
+  readonly workflows: ServiceWorkflows;
+  /** The detector state (`service-state`), read per reading and written on change. */
+  readonly records: ServiceRecords;
+}
 
 /** Props for {@link TelemetryIngestion}. */
 export interface TelemetryIngestionProps {
@@ -29,11 +39,17 @@ export interface TelemetryIngestionProps {
   readonly logLevel: LogLevel;
   /** Days kept in the rule-error archive before expiry. @default 90 */
   readonly errorArchiveRetentionDays?: number;
+  /**
+   * The enabled services' detectors, run by every lane's enrichment after a point is stored. @default - none: no
+   * service is enabled, so enrichment neither reads history nor publishes events and gets no access to either
+   */
+  readonly serviceDetection?: ServiceDetection;
 }
 
 /**
  * Device telemetry from IoT Core into the stores: one {@link IngestLane} per lane in `LANES`, sharing one
- * encrypted, TLS-only archive for messages the rules could not deliver.
+ * encrypted, TLS-only archive for messages the rules could not deliver. With services enabled, each lane's
+ * enrichment also runs their change detectors and puts the domain events on the services' bus.
  */
 export class TelemetryIngestion extends Construct {
   readonly errorArchive: Bucket;
@@ -64,6 +80,12 @@ export class TelemetryIngestion extends Construct {
       [ENV.registryCacheSeconds]: String(INGEST_SETTINGS.registryCacheSeconds),
       [ENV.dedupeWindowSeconds]: String(INGEST_SETTINGS.dedupeWindowSeconds),
       [ENV.quarantineRetentionDays]: String(INGEST_SETTINGS.quarantineRetentionDays),
+      ...(props.serviceDetection
+        ? {
+            ...props.serviceDetection.workflows.detectionEnvironment,
+            [ENV.tables['service-state']]: props.serviceDetection.records.stateTable.tableName,
+          }
+        : {}),
     };
 
     const lanes = {} as Record<Lane, IngestLane>;
@@ -85,6 +107,12 @@ export class TelemetryIngestion extends Construct {
       props.ingestRecords.grantRecord(role);
       props.telemetryStore.grantWrite(role);
       props.costRecords.grantReadDegradeSettings(role);
+      if (props.serviceDetection) {
+        // Detectors read the device's recent history, fold it into their state and publish what changed.
+        props.telemetryStore.grantRead(role);
+        props.serviceDetection.records.grantDetectorState(role);
+        props.serviceDetection.workflows.grantPublish(role);
+      }
       lanes[lane] = ingestLane;
     }
     this.lanes = lanes;

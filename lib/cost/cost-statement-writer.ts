@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
 import { pricesFor } from '../../lambdas/contracts/prices.js';
+import { blueprintsNamed } from '../../services/catalogue.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import {
   buildCostStatement,
@@ -15,6 +16,19 @@ export interface WrittenCostStatement {
   readonly statement: CostStatement;
   readonly markdownPath: string;
   readonly jsonPath: string;
+}
+
+/**
+ * The most domain events a second the services' bus can carry: each comes with a write to the `service-state`
+ * table (a detector emits only when its state changed, and records the change so a replay emits nothing), so the
+ * table's write cap bounds the state changes, and one change emits at most one event of each of its service's
+ * types. Undefined when no service is enabled (there is no bus).
+ */
+export function busEventsPerSecond(config: PlatformConfig): number | undefined {
+  const blueprints = blueprintsNamed(config.services);
+  if (blueprints.length === 0) return undefined;
+  const eventsPerChange = Math.max(1, ...blueprints.map((blueprint) => blueprint.eventTypes.length));
+  return config.serviceStateMaxWriteRequestUnits * eventsPerChange;
 }
 
 /**
@@ -33,6 +47,7 @@ export function writeCostStatement(app: App, config: PlatformConfig): WrittenCos
     devices: config.loadProfile.devices,
     messageIntervalSeconds: config.loadProfile.messageIntervalSeconds,
     ...(config.monthlyCeilingUsd === undefined ? {} : { ceilingUsd: config.monthlyCeilingUsd }),
+    ...(busEventsPerSecond(config) === undefined ? {} : { busEventsPerSecond: busEventsPerSecond(config) }),
     prices,
     expected: platformEstimate(config),
   });

@@ -34,6 +34,12 @@ export interface StatementInputs {
   readonly devices: number;
   readonly messageIntervalSeconds: number;
   readonly ceilingUsd?: number;
+  /**
+   * The most domain events a second the services' bus can carry. Every event comes with a detector state write,
+   * so it is the `service-state` table's write cap times the most events one state change emits. @default - none:
+   * a bus, and a function it invokes without reserved concurrency, is reported as uncapped
+   */
+  readonly busEventsPerSecond?: number;
   readonly prices: RegionPrices;
   readonly expected: CostEstimate;
 }
@@ -110,7 +116,10 @@ function indexCaps(
  */
 export function analyseCaps(
   templates: Readonly<Record<string, Template>>,
-  inputs: Pick<StatementInputs, 'prices' | 'devices' | 'messageIntervalSeconds' | 'ceilingUsd'>,
+  inputs: Pick<
+    StatementInputs,
+    'prices' | 'devices' | 'messageIntervalSeconds' | 'ceilingUsd' | 'busEventsPerSecond'
+  >,
 ): { lines: CapLine[]; uncapped: UncappedResource[] } {
   const price = (item: keyof RegionPrices) => inputs.prices[item].usd;
   const lines: CapLine[] = [];
@@ -130,6 +139,17 @@ export function analyseCaps(
       ),
     ),
   );
+
+  /** Rules on a custom event bus (those with an `EventBusName`), which invoke their targets per event. */
+  const busRules = all.filter((p) => p.type === 'AWS::Events::Rule' && p.props.EventBusName !== undefined);
+  const invokedByBus = (functionId: string) =>
+    busRules.some((rule) => refersTo(rule.props.Targets, functionId));
+  const lambdaRunUsd = (fn: Props, invocations: number) =>
+    (invocations * price('lambda.requestsPerMillion')) / 1e6 +
+    invocations *
+      (num(fn.Timeout) ?? 3) *
+      ((num(fn.MemorySize) ?? 128) / 1024) *
+      price('lambda.arm64GbSecond');
 
   for (const r of all) {
     const add = (cap: string, worstMonthlyUsd: number, resource = r.id) =>
@@ -215,6 +235,22 @@ export function analyseCaps(
         );
         const concurrency =
           reserved ?? (mappings.length > 0 && Number.isFinite(mappingCap) ? mappingCap : undefined);
+        const scheduled = () => {
+          const every = /rate\((\d+) minutes?\)/.exec(String(schedule?.props.ScheduleExpression ?? ''));
+          return every ? MONTH_SECONDS / (Number(every[1]) * 60) : MONTH_SECONDS / 60;
+        };
+        if (concurrency === undefined && invokedByBus(r.id)) {
+          // Its events are priced once, on the bus's line (each event reaches one rule); its schedule here.
+          if (inputs.busEventsPerSecond === undefined) {
+            flag('function invoked by an event bus whose events have no bound (busEventsPerSecond)');
+          } else {
+            add(
+              `events from the bus (on the bus's line)${schedule ? ` and schedule ${schedule.props.ScheduleExpression}` : ''}`,
+              schedule ? lambdaRunUsd(r.props, scheduled()) : 0,
+            );
+          }
+          break;
+        }
         if (concurrency !== undefined) {
           const invocations = (concurrency * MONTH_SECONDS) / SHORTEST_INVOCATION_SECONDS;
           add(
@@ -232,13 +268,7 @@ export function analyseCaps(
               invocations * timeout * memoryGb * price('lambda.arm64GbSecond'),
           );
         } else if (schedule) {
-          const every = /rate\((\d+) minutes?\)/.exec(String(schedule.props.ScheduleExpression ?? ''));
-          const invocations = every ? MONTH_SECONDS / (Number(every[1]) * 60) : MONTH_SECONDS / 60;
-          add(
-            `schedule ${schedule.props.ScheduleExpression}`,
-            (invocations * price('lambda.requestsPerMillion')) / 1e6 +
-              invocations * timeout * memoryGb * price('lambda.arm64GbSecond'),
-          );
+          add(`schedule ${schedule.props.ScheduleExpression}`, lambdaRunUsd(r.props, scheduled()));
         } else if (snsOnly) {
           // Triggered only by AWS Budgets notices: a handful a month.
           add('invoked by budget notices only', 100 * timeout * memoryGb * price('lambda.arm64GbSecond'));
@@ -247,6 +277,29 @@ export function analyseCaps(
             'function with no reserved concurrency, no capped event source mapping, no throttled API and no schedule',
           );
         }
+        break;
+      }
+      case 'AWS::Events::EventBus': {
+        if (inputs.busEventsPerSecond === undefined) {
+          flag('event bus without a bound on the events put on it (busEventsPerSecond)');
+          break;
+        }
+        const events = inputs.busEventsPerSecond * MONTH_SECONDS;
+        // Every event invokes one workflow; those without reserved concurrency are bounded only by the events,
+        // each run at most its timeout. The largest of them prices every invocation.
+        const targets = all.filter(
+          (fn) =>
+            fn.type === 'AWS::Lambda::Function' &&
+            num(fn.props.ReservedConcurrentExecutions) === undefined &&
+            busRules.some(
+              (rule) => refersTo(rule.props.EventBusName, r.id) && refersTo(rule.props.Targets, fn.id),
+            ),
+        );
+        const dearest = Math.max(0, ...targets.map((fn) => lambdaRunUsd(fn.props, 1)));
+        add(
+          `at most ${inputs.busEventsPerSecond} events a second (a detector state write each, at its table's cap)`,
+          (events * price('eventbridge.customEventsPerMillion')) / 1e6 + events * dearest,
+        );
         break;
       }
       case 'AWS::Logs::LogGroup':

@@ -1,6 +1,20 @@
 import { pricesFor } from '../../lambdas/contracts/prices.js';
-import { type CostEstimate, estimatePlatform } from '../../lambdas/domain/cost-model.js';
+import { type CostEstimate, estimatePlatform, type ServiceLoad } from '../../lambdas/domain/cost-model.js';
+import { BLUEPRINT_NAMES, blueprintsNamed } from '../../services/catalogue.js';
 import type { PlatformConfig } from '../config/platform-config.js';
+
+/**
+ * What the cost model needs of the named service blueprints (default: every blueprint in the catalogue): each
+ * one's cost profile, whether its detector runs in enrichment and whether its workflow runs on a schedule.
+ */
+export function serviceLoads(names: readonly string[] = BLUEPRINT_NAMES): ServiceLoad[] {
+  return blueprintsNamed(names).map((blueprint) => ({
+    name: blueprint.name,
+    detects: blueprint.detector !== undefined,
+    scheduled: blueprint.workflow.onSchedule !== undefined,
+    cost: blueprint.cost,
+  }));
+}
 
 /** The platform's expected month for a deployment's configuration, at its region's prices. */
 export function platformEstimate(config: PlatformConfig): CostEstimate {
@@ -11,6 +25,8 @@ export function platformEstimate(config: PlatformConfig): CostEstimate {
       apiRequestsPerDay: config.loadProfile.apiRequestsPerDay,
       retentionDays: config.retentionDays,
       telemetryStore: config.telemetryStore,
+      services: serviceLoads(config.services),
+      fleetMix: config.loadProfile.fleetMix,
     },
     pricesFor(config.region),
   );

@@ -52,6 +52,7 @@ export class CostGuardStack extends Stack {
       functions: [
         ...Object.values(lanes).map((lane) => metered(lane.enrichment)),
         metered(platform.cityApi.queries),
+        ...(platform.services?.workflows ?? []).map((workflow) => metered(workflow.function)),
       ],
       tables: data.meteredTables.map(({ table, indexes }) => ({ tableName: table.tableName, indexes })),
       api: platform.cityApi.api,

@@ -6,6 +6,7 @@ import type { PlatformConfig } from '../config/platform-config.js';
 import { CostGuardRecords } from '../constructs/cost-guard-records.js';
 import { DeviceRegistry } from '../constructs/device-registry.js';
 import { IngestRecords } from '../constructs/ingest-records.js';
+import { ServiceRecords } from '../constructs/service-records.js';
 import { TelemetryStore } from '../constructs/telemetry-store.js';
 
 /** Props for {@link DataStack}. */
@@ -20,14 +21,16 @@ export interface MeteredTable {
 }
 
 /**
- * Everything stateful: registry, ingest bookkeeping, the telemetry store and the cost guard's records. Kept apart from the stateless
- * platform so that redeploying or deleting the platform never touches data; retained in `prod`.
+ * Everything stateful: registry, ingest bookkeeping, the telemetry store, the cost guard's records and the service
+ * records (detector state, jobs, alerts, site views). Kept apart from the stateless platform so that redeploying or
+ * deleting the platform never touches data; retained in `prod`.
  */
 export class DataStack extends Stack {
   readonly registry: DeviceRegistry;
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
   readonly costRecords: CostGuardRecords;
+  readonly serviceRecords: ServiceRecords;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -38,7 +41,12 @@ export class DataStack extends Stack {
       maxWriteRequestUnits: config.telemetryMaxWriteRequestUnits,
     };
 
-    this.registry = new DeviceRegistry(this, 'DeviceRegistry', { ...caps, removalPolicy });
+    // The registry's reads include the scheduled fleet sweeps (offline devices): a cap of their own.
+    this.registry = new DeviceRegistry(this, 'DeviceRegistry', {
+      ...caps,
+      maxReadRequestUnits: config.registryMaxReadRequestUnits,
+      removalPolicy,
+    });
     this.ingestRecords = new IngestRecords(this, 'IngestRecords', { ...caps, removalPolicy });
     this.telemetryStore = new TelemetryStore(this, 'TelemetryStore', {
       ...caps,
@@ -49,6 +57,13 @@ export class DataStack extends Stack {
       removalPolicy,
     });
     this.costRecords = new CostGuardRecords(this, 'CostGuardRecords', { ...caps, removalPolicy });
+    this.serviceRecords = new ServiceRecords(this, 'ServiceRecords', {
+      stateMaxReadRequestUnits: config.serviceStateMaxReadRequestUnits,
+      stateMaxWriteRequestUnits: config.serviceStateMaxWriteRequestUnits,
+      workflowMaxReadRequestUnits: config.workflowMaxReadRequestUnits,
+      workflowMaxWriteRequestUnits: config.workflowMaxWriteRequestUnits,
+      removalPolicy,
+    });
   }
 
   /** Every DynamoDB table, with its index names, for the usage meter. */
@@ -68,6 +83,10 @@ export class DataStack extends Stack {
         ? [{ table: this.telemetryStore.table, indexes: indexes('telemetry') }]
         : []),
       { table: this.costRecords.table, indexes: indexes('cost-guard') },
+      { table: this.serviceRecords.stateTable, indexes: indexes('service-state') },
+      { table: this.serviceRecords.jobsTable, indexes: indexes('jobs') },
+      { table: this.serviceRecords.alertsTable, indexes: indexes('alerts') },
+      { table: this.serviceRecords.sitesTable, indexes: indexes('service-sites') },
     ];
   }
 }

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ORDINARY_LANE } from '../../lambdas/contracts/topics.js';
+import { blueprintsNamed } from '../../services/catalogue.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { CityApi } from '../constructs/city-api.js';
 import type { CostGuardRecords } from '../constructs/cost-guard-records.js';
@@ -8,6 +9,8 @@ import { DeviceAccessPolicy } from '../constructs/device-access-policy.js';
 import type { DeviceRegistry } from '../constructs/device-registry.js';
 import type { IngestRecords } from '../constructs/ingest-records.js';
 import { PlatformAlerts } from '../constructs/platform-alerts.js';
+import type { ServiceRecords } from '../constructs/service-records.js';
+import { ServiceWorkflows } from '../constructs/service-workflows.js';
 import { TelemetryIngestion } from '../constructs/telemetry-ingestion.js';
 import type { TelemetryStore } from '../constructs/telemetry-store.js';
 
@@ -18,23 +21,46 @@ export interface PlatformStackProps extends StackProps {
   readonly ingestRecords: IngestRecords;
   readonly telemetryStore: TelemetryStore;
   readonly costRecords: CostGuardRecords;
+  readonly serviceRecords: ServiceRecords;
 }
 
-/** The stateless platform: device access, telemetry ingestion, the city API and their alarms. */
+/**
+ * The stateless platform: device access, telemetry ingestion, the enabled services' workflows on their event bus,
+ * the city API and their alarms.
+ */
 export class PlatformStack extends Stack {
   readonly deviceAccess: DeviceAccessPolicy;
   readonly ingestion: TelemetryIngestion;
   readonly cityApi: CityApi;
   readonly alerts: PlatformAlerts;
+  /** The enabled services' bus and workflows; absent when config enables none. */
+  readonly services?: ServiceWorkflows;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
-    const { config, registry, ingestRecords, telemetryStore, costRecords } = props;
+    const { config, registry, ingestRecords, telemetryStore, costRecords, serviceRecords } = props;
+    const blueprints = blueprintsNamed(config.services);
 
     this.alerts = new PlatformAlerts(this, 'Alerts', { emails: config.alertEmails });
     this.deviceAccess = new DeviceAccessPolicy(this, 'DeviceAccess', {
       essentialDeviceTypes: config.essentialDeviceTypes,
     });
+    if (blueprints.length > 0) {
+      this.services = new ServiceWorkflows(this, 'Services', {
+        stage: config.stage,
+        blueprints,
+        subscribers: config.serviceSubscribers,
+        settings: config.serviceSettings,
+        registry,
+        records: serviceRecords,
+        alerts: this.alerts,
+        logRetentionDays: config.logRetentionDays,
+        logLevel: config.logLevel,
+        ...(config.workflowReservedConcurrency === undefined
+          ? {}
+          : { reservedConcurrentExecutions: config.workflowReservedConcurrency }),
+      });
+    }
     this.ingestion = new TelemetryIngestion(this, 'TelemetryIngestion', {
       registry,
       ingestRecords,
@@ -47,6 +73,7 @@ export class PlatformStack extends Stack {
         : { reservedConcurrentExecutions: config.enrichmentReservedConcurrency }),
       logRetentionDays: config.logRetentionDays,
       logLevel: config.logLevel,
+      ...(this.services ? { serviceDetection: { workflows: this.services, records: serviceRecords } } : {}),
     });
     this.cityApi = new CityApi(this, 'CityApi', {
       registry,
@@ -61,6 +88,8 @@ export class PlatformStack extends Stack {
       logRetentionDays: config.logRetentionDays,
       logLevel: config.logLevel,
       retainUserPool: config.stage === 'prod',
+      serviceRecords,
+      services: blueprints,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.cityApi.api.url });
@@ -70,6 +99,26 @@ export class PlatformStack extends Stack {
     for (const [lane, ingestLane] of Object.entries(this.ingestion.lanes)) {
       new CfnOutput(this, `${lane}QueueUrl`, { value: ingestLane.queue.queueUrl });
       new CfnOutput(this, `${lane}DeadLetterQueueName`, { value: ingestLane.deadLetterQueue.queueName });
+    }
+    if (this.services) {
+      new CfnOutput(this, 'ServiceEventBusName', { value: this.services.bus.eventBusName });
+      for (const workflow of this.services.workflows) {
+        const { blueprint } = workflow;
+        const id = workflow.node.id;
+        new CfnOutput(this, `${id}TopicArn`, {
+          value: workflow.topic.topicArn,
+          description: `${blueprint.title}: notices (${blueprint.essential ? 'essential service' : 'ordinary service'})`,
+        });
+        new CfnOutput(this, `${id}DeadLetterQueueName`, { value: workflow.deadLetterQueue.queueName });
+      }
+      // Which services the cost guard may never hold back, stated where an operator reads the stack.
+      new CfnOutput(this, 'EssentialServices', {
+        value:
+          blueprints
+            .filter((b) => b.essential)
+            .map((b) => b.name)
+            .join(',') || 'none',
+      });
     }
   }
 }

@@ -133,7 +133,7 @@ export const offlineWorkflow: ServiceWorkflow = {
   async onEvent(event, ports) {
     if (!(OFFLINE_EVENT_TYPES as readonly string[]).includes(event.type)) return;
     const [jobs, devices] = await Promise.all([
-      ports.jobs.activeFor(event.deviceId),
+      ports.jobs.activeAt(event.deviceId, event.observedAt),
       ports.devices.findMany([event.deviceId]),
     ]);
     await applyLivenessEvent(ports, event, jobs, devices.get(event.deviceId));

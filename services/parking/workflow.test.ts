@@ -222,9 +222,9 @@ describe('parkingWorkflow: exact under concurrent spot updates', () => {
     const ports = inMemoryWorkflowPorts();
     const { rounds, failures, undelivered } = await deliverAtLeastOnce(ports, events);
     expect(undelivered).toBe(0);
-    // The burst really contended: some deliveries lost the race five times and were redelivered, as the bus does.
-    expect(rounds).toBeGreaterThan(1);
-    expect(failures.length).toBeGreaterThan(0);
+    // Contended saves back off at random and try again, so the whole burst lands in its first delivery; any that
+    // still lost every attempt would be redelivered, as the bus does, and must fail only for contention.
+    expect(rounds).toBeLessThanOrEqual(2);
     expect(failures.every((f) => f instanceof ConcurrentUpdateError)).toBe(true);
     for (const site of [QUEENS, GARRARD]) {
       const record = await carPark(ports, site);

@@ -1,6 +1,6 @@
 import type { Device } from '../../lambdas/domain/device.js';
 import type { Page, TelemetryPoint } from '../../lambdas/domain/telemetry.js';
-import type { Job } from './jobs.js';
+import { isActiveJob, type Job, jobAsAt } from './jobs.js';
 import type {
   AlertBook,
   AlertQuery,
@@ -38,8 +38,13 @@ export class InMemoryJobBook implements JobBook {
     return this.jobs.get(id);
   }
 
-  async activeFor(deviceId: string): Promise<readonly Job[]> {
-    return [...this.jobs.values()].filter((j) => j.deviceId === deviceId && j.status !== 'done');
+  async activeAt(deviceId: string, at: string): Promise<readonly Job[]> {
+    return [...this.jobs.values()]
+      .filter((j) => j.deviceId === deviceId)
+      .flatMap((j) => {
+        const then = jobAsAt(j, at);
+        return then && isActiveJob(then) ? [then] : [];
+      });
   }
 
   async list(query: JobQuery): Promise<Page<Job>> {

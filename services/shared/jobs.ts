@@ -60,6 +60,21 @@ export function isActiveJob(job: Job): boolean {
   return job.status !== 'done';
 }
 
+/**
+ * The job as it stood at `at`, from its history: a job closed after `at` shows as it was then (open or
+ * scheduled); undefined when it was opened after `at`. Rules decide on a reading as the world stood when it was
+ * observed, so a replayed `full` from before a collection finds the job that was open then and opens no other.
+ */
+export function jobAsAt(job: Job, at: string): Job | undefined {
+  const then = Date.parse(at);
+  if (Date.parse(job.openedAt) > then) return undefined;
+  const history = job.history.filter((entry) => Date.parse(entry.at) <= then);
+  const last = history.at(-1);
+  if (!last || last === job.history.at(-1)) return job;
+  const { closedAs: _closedAs, ...rest } = job;
+  return { ...rest, status: last.status, updatedAt: last.at, history };
+}
+
 export interface NewJob {
   readonly service: ServiceName;
   readonly kind: string;

@@ -33,8 +33,11 @@ export interface JobBook {
   /** Replaces the job if it is still as last read (`expectedUpdatedAt`); false when it changed meanwhile. */
   replace(job: Job, expectedUpdatedAt: string): Promise<boolean>;
   get(id: string): Promise<Job | undefined>;
-  /** A device's jobs that are not done. */
-  activeFor(deviceId: string): Promise<readonly Job[]>;
+  /**
+   * A device's jobs that were not done at `at`, each as it stood then (`jobAsAt` in jobs.ts): what a rule deciding on
+   * a reading observed at `at` must see, so a late or replayed reading changes nothing that came after it.
+   */
+  activeAt(deviceId: string, at: string): Promise<readonly Job[]>;
   /** Newest first. */
   list(query: JobQuery): Promise<Page<Job>>;
 }

@@ -7,7 +7,7 @@ import {
   serviceSetting,
   type WorkflowContext,
 } from '../shared/blueprint.js';
-import { type DomainEvent, epochMs, textReading } from '../shared/domain-events.js';
+import { type DomainEvent, textReading } from '../shared/domain-events.js';
 import type { Job } from '../shared/jobs.js';
 import type { JobBook, WorkflowPorts } from '../shared/workflow-ports.js';
 import { applyAlert, applyJobDecision, tickAlerts, updateSite } from '../shared/workflow-steps.js';
@@ -168,14 +168,13 @@ export const wasteWorkflow: ServiceWorkflow = {
 
 async function applyWasteJobs(event: DomainEvent, ports: WorkflowPorts): Promise<void> {
   const [active, devices] = await Promise.all([
-    ports.jobs.activeFor(event.deviceId),
+    // As the container stood when the event was observed: a late or replayed `emptied` must not close a job
+    // opened by a later `full`, and a replayed `full` finds the job that was open then, even if it is done now.
+    ports.jobs.activeAt(event.deviceId, event.observedAt),
     ports.devices.findMany([event.deviceId]),
   ]);
   const device: Device | undefined = devices.get(event.deviceId);
-  // Decide as the container stood when the event was observed: a late or replayed `emptied` must not close a
-  // job opened by a later `full`, and a replayed `full` then re-creates its own job's id, which the store refuses.
-  const asObserved = active.filter((job) => epochMs(job.openedAt) <= epochMs(event.observedAt));
-  const decision = wasteJobDecision(asObserved, event, {
+  const decision = wasteJobDecision(active, event, {
     container: { fullThreshold: deviceSetting(device, 'fullThreshold', WASTE_DEFAULTS.fullThreshold) },
     ...(device === undefined ? {} : { location: device.location }),
   });

@@ -178,7 +178,7 @@ describe.each(implementations)('workflow ports contract: %s', (_name, make) => {
       expect(await ports.jobs.get(stranger.id)).toBeUndefined();
     });
 
-    it("lists a device's jobs that are not done", async () => {
+    it("lists a device's jobs that were not done at a time, each as it stood then", async () => {
       const collection = job('bin-1', 0);
       const hazard = job('bin-1', 10, { kind: 'hazard' });
       const finished = job('bin-1', 20, { kind: 'inspection' });
@@ -186,8 +186,19 @@ describe.each(implementations)('workflow ports contract: %s', (_name, make) => {
       const scheduled = transitionJob(finished, 'scheduled', 'booked', at(30));
       await ports.jobs.replace(scheduled, finished.updatedAt);
       await ports.jobs.replace(transitionJob(scheduled, 'done', 'inspected', at(40)), scheduled.updatedAt);
-      expect(ids(await ports.jobs.activeFor('bin-1')).sort()).toEqual(ids([collection, hazard]).sort());
-      expect(await ports.jobs.activeFor('bin-9')).toEqual([]);
+      expect(ids(await ports.jobs.activeAt('bin-1', at(50))).sort()).toEqual(
+        ids([collection, hazard]).sort(),
+      );
+      // Before the inspection was done it was active, and it shows as it stood then (scheduled, not done).
+      const then = await ports.jobs.activeAt('bin-1', at(35));
+      expect(then.find((j) => j.id === finished.id)).toMatchObject({
+        status: 'scheduled',
+        updatedAt: at(30),
+      });
+      expect(then.find((j) => j.id === finished.id)?.closedAs).toBeUndefined();
+      // Jobs opened after the time are not there yet.
+      expect(ids(await ports.jobs.activeAt('bin-1', at(5)))).toEqual(ids([collection]));
+      expect(await ports.jobs.activeAt('bin-9', at(50))).toEqual([]);
     });
 
     it('lists newest first by service, status and ward; a move takes a job from one list to the other', async () => {

@@ -7,7 +7,8 @@ import {
   nominalMeteredResources,
 } from '../../lambdas/contracts/metered-resources.js';
 import { dailyFixedAccrualUsd, meterMetricsPerMonth } from '../../lambdas/domain/cost-model.js';
-import { platformEstimate } from '../../lib/cost/platform-estimate.js';
+import { platformEstimate, serviceLoads } from '../../lib/cost/platform-estimate.js';
+import { BLUEPRINT_NAMES } from '../../services/catalogue.js';
 import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 let guard: Template;
@@ -117,25 +118,43 @@ describe('CostGuard: the meter and its schedule', () => {
     const metered: MeteredResources = built.built.costGuardStack.guard.metered;
     const stack = built.built.costGuardStack;
     const names = metered.functions.map((fn) => stack.resolve(fn.name));
-    // Two lane enrichment functions and the city API function.
-    expect(names).toHaveLength(3);
+    // Two lane enrichment functions, the city API function and a workflow per enabled service.
+    expect(names).toHaveLength(3 + BLUEPRINT_NAMES.length);
+    expect(json(names)).toMatch(/ServicesFloodWorkflowFunction/);
     expect(json(names)).not.toMatch(/usage-meter|budget-alert/);
     expect(json(metered.logGroups.map((group) => stack.resolve(group)))).not.toMatch(
       /usage-meter|budget-alert/,
     );
-    expect(metered.logGroups).toHaveLength(4);
+    // The functions' log groups and the API access log.
+    expect(metered.logGroups).toHaveLength(4 + BLUEPRINT_NAMES.length);
     expect(metered.usageRates.dynamoWriteUnitsPerMessage).toBeGreaterThan(1);
   });
 
-  it('reads as many metrics as the cost model prices (11 a run, 20 more hourly), within one request', () => {
+  it('reads as many metrics as the cost model prices (23 a run, 42 more hourly), within one request', () => {
     const metered = built.built.costGuardStack.guard.metered;
-    expect(meterMetricCounts(metered)).toEqual({ perRun: 11, perReconciliation: 20 });
-    expect(meterMetricCounts(metered)).toEqual(meterMetricCounts(nominalMeteredResources('dynamodb')));
-    expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb' })).toBe(11 * 8_640 + 20 * 720);
+    // Fast: 2 rules, 2 queues, 1 API, 9 functions x 2. Hourly: 10 tables and 6 indexes x 2, 10 log groups.
+    expect(meterMetricCounts(metered)).toEqual({ perRun: 23, perReconciliation: 42 });
+    expect(meterMetricCounts(metered)).toEqual(
+      meterMetricCounts(nominalMeteredResources('dynamodb', BLUEPRINT_NAMES)),
+    );
+    expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb', services: serviceLoads() })).toBe(
+      23 * 8_640 + 42 * 720,
+    );
     const timestream = synthesizePlatform(STORE_CONFIGURATIONS.timestream).built;
     expect(meterMetricCounts(timestream.costGuardStack.guard.metered)).toEqual(
-      meterMetricCounts(nominalMeteredResources('timestream')),
+      meterMetricCounts(nominalMeteredResources('timestream', BLUEPRINT_NAMES)),
     );
+  });
+
+  it('meters only the enabled workflows, as the cost model counts them', () => {
+    const flood = synthesizePlatform({ services: 'flood' }).built;
+    const metered = flood.costGuardStack.guard.metered;
+    expect(metered.functions).toHaveLength(4);
+    expect(meterMetricCounts(metered)).toEqual(
+      meterMetricCounts(nominalMeteredResources('dynamodb', ['flood'])),
+    );
+    const none = synthesizePlatform({ services: '[]' }).built.costGuardStack.guard.metered;
+    expect(meterMetricCounts(none)).toEqual(meterMetricCounts(nominalMeteredResources('dynamodb')));
   });
 
   it("passes the fixed daily accrual, the guard's own meter included", () => {

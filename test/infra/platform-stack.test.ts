@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { THING_NAME_VARIABLE } from '../../lambdas/contracts/iot-policy.js';
 import { LANES } from '../../lambdas/contracts/topics.js';
+import { BLUEPRINT_NAMES, BLUEPRINTS } from '../../services/catalogue.js';
 import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 const stores: Record<keyof typeof STORE_CONFIGURATIONS, Template> = {} as never;
@@ -18,6 +19,29 @@ beforeAll(() => {
 });
 
 const STORE_NAMES = Object.keys(STORE_CONFIGURATIONS) as (keyof typeof STORE_CONFIGURATIONS)[];
+
+/** The open-data routes the blueprints declare. */
+const OPEN_DATA_ROUTES = BLUEPRINTS.flatMap((b) => (b.openData ? [`GET /${b.openData.path}`] : []));
+
+/** Each API resource's full path by logical id, from the PathPart chain. */
+function resourcePaths(template: Template): Map<string, string> {
+  const resources = template.findResources('AWS::ApiGateway::Resource');
+  const pathOf = (id: string): string => {
+    const resource = resources[id];
+    if (!resource) return '';
+    const parent = resource.Properties.ParentId as { Ref?: string };
+    return `${parent.Ref ? pathOf(parent.Ref) : ''}/${resource.Properties.PathPart}`;
+  };
+  return new Map(Object.keys(resources).map((id) => [id, pathOf(id)]));
+}
+
+/** Every API method as `METHOD /path`. */
+function routes(template: Template): string[] {
+  const paths = resourcePaths(template);
+  return Object.values(template.findResources('AWS::ApiGateway::Method')).map(
+    (m) => `${m.Properties.HttpMethod} ${paths.get(m.Properties.ResourceId.Ref) ?? '/'}`,
+  );
+}
 
 /** Logical id of the one resource of `type` whose properties match `props`. */
 function logicalIdOf(template: Template, type: string, props: Record<string, unknown>): string {
@@ -125,7 +149,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
   it('every queue refuses non-TLS access', () => {
     const t = stores[store];
     const queues = Object.keys(t.findResources('AWS::SQS::Queue'));
-    expect(queues).toHaveLength(2 * LANES.length);
+    // Each lane's queue and DLQ, and each service workflow's DLQ.
+    expect(queues).toHaveLength(2 * LANES.length + BLUEPRINT_NAMES.length);
     for (const queue of queues) {
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: queue }],
@@ -156,7 +181,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
 
   it('every function is nodejs22.x on arm64', () => {
     const functions = Object.values(stores[store].findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(LANES.length + 1);
+    // Enrichment per lane, the city API, a workflow per service.
+    expect(functions).toHaveLength(LANES.length + 1 + BLUEPRINT_NAMES.length);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -197,16 +223,17 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
 
   it('alarms on DLQ depth, function errors and queue age, all notifying the alert topic', () => {
     const t = stores[store];
-    const topic = logicalIdOf(t, 'AWS::SNS::Topic', {});
-    for (const [metric, threshold] of [
-      ['ApproximateNumberOfMessagesVisible', 0],
-      ['Errors', 0],
-      ['ApproximateAgeOfOldestMessage', 900],
+    const topic = logicalIdOf(t, 'AWS::SNS::Topic', { DisplayName: 'Civic IoT platform alarms' });
+    for (const [metric, threshold, count] of [
+      // Each lane's DLQ and each service workflow's.
+      ['ApproximateNumberOfMessagesVisible', 0, LANES.length + BLUEPRINT_NAMES.length],
+      ['Errors', 0, LANES.length],
+      ['ApproximateAgeOfOldestMessage', 900, LANES.length],
     ] as const) {
       const alarms = t.findResources('AWS::CloudWatch::Alarm', {
         Properties: { MetricName: metric, Threshold: threshold, ComparisonOperator: 'GreaterThanThreshold' },
       });
-      expect(Object.keys(alarms), metric).toHaveLength(LANES.length);
+      expect(Object.keys(alarms), metric).toHaveLength(count);
       for (const alarm of Object.values(alarms))
         expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
     }
@@ -263,29 +290,65 @@ describe.each(STORE_NAMES)('DeviceAccessPolicy (%s store)', (store) => {
 describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
   const methods = () => Object.values(stores[store].findResources('AWS::ApiGateway::Method'));
 
-  it('has exactly six GET routes and POST /cost/restore, nothing else', () => {
-    expect(
-      methods()
-        .map((m) => m.Properties.HttpMethod)
-        .sort(),
-    ).toEqual(['GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'POST']);
+  it('has exactly the routes the handler serves, nothing else', () => {
+    expect(OPEN_DATA_ROUTES).toEqual(
+      expect.arrayContaining(['GET /parking/sites', 'GET /air-quality/sites']),
+    );
+    expect(routes(stores[store]).sort()).toEqual(
+      [
+        'GET /health',
+        'GET /devices/{id}',
+        'GET /devices/{id}/latest',
+        'GET /devices/{id}/telemetry',
+        'GET /quarantine',
+        'GET /cost',
+        'POST /cost/restore',
+        'GET /jobs',
+        'GET /jobs/{id}',
+        'PATCH /jobs/{id}',
+        'GET /alerts',
+        'POST /alerts/{id}/ack',
+        // The enabled blueprints' open data (every blueprint is enabled in cdk.json).
+        ...OPEN_DATA_ROUTES,
+      ].sort(),
+    );
   });
 
-  it('requires the Cognito authorizer on every method except GET /health', () => {
+  it('requires the Cognito authorizer on every method except GET /health and open data', () => {
     const t = stores[store];
     const authorizer = logicalIdOf(t, 'AWS::ApiGateway::Authorizer', { Type: 'COGNITO_USER_POOLS' });
-    const health = logicalIdOf(t, 'AWS::ApiGateway::Resource', { PathPart: 'health' });
-    let open = 0;
+    const open = ['GET /health', ...OPEN_DATA_ROUTES];
+    const paths = resourcePaths(t);
     for (const method of methods()) {
-      if (method.Properties.ResourceId.Ref === health) {
-        expect(method.Properties.AuthorizationType).toBe('NONE');
-        open += 1;
+      const route = `${method.Properties.HttpMethod} ${paths.get(method.Properties.ResourceId.Ref)}`;
+      if (open.includes(route)) {
+        expect(method.Properties.AuthorizationType, route).toBe('NONE');
         continue;
       }
-      expect(method.Properties.AuthorizationType).toBe('COGNITO_USER_POOLS');
-      expect(method.Properties.AuthorizerId).toEqual({ Ref: authorizer });
+      expect(method.Properties.AuthorizationType, route).toBe('COGNITO_USER_POOLS');
+      expect(method.Properties.AuthorizerId, route).toEqual({ Ref: authorizer });
     }
-    expect(open).toBe(1);
+  });
+
+  it('declares the job and alert list query parameters from the handler schemas', () => {
+    const t = stores[store];
+    const paths = resourcePaths(t);
+    const query = (route: string) =>
+      methods().find((m) => `${m.Properties.HttpMethod} ${paths.get(m.Properties.ResourceId.Ref)}` === route)
+        ?.Properties.RequestParameters;
+    expect(query('GET /jobs')).toEqual({
+      'method.request.querystring.service': false,
+      'method.request.querystring.status': false,
+      'method.request.querystring.ward': false,
+      'method.request.querystring.limit': false,
+      'method.request.querystring.cursor': false,
+    });
+    expect(query('GET /alerts')).toEqual({
+      'method.request.querystring.service': false,
+      'method.request.querystring.status': false,
+      'method.request.querystring.limit': false,
+      'method.request.querystring.cursor': false,
+    });
   });
 
   it('validates the required device id path parameter', () => {
@@ -296,7 +359,8 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
     const withId = methods().filter(
       (m) => m.Properties.RequestParameters?.['method.request.path.id'] === true,
     );
-    expect(withId).toHaveLength(3);
+    // Three device routes, GET and PATCH /jobs/{id}, POST /alerts/{id}/ack.
+    expect(withId).toHaveLength(6);
     for (const method of withId) expect(method.Properties.RequestValidatorId).toEqual({ Ref: validator });
   });
 

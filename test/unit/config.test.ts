@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_FLEET_MIX } from '../../lambdas/domain/cost-model.js';
 import {
   ConfigError,
   capDefaults,
   loadPlatformConfig,
+  registryReadCapDefault,
+  serviceCapDefaults,
   TIMESTREAM_REGIONS,
 } from '../../lib/config/platform-config.js';
+import { BLUEPRINT_NAMES } from '../../services/catalogue.js';
+import { OFFLINE_COST } from '../../services/offline/blueprint.js';
 
 /** The smallest valid context: what has no sensible default. */
 const REQUIRED = {
@@ -71,11 +76,12 @@ describe('loadPlatformConfig defaults', () => {
     expect(config.apiThrottleBurstLimit).toBe(2_500);
   });
 
-  it('keeps the load profile as given', () => {
+  it('keeps the load profile as given, with the demo town as the fleet mix', () => {
     expect(config.loadProfile).toEqual({
       devices: 1000,
       messageIntervalSeconds: 300,
       apiRequestsPerDay: 10000,
+      fleetMix: DEFAULT_FLEET_MIX,
     });
   });
 
@@ -113,7 +119,12 @@ describe('loadPlatformConfig parses -c strings', () => {
       apiRequestsPerDay: '0',
       enrichmentMaxConcurrency: '3',
     });
-    expect(config.loadProfile).toEqual({ devices: 10, messageIntervalSeconds: 60, apiRequestsPerDay: 0 });
+    expect(config.loadProfile).toEqual({
+      devices: 10,
+      messageIntervalSeconds: 60,
+      apiRequestsPerDay: 0,
+      fleetMix: DEFAULT_FLEET_MIX,
+    });
     expect(config.enrichmentMaxConcurrency).toBe(3);
   });
 
@@ -239,5 +250,211 @@ describe('Timestream availability', () => {
     const error = errorFor({ ...REQUIRED, telemetryStore: 'timestream', region: 'mars-1' });
     expect(error.problems).toHaveLength(1);
     expect(error.message).toContain("Invalid config 'region'");
+  });
+});
+
+describe('service blueprints (services)', () => {
+  it('enables every blueprint in the catalogue by default, in catalogue order', () => {
+    expect(loadPlatformConfig(REQUIRED).services).toEqual(BLUEPRINT_NAMES);
+    expect(BLUEPRINT_NAMES).toEqual(['waste', 'parking', 'air-quality', 'traffic', 'flood', 'offline']);
+  });
+
+  it.each([
+    ['a comma-separated -c value', 'flood, waste', ['waste', 'flood']],
+    ['a JSON array from cdk.json', ['offline', 'parking'], ['parking', 'offline']],
+    ['a JSON array as -c text', '["air-quality"]', ['air-quality']],
+    ['an empty JSON array (no workflows)', [], []],
+    ['an empty JSON array as -c text', '[]', []],
+    ['a repeated name', 'flood,flood', ['flood']],
+  ])('reads %s', (_how, raw, expected) => {
+    expect(loadPlatformConfig({ ...REQUIRED, services: raw }).services).toEqual(expected);
+  });
+
+  it('treats an empty -c value as unset: every blueprint', () => {
+    expect(loadPlatformConfig({ ...REQUIRED, services: '' }).services).toEqual(BLUEPRINT_NAMES);
+  });
+
+  it('refuses an unknown service, naming it and the known ones', () => {
+    const { message } = errorFor({ ...REQUIRED, services: 'waste,flod,lamps' });
+    expect(message).toContain(
+      "Invalid config 'services': got 'waste,flod,lamps', with unknown service 'flod', 'lamps'",
+    );
+    expect(message).toContain(
+      `allowed: a JSON array or comma-separated list of service blueprints: ${BLUEPRINT_NAMES.join(', ')}`,
+    );
+  });
+
+  it.each([
+    ['a number', 3],
+    ['an array of numbers', [1, 2]],
+    ['an object', { waste: true }],
+  ])('refuses %s', (_what, raw) => {
+    expect(errorFor({ ...REQUIRED, services: raw }).message).toContain("Invalid config 'services'");
+  });
+});
+
+describe('service subscribers (serviceSubscribers)', () => {
+  it('subscribes the alert addresses to every enabled service by default', () => {
+    const config = loadPlatformConfig({
+      ...REQUIRED,
+      alertEmails: 'ops@council.gov.uk',
+      services: 'flood,waste',
+    });
+    expect(config.serviceSubscribers).toEqual({
+      waste: ['ops@council.gov.uk'],
+      flood: ['ops@council.gov.uk'],
+    });
+  });
+
+  it('takes each listed service its own list (JSON object from -c), the others the alert addresses', () => {
+    const config = loadPlatformConfig({
+      ...REQUIRED,
+      alertEmails: 'ops@council.gov.uk',
+      services: 'flood,waste,parking',
+      serviceSubscribers: JSON.stringify({
+        flood: ['duty@council.gov.uk', 'rivers@council.gov.uk'],
+        waste: 'crews@council.gov.uk',
+        parking: [],
+      }),
+    });
+    expect(config.serviceSubscribers).toEqual({
+      waste: ['crews@council.gov.uk'],
+      parking: [],
+      flood: ['duty@council.gov.uk', 'rivers@council.gov.uk'],
+    });
+  });
+
+  it('ignores an entry for a known service that is not enabled', () => {
+    const config = loadPlatformConfig({
+      ...REQUIRED,
+      services: 'flood',
+      serviceSubscribers: { waste: ['crews@council.gov.uk'] },
+    });
+    expect(config.serviceSubscribers).toEqual({ flood: [] });
+  });
+
+  it.each([
+    ['an unknown service', { lamps: ['a@b.gov.uk'] }, '\'lamps\': ["a@b.gov.uk"]'],
+    [
+      'a bad address',
+      { flood: ['duty@council', 'ok@council.gov.uk'] },
+      '\'flood\': ["duty@council","ok@council.gov.uk"]',
+    ],
+    ['a value that is not a list', { flood: 3 }, "'flood': 3"],
+  ])('refuses %s, naming the entry', (_what, raw, entry) => {
+    const { message } = errorFor({ ...REQUIRED, serviceSubscribers: raw });
+    expect(message).toContain(
+      `Invalid config 'serviceSubscribers': got ${entry}; allowed: a JSON object of service name`,
+    );
+  });
+
+  it('refuses a value that is not a JSON object', () => {
+    expect(errorFor({ ...REQUIRED, serviceSubscribers: 'ops@council.gov.uk' }).message).toContain(
+      "Invalid config 'serviceSubscribers': got 'ops@council.gov.uk'",
+    );
+  });
+});
+
+describe('service settings (serviceSettings)', () => {
+  it('defaults to none: every blueprint on its own defaults', () => {
+    expect(loadPlatformConfig(REQUIRED).serviceSettings).toEqual({});
+  });
+
+  it('keeps the settings of enabled services (a JSON object, or JSON text from -c)', () => {
+    const settings = { waste: { depotLat: 51.45, depotLon: -0.97 }, flood: { coolDownSeconds: 600 } };
+    expect(loadPlatformConfig({ ...REQUIRED, serviceSettings: settings }).serviceSettings).toEqual(settings);
+    expect(
+      loadPlatformConfig({ ...REQUIRED, serviceSettings: JSON.stringify(settings), services: 'flood' })
+        .serviceSettings,
+    ).toEqual({ flood: { coolDownSeconds: 600 } });
+  });
+
+  it.each([
+    ['an unknown service', { lamps: { x: 1 } }, "'lamps'"],
+    ['a setting that is not a number', { waste: { depotLat: '51.45' } }, "'waste'"],
+    ['a setting that is not finite', { waste: { depotLat: null } }, "'waste'"],
+    ['a setting name with a space', { waste: { 'depot lat': 1 } }, "'waste'"],
+    ['settings that are a list', { waste: [1, 2] }, "'waste'"],
+  ])('refuses %s', (_what, raw, entry) => {
+    const { message } = errorFor({ ...REQUIRED, serviceSettings: raw });
+    expect(message).toContain(`Invalid config 'serviceSettings': got ${entry}`);
+    expect(message).toContain('allowed: a JSON object of service name');
+  });
+});
+
+describe('fleet mix (fleetMix)', () => {
+  it('turns weights into shares that sum to 1, types not given at 0', () => {
+    const mix = loadPlatformConfig({ ...REQUIRED, fleetMix: '{"parking-spot": 300, "water-level": 100}' })
+      .loadProfile.fleetMix;
+    expect(mix).toEqual({
+      'waste-container': 0,
+      'parking-spot': 0.75,
+      'air-quality': 0,
+      'traffic-flow': 0,
+      'water-level': 0.25,
+    });
+  });
+
+  it.each([
+    ['an unknown device type', { 'lamp-post': 1 }],
+    ['a negative weight', { 'parking-spot': -1, 'water-level': 2 }],
+    ['all weights 0', { 'parking-spot': 0 }],
+    ['a list', [1, 2]],
+  ])('refuses %s', (_what, raw) => {
+    expect(errorFor({ ...REQUIRED, fleetMix: raw }).message).toContain("Invalid config 'fleetMix'");
+  });
+});
+
+describe('service table caps', () => {
+  it('derive from the load profile: a state read per reading, workflow tables at the floor for a small town', () => {
+    expect(serviceCapDefaults(1000, 300, 10_000)).toEqual({
+      stateReadUnits: 34,
+      stateWriteUnits: 25,
+      workflowReadUnits: 25,
+      workflowWriteUnits: 25,
+    });
+    expect(serviceCapDefaults(10_000, 300, 1_000_000)).toEqual({
+      stateReadUnits: 334,
+      stateWriteUnits: 167,
+      workflowReadUnits: 646,
+      workflowWriteUnits: 67,
+    });
+  });
+
+  it('are the config defaults, and config can set each', () => {
+    const config = loadPlatformConfig({ ...REQUIRED, workflowMaxWriteRequestUnits: '40' });
+    expect(config.serviceStateMaxReadRequestUnits).toBe(34);
+    expect(config.serviceStateMaxWriteRequestUnits).toBe(25);
+    expect(config.workflowMaxReadRequestUnits).toBe(25);
+    expect(config.workflowMaxWriteRequestUnits).toBe(40);
+  });
+
+  it('give the registry room for the offline sweep: a run read within 10 seconds, on top of its own cap', () => {
+    expect(registryReadCapDefault(25, 1000, 1)).toBe(125);
+    expect(registryReadCapDefault(25, 1000, 0)).toBe(25);
+    const config = loadPlatformConfig(REQUIRED);
+    expect(config.registryMaxReadRequestUnits).toBe(
+      25 + Math.ceil((1000 * OFFLINE_COST.readUnitsPerDevicePerScheduledRun) / 10),
+    );
+    // Without the offline sweep the registry keeps the tables' own cap.
+    expect(loadPlatformConfig({ ...REQUIRED, services: 'waste,flood' }).registryMaxReadRequestUnits).toBe(25);
+  });
+
+  it.each([
+    ['serviceStateMaxReadRequestUnits', '0'],
+    ['serviceStateMaxWriteRequestUnits', '40001'],
+    ['workflowMaxReadRequestUnits', 'many'],
+    ['workflowMaxWriteRequestUnits', '-1'],
+    ['registryMaxReadRequestUnits', '0'],
+    ['workflowReservedConcurrency', '0'],
+  ])('refuses %s=%s', (key, raw) => {
+    expect(errorFor({ ...REQUIRED, [key]: raw }).message).toContain(`Invalid config '${key}': got '${raw}'`);
+  });
+
+  it('reserves no workflow concurrency unless asked', () => {
+    expect(loadPlatformConfig(REQUIRED).workflowReservedConcurrency).toBeUndefined();
+    expect(
+      loadPlatformConfig({ ...REQUIRED, workflowReservedConcurrency: '1' }).workflowReservedConcurrency,
+    ).toBe(1);
   });
 });

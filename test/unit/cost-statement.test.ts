@@ -240,3 +240,83 @@ describe('buildCostStatement', () => {
     ]);
   });
 });
+
+describe('analyseCaps: the services bus and its workflows', () => {
+  /** A bus, a workflow its rule invokes on a 5-minute schedule too, and one the bus alone invokes. */
+  const services: Record<string, Template> = {
+    Platform: {
+      Resources: {
+        Bus: { Type: 'AWS::Events::EventBus', Properties: { Name: 'civic-iot-dev-services' } },
+        Flood: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 256, Timeout: 30 } },
+        FloodRule: {
+          Type: 'AWS::Events::Rule',
+          Properties: {
+            EventBusName: { Ref: 'Bus' },
+            Targets: [{ Arn: { 'Fn::GetAtt': ['Flood', 'Arn'] }, Id: 'Target0' }],
+          },
+        },
+        FloodSchedule: {
+          Type: 'AWS::Scheduler::Schedule',
+          Properties: {
+            ScheduleExpression: 'rate(5 minutes)',
+            Target: { Arn: { 'Fn::GetAtt': ['Flood', 'Arn'] } },
+          },
+        },
+        Parking: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 128, Timeout: 10 } },
+        ParkingRule: {
+          Type: 'AWS::Events::Rule',
+          Properties: {
+            EventBusName: { Ref: 'Bus' },
+            Targets: [{ Arn: { 'Fn::GetAtt': ['Parking', 'Arn'] }, Id: 'Target0' }],
+          },
+        },
+      },
+    },
+  };
+  const lambdaRun = (memoryGb: number, seconds: number) => 0.2e-6 + seconds * memoryGb * 0.0000133334;
+
+  it('prices the bus at its event bound: the events, and each one running the dearest workflow to its timeout', () => {
+    const { lines, uncapped } = analyseCaps(services, { ...inputs, busEventsPerSecond: 10 });
+    expect(uncapped).toEqual([]);
+    const bus = lines.find((l) => l.resource === 'Bus');
+    expect(bus?.cap).toMatch(/^at most 10 events a second/);
+    const events = 10 * 2_592_000;
+    expect(bus?.worstMonthlyUsd).toBeCloseTo((events * 1.0) / 1e6 + events * lambdaRun(0.25, 30), 6);
+  });
+
+  it('prices a bus-invoked workflow for its schedule only (its events are on the bus line)', () => {
+    const { lines } = analyseCaps(services, { ...inputs, busEventsPerSecond: 10 });
+    const flood = lines.find((l) => l.resource === 'Flood');
+    expect(flood?.cap).toBe("events from the bus (on the bus's line) and schedule rate(5 minutes)");
+    expect(flood?.worstMonthlyUsd).toBeCloseTo(8_640 * lambdaRun(0.25, 30), 9);
+    expect(lines.find((l) => l.resource === 'Parking')?.worstMonthlyUsd).toBe(0);
+  });
+
+  it('reports the bus and every workflow it invokes as uncapped when its events have no bound', () => {
+    const { uncapped } = analyseCaps(services, inputs);
+    expect(uncapped.map((u) => u.resource).sort()).toEqual(['Bus', 'Flood', 'Parking']);
+    expect(uncapped.find((u) => u.resource === 'Bus')?.problem).toMatch(/busEventsPerSecond/);
+  });
+
+  it('bounds a workflow with reserved concurrency by it, and leaves its runs off the bus line', () => {
+    const reserved: Record<string, Template> = {
+      Platform: {
+        Resources: {
+          ...services.Platform?.Resources,
+          Flood: {
+            Type: 'AWS::Lambda::Function',
+            Properties: { MemorySize: 256, Timeout: 30, ReservedConcurrentExecutions: 1 },
+          },
+        },
+      },
+    };
+    const { lines } = analyseCaps(reserved, { ...inputs, busEventsPerSecond: 10 });
+    expect(lines.find((l) => l.resource === 'Flood')?.cap).toBe('reserved concurrency 1');
+    const events = 10 * 2_592_000;
+    // Only Parking (128 MB, 10 s) is left to price on the bus line.
+    expect(lines.find((l) => l.resource === 'Bus')?.worstMonthlyUsd).toBeCloseTo(
+      (events * 1.0) / 1e6 + events * lambdaRun(0.125, 10),
+      6,
+    );
+  });
+});

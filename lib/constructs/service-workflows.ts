@@ -1,0 +1,100 @@
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/contracts/environment.js';
+import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
+import type { LogLevel, ServiceSettings } from '../config/platform-config.js';
+import type { DeviceRegistry } from './device-registry.js';
+import type { PlatformAlerts } from './platform-alerts.js';
+import type { ServiceRecords } from './service-records.js';
+import { ServiceWorkflow } from './service-workflow.js';
+
+/** Props for {@link ServiceWorkflows}. */
+export interface ServiceWorkflowsProps {
+  /** Names the bus: `civic-iot-<stage>-services`, one per deployment. */
+  readonly stage: string;
+  /** The enabled blueprints (config `services`); at least one. */
+  readonly blueprints: readonly ServiceBlueprint[];
+  /** E-mail subscribers per service; a service without an entry gets none. */
+  readonly subscribers: Readonly<Record<string, readonly string[]>>;
+  /** Settings per service, passed to enrichment and every workflow as `SERVICE_SETTINGS`. */
+  readonly settings: Readonly<Record<string, ServiceSettings>>;
+  readonly registry: DeviceRegistry;
+  readonly records: ServiceRecords;
+  readonly alerts: PlatformAlerts;
+  readonly logRetentionDays: number;
+  readonly logLevel: LogLevel;
+  /** Reserved concurrency per workflow function. @default - none */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * The service blueprints a deployment runs: one custom EventBridge bus for their domain events, and a
+ * {@link ServiceWorkflow} per enabled blueprint on it. Enrichment publishes to the bus ({@link grantPublish},
+ * {@link detectionEnvironment}); nothing else does, and nothing here is ever switched by the cost guard.
+ */
+export class ServiceWorkflows extends Construct {
+  readonly bus: EventBus;
+  /** The enabled services' workflows, in catalogue order. */
+  readonly workflows: readonly ServiceWorkflow[];
+  private readonly settingsJson: string;
+  private readonly names: readonly string[];
+
+  constructor(scope: Construct, id: string, props: ServiceWorkflowsProps) {
+    super(scope, id);
+    if (props.blueprints.length === 0) {
+      throw new Error('ServiceWorkflows: no service is enabled; leave the construct out instead');
+    }
+    this.names = props.blueprints.map((blueprint) => blueprint.name);
+    this.settingsJson = JSON.stringify(props.settings);
+    this.bus = new EventBus(this, 'Bus', {
+      eventBusName: `civic-iot-${props.stage}-services`,
+      description:
+        'Domain events of the service blueprints: emitted by enrichment only when something changed',
+    });
+    this.workflows = props.blueprints.map(
+      (blueprint) =>
+        new ServiceWorkflow(this, constructId(blueprint.name), {
+          blueprint,
+          bus: this.bus,
+          environment: { [ENV.serviceSettings]: this.settingsJson },
+          subscribers: props.subscribers[blueprint.name] ?? [],
+          registry: props.registry,
+          records: props.records,
+          alerts: props.alerts,
+          logRetentionDays: props.logRetentionDays,
+          logLevel: props.logLevel,
+          ...(props.reservedConcurrentExecutions === undefined
+            ? {}
+            : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+        }),
+    );
+  }
+
+  /** The enabled services' names, comma-separated, as `ENABLED_SERVICES` carries them. */
+  get enabledServices(): string {
+    return this.names.join(',');
+  }
+
+  /** What enrichment needs to run the detectors: the bus, the enabled services and their settings. */
+  get detectionEnvironment(): Record<string, string> {
+    return {
+      [ENV.eventBusName]: this.bus.eventBusName,
+      [ENV.enabledServices]: this.enabledServices,
+      [ENV.serviceSettings]: this.settingsJson,
+    };
+  }
+
+  /** `events:PutEvents` on this bus and nothing else. */
+  grantPublish(grantee: IGrantable): void {
+    this.bus.grantPutEventsTo(grantee);
+  }
+}
+
+/** `air-quality` -> `AirQuality`: a construct id that reads like the service. */
+function constructId(name: string): string {
+  return name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}

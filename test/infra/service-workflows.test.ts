@@ -1,0 +1,528 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { servicePattern, WORKFLOW_DELIVERY } from '../../lambdas/contracts/domain-event-bus.js';
+import { ENV } from '../../lambdas/contracts/environment.js';
+import { busEventsPerSecond } from '../../lib/cost/cost-statement-writer.js';
+import { BLUEPRINT_NAMES, BLUEPRINTS, blueprintNamed } from '../../services/catalogue.js';
+import { STORE_CONFIGURATIONS, type SynthesizedPlatform, synthesizePlatform } from './platform-app.js';
+
+type Resource = { Properties: Record<string, unknown> } & Record<string, unknown>;
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const json = (value: unknown) => JSON.stringify(value);
+const actionsOf = (statement: Statement) => [statement.Action].flat();
+
+let all: SynthesizedPlatform;
+let platform: Template;
+let floodOnly: SynthesizedPlatform;
+let none: SynthesizedPlatform;
+
+beforeAll(() => {
+  all = synthesizePlatform({
+    alertEmails: 'ops@council.gov.uk',
+    serviceSubscribers: JSON.stringify({ flood: ['duty@council.gov.uk', 'rivers@council.gov.uk'] }),
+    serviceSettings: JSON.stringify({ waste: { depotLat: 51.45, depotLon: -0.97 } }),
+  });
+  platform = all.platform;
+  floodOnly = synthesizePlatform({ services: 'flood' });
+  none = synthesizePlatform({ services: '[]' });
+});
+
+function functionOf(template: Template, service: string): [string, Resource] {
+  const found = Object.entries(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ [ENV.serviceName]: service }) } },
+    }),
+  );
+  expect(found, service).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+function roleOf(template: Template, functionLogicalId: string): string {
+  const fn = template.findResources('AWS::Lambda::Function')[functionLogicalId] as Resource;
+  return (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+}
+
+function statementsOf(template: Template, roleLogicalId: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => json(policy.Properties.Roles).includes(`{"Ref":"${roleLogicalId}"}`))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+function busId(template: Template): string {
+  const buses = Object.keys(template.findResources('AWS::Events::EventBus'));
+  expect(buses).toHaveLength(1);
+  return buses[0] as string;
+}
+
+function rules(template: Template): Resource[] {
+  return Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
+}
+
+function ruleOf(template: Template, service: string): Resource {
+  const [fn] = functionOf(template, service);
+  const found = rules(template).filter((rule) => json(rule.Properties.Targets).includes(`"${fn}"`));
+  expect(found, service).toHaveLength(1);
+  return found[0] as Resource;
+}
+
+interface RuleTarget {
+  readonly RetryPolicy: unknown;
+  readonly DeadLetterConfig: { readonly Arn: { readonly 'Fn::GetAtt': [string, string] } };
+}
+
+/** The one target of a service's rule. */
+function targetOf(template: Template, service: string): RuleTarget {
+  const targets = ruleOf(template, service).Properties.Targets as RuleTarget[];
+  expect(targets).toHaveLength(1);
+  return targets[0] as RuleTarget;
+}
+
+const enrichmentFunctions = (template: Template) =>
+  Object.entries(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike({ [ENV.ingestLane]: Match.anyValue() }) } },
+    }),
+  ) as [string, Resource][];
+
+const variables = (fn: Resource) =>
+  (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+describe('the services event bus', () => {
+  it('is one custom bus per deployment, named after the stage', () => {
+    platform.resourceCountIs('AWS::Events::EventBus', 1);
+    platform.hasResourceProperties('AWS::Events::EventBus', { Name: 'civic-iot-dev-services' });
+  });
+
+  it('is named per stage, so two deployments in one account never share it', () => {
+    synthesizePlatform({ stage: 'test', services: 'flood' }).platform.hasResourceProperties(
+      'AWS::Events::EventBus',
+      { Name: 'civic-iot-test-services' },
+    );
+  });
+});
+
+describe('one workflow per enabled blueprint', () => {
+  it('has one rule per blueprint, all on the services bus', () => {
+    const bus = busId(platform);
+    expect(rules(platform)).toHaveLength(BLUEPRINT_NAMES.length);
+    for (const rule of rules(platform)) expect(rule.Properties.EventBusName).toEqual({ Ref: bus });
+  });
+
+  it.each(BLUEPRINTS.map((b) => [b.name, b] as const))(
+    "routes %s's own event types and nothing else: the exact servicePattern",
+    (name, blueprint) => {
+      expect(ruleOf(platform, name).Properties.EventPattern).toEqual(servicePattern(blueprint.eventTypes));
+    },
+  );
+
+  it('gives no two rules an event type in common, so each event reaches one workflow', () => {
+    const types = rules(platform).flatMap(
+      (rule) => (rule.Properties.EventPattern as { 'detail-type': string[] })['detail-type'],
+    );
+    expect(new Set(types).size).toBe(types.length);
+  });
+
+  it.each(BLUEPRINT_NAMES)(
+    '%s: the bus retries delivery with the contract policy, then dead-letters to its encrypted queue',
+    (name) => {
+      const target = targetOf(platform, name);
+      expect(target.RetryPolicy).toEqual({
+        MaximumRetryAttempts: WORKFLOW_DELIVERY.retryAttempts,
+        MaximumEventAgeInSeconds: WORKFLOW_DELIVERY.maxEventAgeSeconds,
+      });
+      const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+      const queue = platform.findResources('AWS::SQS::Queue')[dlq] as Resource;
+      expect(queue.Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 86_400,
+      });
+    },
+  );
+
+  it.each(BLUEPRINT_NAMES)(
+    "%s: an invocation that keeps failing goes to the same dead-letter queue (Lambda's own retries)",
+    (name) => {
+      const [fn] = functionOf(platform, name);
+      const target = targetOf(platform, name);
+      platform.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fn },
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: WORKFLOW_DELIVERY.maxEventAgeSeconds,
+        DestinationConfig: { OnFailure: { Destination: target.DeadLetterConfig.Arn } },
+      });
+    },
+  );
+
+  it.each(BLUEPRINT_NAMES)('%s: alarms on its dead letters, to the platform alarm topic', (name) => {
+    const target = targetOf(platform, name);
+    const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+    const alarms = Object.values(
+      platform.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' },
+      }),
+    ).filter((alarm) => json(alarm.Properties.Dimensions).includes(`"${dlq}"`));
+    expect(alarms).toHaveLength(1);
+    const topic = Object.keys(
+      platform.findResources('AWS::SNS::Topic', { Properties: { DisplayName: 'Civic IoT platform alarms' } }),
+    )[0];
+    expect(alarms[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: topic }],
+    });
+  });
+
+  it('lets the bus invoke each workflow only from its own rule', () => {
+    for (const name of BLUEPRINT_NAMES) {
+      const [fn] = functionOf(platform, name);
+      const permissions = Object.values(
+        platform.findResources('AWS::Lambda::Permission', {
+          Properties: { Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] } },
+        }),
+      );
+      expect(permissions, name).toHaveLength(1);
+      expect(json(permissions[0]?.Properties.SourceArn)).toMatch(
+        /"Fn::GetAtt":\["Services\w+Rule\w+","Arn"\]/,
+      );
+    }
+  });
+});
+
+describe('workflow schedules', () => {
+  const scheduled = BLUEPRINTS.filter((b) => b.workflow.onSchedule).map((b) => b.name);
+  const unscheduled = BLUEPRINTS.filter((b) => !b.workflow.onSchedule).map((b) => b.name);
+
+  it('exist only for blueprints whose workflow has an onSchedule', () => {
+    expect(scheduled.length).toBeGreaterThan(0);
+    expect(unscheduled.length).toBeGreaterThan(0);
+    const schedules = Object.values(platform.findResources('AWS::Scheduler::Schedule'));
+    expect(schedules).toHaveLength(scheduled.length);
+    for (const name of unscheduled) {
+      const [fn] = functionOf(platform, name);
+      expect(json(schedules)).not.toContain(`"${fn}"`);
+    }
+  });
+
+  it.each(scheduled)('%s runs every 5 minutes with the input {"kind":"schedule"}', (name) => {
+    const [fn] = functionOf(platform, name);
+    platform.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [fn, 'Arn'] }, Input: '{"kind":"schedule"}' }),
+    });
+  });
+});
+
+describe('choosing services with config', () => {
+  it('deploys only flood with -c services=flood', () => {
+    const t = floodOnly.platform;
+    expect(rules(t)).toHaveLength(1);
+    expect(ruleOf(t, 'flood').Properties.EventPattern).toEqual(
+      servicePattern(blueprintNamed('flood').eventTypes),
+    );
+    const workflows = Object.values(
+      t.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: Match.objectLike({ [ENV.serviceName]: Match.anyValue() }) } },
+      }),
+    );
+    expect(workflows).toHaveLength(1);
+    for (const [, fn] of enrichmentFunctions(t)) expect(variables(fn)[ENV.enabledServices]).toBe('flood');
+  });
+
+  it('deploys no bus, rule or workflow with an empty list, and enrichment publishes nothing', () => {
+    const t = none.platform;
+    t.resourceCountIs('AWS::Events::EventBus', 0);
+    t.resourceCountIs('AWS::Events::Rule', 0);
+    t.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    for (const [id, fn] of enrichmentFunctions(t)) {
+      expect(variables(fn)[ENV.eventBusName]).toBeUndefined();
+      expect(variables(fn)[ENV.enabledServices]).toBeUndefined();
+      expect(json(statementsOf(t, roleOf(t, id)))).not.toMatch(/events:PutEvents|ServiceRecordsStateTable/);
+    }
+    const [, api] = Object.entries(
+      t.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('city REST API') },
+      }),
+    )[0] as [string, Resource];
+    expect(variables(api)[ENV.enabledServices]).toBeUndefined();
+    // The records stay: switching services off and on again loses no job or alert.
+    none.data.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'jobId', KeyType: 'HASH' }],
+    });
+  });
+
+  it('fails synth on an unknown service, naming it and the known ones', () => {
+    expect(() => synthesizePlatform({ services: 'flood,lamps' })).toThrow(
+      new RegExp(`Invalid config 'services'.*unknown service 'lamps'.*${BLUEPRINT_NAMES.join(', ')}`),
+    );
+  });
+});
+
+describe('enrichment and the bus', () => {
+  it('tells every lane the bus, the enabled services and their settings', () => {
+    const lanes = enrichmentFunctions(platform);
+    expect(lanes).toHaveLength(2);
+    for (const [, fn] of lanes) {
+      const env = variables(fn);
+      expect(env[ENV.eventBusName]).toEqual({ Ref: busId(platform) });
+      expect(env[ENV.enabledServices]).toBe(BLUEPRINT_NAMES.join(','));
+      expect(JSON.parse(env[ENV.serviceSettings] as string)).toEqual({
+        waste: { depotLat: 51.45, depotLon: -0.97 },
+      });
+      expect(env[ENV.tables['service-state']]).toBeDefined();
+    }
+  });
+
+  it('may put events on the services bus only: one statement, one action, one ARN', () => {
+    for (const [id] of enrichmentFunctions(platform)) {
+      const events = statementsOf(platform, roleOf(platform, id)).filter((s) =>
+        json(s.Action).includes('events:'),
+      );
+      expect(events).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: { 'Fn::GetAtt': [busId(platform), 'Arn'] },
+        }),
+      ]);
+    }
+  });
+
+  it('reads and writes detector state and reads the telemetry history, on those tables only', () => {
+    for (const [id] of enrichmentFunctions(platform)) {
+      const statements = statementsOf(platform, roleOf(platform, id));
+      const state = statements.filter((s) => json(s.Resource).includes('ServiceRecordsStateTable'));
+      expect(actionsOf(state[0] as Statement)).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']),
+      );
+      expect(json(statements)).not.toMatch(/ServiceRecords(Jobs|Alerts|Sites)Table/);
+      const series = statements.filter((s) => json(s.Resource).includes('TelemetryStoreSeriesTable'));
+      expect(series.flatMap(actionsOf)).toEqual(
+        expect.arrayContaining(['dynamodb:Query', 'dynamodb:PutItem']),
+      );
+    }
+  });
+
+  it("has no '*' action and no '*' resource in any platform policy", () => {
+    for (const policy of Object.values(platform.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
+        expect(statement.Resource).not.toBe('*');
+      }
+    }
+  });
+});
+
+describe('a workflow function', () => {
+  it.each(BLUEPRINT_NAMES)(
+    '%s: knows its service, its topic, its settings and the tables it uses',
+    (name) => {
+      const [, fn] = functionOf(platform, name);
+      const env = variables(fn);
+      const topic = ruleTopic(name);
+      expect(env[ENV.serviceTopicArn]).toEqual({ Ref: topic });
+      expect(JSON.parse(env[ENV.serviceSettings] as string)).toEqual({
+        waste: { depotLat: 51.45, depotLon: -0.97 },
+      });
+      for (const table of ['devices', 'latest-state', 'jobs', 'alerts', 'service-sites'] as const) {
+        expect(env[ENV.tables[table]], table).toBeDefined();
+      }
+      expect(env[ENV.tables['service-state']]).toBeUndefined();
+    },
+  );
+
+  it('runs the service-workflow handler on nodejs22.x arm64 with its own log group', () => {
+    const [, fn] = functionOf(platform, 'flood');
+    expect(fn.Properties).toMatchObject({
+      Handler: 'index.handler',
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 30,
+    });
+    expect(json(fn.Properties.LoggingConfig)).toMatch(/"LogGroup":\{"Ref":"ServicesFloodWorkflowLogs/);
+    expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('reserves concurrency when config asks for it', () => {
+    const reserved = synthesizePlatform({ services: 'flood', workflowReservedConcurrency: '1' }).platform;
+    const [, fn] = functionOf(reserved, 'flood');
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('may publish to its own topic only', () => {
+    const [fn] = functionOf(platform, 'flood');
+    const publish = statementsOf(platform, roleOf(platform, fn)).filter((s) =>
+      json(s.Action).includes('sns:'),
+    );
+    expect(publish).toEqual([
+      expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: ruleTopic('flood') } }),
+    ]);
+  });
+
+  it('reads and writes jobs, alerts and site views, queries their indexes by name, and only reads the registry', () => {
+    const [fn] = functionOf(platform, 'offline');
+    const statements = statementsOf(platform, roleOf(platform, fn));
+    const on = (table: string) =>
+      statements.filter((s) => json(s.Resource).includes(table)).flatMap(actionsOf);
+    for (const table of [
+      'ServiceRecordsJobsTable',
+      'ServiceRecordsAlertsTable',
+      'ServiceRecordsSitesTable',
+    ]) {
+      expect(on(table), table).toEqual(
+        expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']),
+      );
+    }
+    for (const table of ['DeviceRegistryDevicesTable', 'DeviceRegistryLatestStateTable']) {
+      expect(on(table), table).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Scan']),
+      );
+      expect(on(table), table).not.toEqual(expect.arrayContaining(['dynamodb:PutItem']));
+    }
+    const indexes = statements.find((s) => json(s.Resource).includes('/index/'));
+    expect(json(indexes?.Resource)).toMatch(/\/index\/byDevice/);
+    expect(json(indexes?.Resource)).toMatch(/\/index\/byIncident/);
+    expect(json(indexes?.Resource)).not.toMatch(/\/index\/\*/);
+    expect(json(statements)).not.toMatch(/events:|ServiceRecordsStateTable|TelemetryStore/);
+  });
+});
+
+/** The logical id of a service's topic: the one its function's SERVICE_TOPIC_ARN names. */
+function ruleTopic(service: string): string {
+  const [, fn] = functionOf(platform, service);
+  return (variables(fn)[ENV.serviceTopicArn] as { Ref: string }).Ref;
+}
+
+describe('a service topic', () => {
+  it('exists per service, encrypted with the AWS managed SNS key and TLS-only', () => {
+    for (const name of BLUEPRINT_NAMES) {
+      const topic = platform.findResources('AWS::SNS::Topic')[ruleTopic(name)] as Resource;
+      expect(json(topic.Properties.KmsMasterKeyId)).toContain('alias/aws/sns');
+      platform.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: ruleTopic(name) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('subscribes the service list from serviceSubscribers, and alertEmails where a service has none', () => {
+    const subscriptions = (service: string) =>
+      Object.values(
+        platform.findResources('AWS::SNS::Subscription', {
+          Properties: { TopicArn: { Ref: ruleTopic(service) } },
+        }),
+      ).map((s) => s.Properties.Endpoint);
+    expect(subscriptions('flood').sort()).toEqual(['duty@council.gov.uk', 'rivers@council.gov.uk']);
+    expect(subscriptions('waste')).toEqual(['ops@council.gov.uk']);
+  });
+});
+
+describe('essential services', () => {
+  it.each(BLUEPRINTS.map((b) => [b.name, b.essential] as const))(
+    '%s carries its essential flag (%s) as a tag on its function',
+    (name, essential) => {
+      const [, fn] = functionOf(platform, name);
+      expect(fn.Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'civic:essential', Value: String(essential) },
+          { Key: 'civic:service', Value: name },
+        ]),
+      );
+    },
+  );
+
+  it('are named in a stack output', () => {
+    const essential = BLUEPRINTS.filter((b) => b.essential).map((b) => b.name);
+    expect(essential).toEqual(expect.arrayContaining(['air-quality', 'flood']));
+    platform.hasOutput('EssentialServices', { Value: essential.join(',') });
+  });
+
+  it("are out of the cost guard's reach: its IAM names no events action, bus or rule", () => {
+    const guardPolicies = json(all.costGuard.findResources('AWS::IAM::Policy'));
+    expect(guardPolicies).not.toMatch(/"events:/);
+    expect(guardPolicies).not.toMatch(/Services\w*(Bus|Rule)/);
+    // Nor can the city API's restore reach them.
+    const api = Object.keys(
+      platform.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('city REST API') },
+      }),
+    )[0] as string;
+    expect(json(statementsOf(platform, roleOf(platform, api)))).not.toMatch(/"events:/);
+  });
+
+  it("are out of the cost guard's switches: it controls only the ordinary lane", () => {
+    const [, meter] = Object.entries(
+      all.costGuard.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('^Every 5 minutes') },
+      }),
+    )[0] as [string, Resource];
+    expect(json(variables(meter)[ENV.laneControls])).not.toMatch(/Services|events/);
+  });
+});
+
+describe('the city API and the service records', () => {
+  const api = () =>
+    Object.entries(
+      platform.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('city REST API') },
+      }),
+    )[0] as [string, Resource];
+
+  it('knows the enabled services and the jobs, alerts and site tables', () => {
+    const env = variables(api()[1]);
+    expect(env[ENV.enabledServices]).toBe(BLUEPRINT_NAMES.join(','));
+    for (const table of ['jobs', 'alerts', 'service-sites'] as const)
+      expect(env[ENV.tables[table]]).toBeDefined();
+  });
+
+  it('reads the three tables, changes jobs and alerts only by put or update, and deletes nothing', () => {
+    const statements = statementsOf(platform, roleOf(platform, api()[0]));
+    const on = (table: string) =>
+      statements.filter((s) => json(s.Resource).includes(table)).flatMap(actionsOf);
+    for (const table of ['ServiceRecordsJobsTable', 'ServiceRecordsAlertsTable']) {
+      expect(on(table), table).toEqual(
+        expect.arrayContaining(['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+      );
+    }
+    expect(on('ServiceRecordsSitesTable')).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem']),
+    );
+    expect(on('ServiceRecordsSitesTable')).not.toEqual(expect.arrayContaining(['dynamodb:PutItem']));
+    const services = statements.filter((s) => json(s.Resource).includes('ServiceRecords'));
+    expect(json(services)).not.toMatch(/DeleteItem|BatchWriteItem|ServiceRecordsStateTable/);
+  });
+
+  it('serves no open-data route for a service that is not enabled', () => {
+    const paths = Object.values(floodOnly.platform.findResources('AWS::ApiGateway::Resource')).map(
+      (r) => r.Properties.PathPart,
+    );
+    expect(paths).toEqual(expect.arrayContaining(['flood', 'gauges']));
+    expect(paths).not.toContain('parking');
+  });
+});
+
+describe('cost statement bound on the bus', () => {
+  it('is the state table write cap times the most event types of an enabled service', () => {
+    const most = Math.max(...BLUEPRINTS.map((b) => b.eventTypes.length));
+    expect(busEventsPerSecond(all.built.config)).toBe(
+      all.built.config.serviceStateMaxWriteRequestUnits * most,
+    );
+    expect(busEventsPerSecond(none.built.config)).toBeUndefined();
+  });
+});
+
+describe('with the Timestream store', () => {
+  it('lets enrichment read history from Timestream, not only write', () => {
+    const t = synthesizePlatform({ ...STORE_CONFIGURATIONS.timestream, services: 'air-quality' }).platform;
+    for (const [id] of enrichmentFunctions(t)) {
+      const actions = statementsOf(t, roleOf(t, id)).flatMap(actionsOf);
+      expect(actions).toEqual(expect.arrayContaining(['timestream:WriteRecords', 'timestream:Select']));
+    }
+  });
+});
