@@ -17,6 +17,7 @@ import type { Device } from '../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
 import { enrichTelemetryHandlerFromEnvironment } from '../lambdas/handlers/enrich-telemetry.js';
 import { LOG_LEVELS, loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
+import { serviceLoads } from '../lib/cost/platform-estimate.js';
 import { blueprintsNamed } from '../services/catalogue.js';
 import { type ApiHandler, type ApiRoute, startApiServer } from './api-server.js';
 import { LocalCertificateAuthority } from './certificate-authority.js';
@@ -217,7 +218,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         // The same daily accrual the deployed meter is given (storage, alarms, the guard's own fixed costs).
         dailyFixedAccrualUsd(
           estimatePlatform(
-            { ...config.loadProfile, retentionDays: config.retentionDays, telemetryStore: 'dynamodb' },
+            {
+              ...config.loadProfile,
+              retentionDays: config.retentionDays,
+              telemetryStore: 'dynamodb',
+              services: serviceLoads(options.services ?? config.services),
+            },
             prices,
           ),
         ),

@@ -2,9 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { blueprintsNamed } from '../../services/catalogue.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import { costApiFromEnvironment } from '../adapters/cost-ports-from-environment.js';
-import { cityQueryPortsFromEnvironment } from '../adapters/ports-from-environment.js';
+import { cityQueryPortsFromEnvironment, enabledServices } from '../adapters/ports-from-environment.js';
+import { serviceRecordsFromEnvironment } from '../adapters/workflow-ports-from-environment.js';
 import {
   alertPathSchema,
   alertsQuerySchema,
@@ -261,9 +263,20 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
 
 const logger = createLogger('city-api');
 
+/** The services this deployment runs (ENABLED_SERVICES): their jobs, alerts and open-data routes. */
+const enabled = blueprintsNamed(enabledServices(process.env));
+
 export const handler = createCityApiHandler({
   logger,
   ports: () => cityQueryPortsFromEnvironment(),
+  enabledServices: enabled,
+  services: () => ({
+    ...serviceRecordsFromEnvironment(
+      process.env,
+      enabled.map((b) => b.name),
+    ),
+    enabled,
+  }),
   cost: () =>
     costApiFromEnvironment(process.env, (subject, message) =>
       logger.warn('cost guard notice', { subject, message }),

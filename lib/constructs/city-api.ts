@@ -192,7 +192,7 @@ export class CityApi extends Construct {
     };
     this.queries = new PlatformFunction(this, 'Queries', {
       handlerName: 'city-api',
-      description: 'Read-only queries behind the city REST API',
+      description: 'Queries, staff actions and open data behind the city REST API',
       memorySizeMb: API_SETTINGS.functionMemoryMb,
       timeout: Duration.seconds(10),
       logRetentionDays: props.logRetentionDays,

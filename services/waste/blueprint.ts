@@ -33,7 +33,7 @@ export const WASTE_COST: ServiceCostProfile = {
   // byDevice + 2 for byServiceStatus, whose key moves from open to done = 4). Half of each: 3.5. Job items stay
   // under 1 KB. The daily round adds a few units per ward per day, not per event.
   writeUnitsPerEvent: 3.5,
-  // activeFor queries the byDevice index (eventually consistent, 0.5) and the registry lookup is an eventually
+  // activeAt queries the byDevice index (eventually consistent, 0.5) and the registry lookup is an eventually
   // consistent BatchGetItem (0.5); `emptied` also reads the job it closes strongly consistent (1). Mean: 1.5.
   readUnitsPerEvent: 1.5,
   // Each scheduled run reads the active alerts and the round marker once for the whole service, and the open
