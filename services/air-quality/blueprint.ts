@@ -37,15 +37,17 @@ export const airQualityBlueprint: ServiceBlueprint = {
   },
   cost: {
     watches: ['air-quality'],
-    // The index moves a few times a day (NO2's hourly mean crosses a band edge around each rush hour): about
-    // 8 changes over 288 five-minute readings, so about 0.03 state writes per reading.
-    stateWritesPerReading: 0.03,
-    // Every reading reads 24 hours of the sensor's history: a DynamoDB Query over the telemetry table's hourly
-    // bucket items, eventually consistent (0.5 read units per 4 KB). At one reading every 5 minutes that is
-    // 288 readings in about 29 items of ~1 KB (10 readings each): 29 KB -> 8 x 4 KB -> 4 read units per reading
-    // (1/80 read unit per reading held in the window, rounded up per Query).
-    historyReadUnitsPerReading: 4,
-    // One band-changed event per index change (see stateWritesPerReading).
+    // The detector keeps the sensor's hour slots (sum and count per pollutant and clock hour) in its state, so
+    // the slots change with every reading: one state write per reading. The state is at most 57 slots (24 + 24
+    // for the PM means, 8 for O3, 1 for NO2), ~0.6 KB for whole or tenth-unit readings and under 0.9 KB at worst
+    // (tested), so each write is 1 write unit, and it shares the device's 4 KB state read with other services.
+    stateWritesPerReading: 1,
+    // No history: the means come from the slots in the state, never from the telemetry store (a 24-hour Query on
+    // every reading cost 4 read units on DynamoDB and a 4-TCU query on Timestream).
+    historyReadUnitsPerReading: 0,
+    // One band-changed event per index change: the index moves a few times a day (NO2's hourly mean crosses a
+    // band edge around each rush hour). The demo town's 8 sensors averaged 6 a day over two simulated weeks at
+    // 5-minute readings; budgeted at 8.
     eventsPerDevicePerDay: 8,
     // The site record (~1 KB per sensor at the site: 1 write unit for a one-sensor site) on every event; an
     // alert write only while the site is at or near High (a few events a month): about 0.2 on average.

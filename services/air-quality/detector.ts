@@ -1,24 +1,25 @@
-import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import { type ChangeDetector, type ServiceContext, serviceSetting } from '../shared/blueprint.js';
+import { epochMs } from '../shared/domain-events.js';
 import {
   AIR_QUALITY_DEFAULTS,
   type AirQualityConfig,
+  addReading,
   airQualityEvents,
-  DAQI_AVERAGING_HOURS,
   type DaqiIndex,
+  type HourSlots,
+  slotLengthMs,
+  slotMeans,
 } from './rules.js';
 
 /**
- * What the air-quality detector remembers per sensor: the index it last reported. It changes only when the
- * index changes (a few times a day), so the state is rarely written; undefined until the sensor has enough
- * readings for a first mean.
+ * What the air-quality detector remembers per sensor: its readings as hour slots (sum and count per pollutant
+ * and clock hour, only as many hours as each pollutant's mean needs: at most 24 + 24 + 8 + 1 slots, well under
+ * 1 KB) and the index it last reported (absent until a first mean exists). The slots move with every reading, so
+ * the state is written on every reading; in exchange no reading reads the sensor's history.
  */
-export interface AirQualityState {
-  readonly index: DaqiIndex;
+export interface AirQualityState extends HourSlots {
+  readonly index?: DaqiIndex;
 }
-
-/** The longest DAQI averaging period (PM2.5 and PM10, 24 hours): the history every reading needs. */
-export const LONGEST_AVERAGING_HOURS = Math.max(...Object.values(DAQI_AVERAGING_HOURS));
 
 /** The rules' settings: the service settings `minCoverage` and `alertAtIndex`, or Defra's defaults. */
 export function airQualityConfig(context: ServiceContext): AirQualityConfig {
@@ -29,31 +30,24 @@ export function airQualityConfig(context: ServiceContext): AirQualityConfig {
 }
 
 /**
- * The sensor's DAQI from its own readings over the last 24 hours (divided by the time scale), through
- * `airQualityEvents`: `air-quality.band-changed` whenever the index moves. The site's index over several
- * sensors is the workflow's business (it keeps each sensor's index and serves the highest).
+ * The sensor's DAQI from its own hour slots (an hour divided by the time scale): each reading is added to its
+ * slot, the running means are taken from the slots and `airQualityEvents` says `air-quality.band-changed`
+ * whenever the index moves. A reading observed at or before the newest one counted (a redelivery, or a late
+ * reading the platform let through) changes nothing, so it is never counted twice. The site's index over
+ * several sensors is the workflow's business (it keeps each sensor's index and serves the highest).
  */
 export const airQualityDetector: ChangeDetector<AirQualityState | undefined> = {
   deviceTypes: ['air-quality'],
-  historySeconds: (context) => (LONGEST_AVERAGING_HOURS * 3600) / context.timeScale,
-  step({ state, point, history, context }) {
-    const events = airQualityEvents(
-      state?.index,
-      withPoint(history, point),
-      point,
-      airQualityConfig(context),
-      context.timeScale,
-    );
-    const index = events[0]?.detail.index as DaqiIndex | undefined;
-    return { state: index === undefined ? state : { index }, events };
+  historySeconds: () => 0,
+  step({ state, point, context }) {
+    if (state?.observedAt !== undefined && epochMs(point.observedAt) <= epochMs(state.observedAt)) {
+      return { state, events: [] };
+    }
+    const slots = addReading(state, point, slotLengthMs(context.timeScale));
+    // None of the DAQI pollutants in the reading: nothing to count, nothing to write.
+    if (slots === undefined || slots === state) return { state, events: [] };
+    const events = airQualityEvents(state?.index, slotMeans(slots, airQualityConfig(context)), point);
+    const index = (events[0]?.detail.index as DaqiIndex | undefined) ?? state?.index;
+    return { state: { ...(index === undefined ? {} : { index }), ...slots }, events };
   },
 };
-
-/**
- * The history with the point itself as its newest reading. The platform includes the point when it has been
- * stored already; if it has not (or the read was eventually consistent and missed it), it is added here, so
- * the index always reflects the reading being judged.
- */
-function withPoint(history: readonly TelemetryPoint[], point: TelemetryPoint): readonly TelemetryPoint[] {
-  return history.some((p) => p.observedAt === point.observedAt) ? history : [...history, point];
-}

@@ -71,37 +71,104 @@ export const AIR_QUALITY_DEFAULTS: AirQualityConfig = { minCoverage: 0.75, alert
 const HOUR_MS = 3_600_000;
 
 /**
- * A pollutant's running mean over the `hours` hours ending at `at`: the window is cut into one-hour slots
- * ending at `at`, each slot's readings are averaged, and the slot means are averaged (so a sensor that sent
- * more often in one hour does not weigh more). Undefined when fewer than `minCoverage` of the slots hold a
- * reading. Readings after `at` are ignored.
- *
- * `slotMs` is how long one of those hours lasts on the readings' clock: an hour on AWS, an hour divided by the
- * time scale when the local runtime runs the town faster (at `--speed 60` an hour of air passes in a minute,
- * so the 24-hour mean covers 24 real minutes in 24 one-minute slots).
+ * How long one DAQI hour lasts on the readings' clock: an hour on AWS, an hour divided by the time scale when
+ * the local runtime runs the town faster (at `--speed 60` an hour of air passes in one real minute, so the
+ * 24-hour mean covers 24 real minutes in 24 one-minute slots).
  */
-export function runningMean(
-  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
-  pollutant: DaqiPollutant,
-  at: string,
-  hours: number = DAQI_AVERAGING_HOURS[pollutant],
-  minCoverage: number = AIR_QUALITY_DEFAULTS.minCoverage,
-  slotMs: number = HOUR_MS,
-): number | undefined {
-  const end = epochMs(at);
-  const sums = new Array<number>(hours).fill(0);
-  const counts = new Array<number>(hours).fill(0);
-  for (const point of window) {
+export function slotLengthMs(timeScale = 1): number {
+  return HOUR_MS / timeScale;
+}
+
+/**
+ * One pollutant's readings in hour slots, newest first: `sums[k]` and `counts[k]` are the sum and number of the
+ * readings in the slot `k` slots before the newest (0: the newest slot); a slot without readings holds 0 and 0.
+ * Only as many slots as the pollutant's averaging period are kept, and trailing empty ones are dropped.
+ */
+export interface PollutantSlots {
+  readonly sums: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/**
+ * A sensor's readings as hour slots: the running aggregates the DAQI means are computed from, small enough to
+ * keep in the detector's state instead of reading a day of history on every reading.
+ *
+ * A slot is a clock hour (13:00:00.000 to 13:59:59.999 UTC): slot number `floor(epoch ms / slotMs)`. With a
+ * time scale, `slotMs` is an hour divided by it and slots are aligned on the epoch the same way (at `--speed 60`,
+ * whole real minutes). The newest slot is the one `observedAt` falls in.
+ */
+export interface HourSlots {
+  /** The newest reading counted, ISO-8601. */
+  readonly observedAt: string;
+  /** The slot length the readings were cut with (see {@link slotLengthMs}). */
+  readonly slotMs: number;
+  readonly slots: Readonly<Partial<Record<DaqiPollutant, PollutantSlots>>>;
+}
+
+/**
+ * Sums are kept to a thousandth of a ug/m3: sensors report whole or tenth units, and without the rounding the
+ * binary fractions of repeated additions (0.1 + 0.2) would lengthen the stored numbers for no meaning.
+ */
+const SUM_DECIMALS = 1000;
+
+/**
+ * The slots after one more reading, which must be newer than `slots.observedAt` (the caller drops replays and
+ * late readings). Moving into a later slot ages every pollutant's slots by the slots passed and drops those
+ * older than its averaging period; the reading's pollutants are then added to the newest slot. Slots cut with a
+ * different `slotMs` (the local runtime restarted at another speed) are dropped: they measured other hours.
+ * Returns `slots` itself when the reading has none of the DAQI pollutants.
+ */
+export function addReading(
+  slots: HourSlots | undefined,
+  point: Pick<TelemetryPoint, 'readings' | 'observedAt'>,
+  slotMs: number,
+): HourSlots | undefined {
+  const values = DAQI_POLLUTANTS.flatMap((pollutant) => {
     const value = numericReading(point.readings, pollutant);
-    if (value === undefined) continue;
-    const age = end - epochMs(point.observedAt);
-    // Slot k holds (end - (k+1)h, end - kh]: a reading exactly at `at` is in the newest slot.
-    if (age < 0 || age >= hours * slotMs) continue;
-    const slot = Math.floor(age / slotMs);
-    sums[slot] = (sums[slot] ?? 0) + value;
-    counts[slot] = (counts[slot] ?? 0) + 1;
+    return value === undefined ? [] : [[pollutant, value] as const];
+  });
+  if (values.length === 0) return slots;
+  const kept = slots?.slotMs === slotMs ? slots : undefined;
+  const newest = Math.floor(epochMs(point.observedAt) / slotMs);
+  const passed = kept ? Math.max(0, newest - Math.floor(epochMs(kept.observedAt) / slotMs)) : 0;
+  const next: Partial<Record<DaqiPollutant, PollutantSlots>> = {};
+  for (const pollutant of DAQI_POLLUTANTS) {
+    const hours = DAQI_AVERAGING_HOURS[pollutant];
+    const old = kept?.slots[pollutant];
+    const sums = [...new Array<number>(passed).fill(0), ...(old?.sums ?? [])].slice(0, hours);
+    const counts = [...new Array<number>(passed).fill(0), ...(old?.counts ?? [])].slice(0, hours);
+    const value = values.find(([p]) => p === pollutant)?.[1];
+    if (value !== undefined) {
+      sums[0] = Math.round(((sums[0] ?? 0) + value) * SUM_DECIMALS) / SUM_DECIMALS;
+      counts[0] = (counts[0] ?? 0) + 1;
+    }
+    while (counts.length > 0 && counts.at(-1) === 0) {
+      counts.pop();
+      sums.pop();
+    }
+    if (counts.length > 0) next[pollutant] = { sums, counts };
   }
-  const slotMeans = counts.flatMap((n, k) => (n > 0 ? [(sums[k] ?? 0) / n] : []));
+  return { observedAt: point.observedAt, slotMs, slots: next };
+}
+
+/**
+ * A pollutant's running mean over its `hours` newest slots (the slot of the newest reading and the `hours - 1`
+ * before it): each slot's readings are averaged, and the slot means are averaged, so a sensor that sent more
+ * often in one hour does not weigh more. Undefined when fewer than `minCoverage` of the slots hold a reading.
+ * The newest slot is the clock hour in progress, so the NO2 hourly mean is the mean of this hour's readings so
+ * far and the 24-hour means move with every reading.
+ */
+export function slotMean(
+  slots: PollutantSlots | undefined,
+  hours: number,
+  minCoverage: number = AIR_QUALITY_DEFAULTS.minCoverage,
+): number | undefined {
+  if (!slots) return undefined;
+  const slotMeans: number[] = [];
+  for (let k = 0; k < Math.min(hours, slots.counts.length); k++) {
+    const count = slots.counts[k] ?? 0;
+    if (count > 0) slotMeans.push((slots.sums[k] ?? 0) / count);
+  }
   if (slotMeans.length === 0 || slotMeans.length < Math.ceil(minCoverage * hours)) return undefined;
   return slotMeans.reduce((a, b) => a + b, 0) / slotMeans.length;
 }
@@ -109,20 +176,16 @@ export function runningMean(
 export type PollutantMeans = Partial<Record<DaqiPollutant, number>>;
 
 /**
- * Every pollutant's running mean at `at`, from a window holding at least the last 24 hours of readings
- * (24 hours / `timeScale` on the readings' clock; see {@link runningMean}).
+ * Every pollutant's running mean over its averaging period (PM2.5 and PM10 24 slots, NO2 1, O3 8; see
+ * {@link slotMean}), for the pollutants with enough coverage.
  */
-export function runningMeans(
-  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
-  at: string,
+export function slotMeans(
+  slots: HourSlots | undefined,
   config: AirQualityConfig = AIR_QUALITY_DEFAULTS,
-  timeScale = 1,
 ): PollutantMeans {
   const means: PollutantMeans = {};
-  const slotMs = HOUR_MS / timeScale;
   for (const pollutant of DAQI_POLLUTANTS) {
-    const hours = DAQI_AVERAGING_HOURS[pollutant];
-    const mean = runningMean(window, pollutant, at, hours, config.minCoverage, slotMs);
+    const mean = slotMean(slots?.slots[pollutant], DAQI_AVERAGING_HOURS[pollutant], config.minCoverage);
     if (mean !== undefined) means[pollutant] = mean;
   }
   return means;
@@ -156,18 +219,14 @@ type EventPoint = Pick<
 >;
 
 /**
- * `air-quality.band-changed` when the site's index moved (any step of 1..10, so the open-data view and the
- * alert both follow it). `window` holds the sensor's readings for the last 24 hours (divided by `timeScale`),
- * including `point`.
+ * `air-quality.band-changed` when the sensor's index moved (any step of 1..10, so the open-data view and the
+ * alert both follow it), from the running means after `point` (see {@link slotMeans}).
  */
 export function airQualityEvents(
   previousIndex: DaqiIndex | undefined,
-  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
+  means: PollutantMeans,
   point: EventPoint,
-  config: AirQualityConfig = AIR_QUALITY_DEFAULTS,
-  timeScale = 1,
 ): DomainEvent[] {
-  const means = runningMeans(window, point.observedAt, config, timeScale);
   const now = siteIndex(means);
   if (!now || now.index === previousIndex) return [];
   return [

@@ -5,7 +5,7 @@ import type { DomainEvent } from '../shared/domain-events.js';
 import { type InMemoryWorkflowPorts, inMemoryWorkflowPorts } from '../shared/in-memory-workflow-ports.js';
 import { at, point } from '../shared/telemetry-fixtures.js';
 import { airQualityBlueprint } from './blueprint.js';
-import { airQualityEvents, type DaqiIndex } from './rules.js';
+import { addReading, airQualityEvents, type DaqiIndex, slotLengthMs, slotMeans } from './rules.js';
 import { type AirQualitySite, airQualityWorkflow } from './workflow.js';
 
 const SITE = 'Market Square';
@@ -28,7 +28,8 @@ function sensorDevice(deviceId: string): Device {
  */
 function no2Changed(deviceId: string, previous: DaqiIndex | undefined, no2: number, s: number): DomainEvent {
   const reading = point('air-quality', { no2 }, at(s), { deviceId, site: SITE });
-  const [event] = airQualityEvents(previous, [reading], reading);
+  const means = slotMeans(addReading(undefined, reading, slotLengthMs()));
+  const [event] = airQualityEvents(previous, means, reading);
   if (!event) throw new Error(`NO2 ${no2} does not change index ${previous}`);
   return event;
 }

@@ -39,15 +39,15 @@ export const floodBlueprint: ServiceBlueprint = {
   },
   cost: {
     watches: ['water-level'],
-    // The state changes only when the status or the rising flag changes: most days never, a wet day a handful
-    // of times. Budgeted at 3 changes a day over 288 five-minute readings: 0.01 writes per reading.
-    stateWritesPerReading: 0.01,
-    // Every reading reads the rise window (60 minutes) of the gauge's history: a DynamoDB Query over the
-    // telemetry table's hourly bucket items, eventually consistent (0.5 read units per 4 KB). At one reading
-    // every 5 minutes that is 12 readings in 2 items of ~1 KB (10 readings each; the window straddles an hour):
-    // under 4 KB, so 0.5 read units per reading.
-    historyReadUnitsPerReading: 0.5,
-    // One event per state change (see stateWritesPerReading).
+    // The detector keeps the gauge's readings within the rise window (at most 24 time/level pairs, ~0.3 KB at one
+    // reading every 5 minutes, ~0.6 KB at most) beside its level and rising flag, so the state changes with every
+    // reading: one state write (1 write unit) per reading.
+    stateWritesPerReading: 1,
+    // No history: the rise rate comes from the readings in the state, never from the telemetry store (a 60-minute
+    // Query on every reading cost 0.5 read units on DynamoDB and a 4-TCU query on Timestream).
+    historyReadUnitsPerReading: 0,
+    // One event per change of status or rising flag: most days none, a wet day a handful. The demo town's 5
+    // gauges averaged 0.7 a day over two simulated weeks (storm included); budgeted at 3.
     eventsPerDevicePerDay: 3,
     // The gauge's site record (~0.5 KB: 1 write unit) and its alert (1 write unit: every flood event is a
     // level or rise signal, and a clear with no alert open writes nothing, so this is an upper bound).

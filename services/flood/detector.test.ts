@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../lambdas/domain/device.js';
-import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import type { ServiceContext } from '../shared/blueprint.js';
 import { at, point } from '../shared/telemetry-fixtures.js';
-import { floodDetector, gaugeConfigFor } from './detector.js';
-import type { GaugeState } from './rules.js';
+import { type FloodState, floodDetector, gaugeConfigFor } from './detector.js';
+import { RISE_WINDOW_MAX_READINGS } from './rules.js';
 
 const gaugeDevice = (settings?: Record<string, number>): Device => ({
   deviceId: 'gauge-1',
@@ -25,20 +24,18 @@ const context = (timeScale = 1, settings: Record<string, number> = {}): ServiceC
 const reading = (s: number, waterLevel: number) =>
   point('water-level', { waterLevel }, at(s), { deviceId: 'gauge-1', site: 'Gas Works Road' });
 
-/** Feeds readings (seconds, metres) with all earlier readings as history; returns event labels and state. */
+/** Feeds readings (seconds, metres) in turn, with no history; returns event labels and states. */
 function run(
   readings: readonly (readonly [number, number])[],
   device: Device | undefined = gaugeDevice(THRESHOLDS),
   ctx: ServiceContext = context(),
+  from: FloodState | undefined = undefined,
 ) {
-  let state: GaugeState | undefined;
-  const seen: TelemetryPoint[] = [];
+  let state = from;
   const events: string[] = [];
-  const states: (GaugeState | undefined)[] = [];
+  const states: (FloodState | undefined)[] = [];
   for (const [s, level] of readings) {
-    const p = reading(s, level);
-    seen.push(p);
-    const step = floodDetector.step({ state, point: p, device, history: seen, context: ctx });
+    const step = floodDetector.step({ state, point: reading(s, level), device, history: [], context: ctx });
     state = step.state;
     states.push(state);
     events.push(
@@ -48,14 +45,17 @@ function run(
   return { events, state, states };
 }
 
-describe('floodDetector.historySeconds (the rise window, divided by the time scale)', () => {
-  it.each<[number, Record<string, number>, number]>([
-    [1, {}, 3600],
-    [60, {}, 60],
-    [1, { riseWindowMinutes: 120 }, 7200],
-  ])('at time scale %s with settings %j: %s s', (timeScale, settings, seconds) => {
-    expect(floodDetector.historySeconds(context(timeScale, settings))).toBe(seconds);
-  });
+describe('floodDetector.historySeconds', () => {
+  it.each<[number, Record<string, number>]>([
+    [1, {}],
+    [60, {}],
+    [1, { riseWindowMinutes: 120 }],
+  ])(
+    'asks for no history at time scale %s with settings %j: the rise window is in its state',
+    (timeScale, settings) => {
+      expect(floodDetector.historySeconds(context(timeScale, settings))).toBe(0);
+    },
+  );
 });
 
 describe('gaugeConfigFor', () => {
@@ -121,21 +121,75 @@ describe('floodDetector.step', () => {
     expect(run(readings).events).toEqual(events);
   });
 
-  it('keeps no state while the gauge is at rest, and the very same state while nothing changes', () => {
-    expect(
-      run([
-        [0, 1],
-        [900, 1],
-      ]).states,
-    ).toEqual([undefined, undefined]);
+  it('keeps the level, the rising flag and the rise window in its state', () => {
     const { states } = run([
       [0, 2.1],
       [900, 2.1],
       [1800, 2.05],
     ]);
-    expect(states[0]).toEqual({ level: 'warning', risingFast: false });
-    expect(states[1]).toBe(states[0]);
-    expect(states[2]).toBe(states[0]);
+    expect(states[0]).toEqual({ level: 'warning', risingFast: false, readings: [[Date.parse(at(0)), 2.1]] });
+    expect(states[2]).toEqual({
+      level: 'warning',
+      risingFast: false,
+      readings: [
+        [Date.parse(at(0)), 2.1],
+        [Date.parse(at(900)), 2.1],
+        [Date.parse(at(1800)), 2.05],
+      ],
+    });
+  });
+
+  it('keeps only the readings of the rise window: the rate forgets a rise older than the window', () => {
+    const { states, events } = run([
+      [-3600, 1.0],
+      [-1800, 1.5],
+      [0, 1.5],
+      [1800, 1.5],
+    ]);
+    expect(events).toEqual(['flood.rising-fast', 'flood.rising-fast-ended']);
+    // At 1800 s the window reaches back to -1800 s (exactly 60 minutes old is still in).
+    expect(states.at(-1)?.readings.map(([t]) => t)).toEqual([-1800, 0, 1800].map((s) => Date.parse(at(s))));
+  });
+
+  it('a redelivered or late reading changes nothing and is not kept twice', () => {
+    const { state } = run([
+      [0, 1.0],
+      [1800, 1.2],
+    ]);
+    for (const [s, level] of [
+      [1800, 1.2],
+      [900, 9],
+    ] as const) {
+      const again = floodDetector.step({
+        state,
+        point: reading(s, level),
+        device: gaugeDevice(THRESHOLDS),
+        history: [],
+        context: context(),
+      });
+      expect(again.state).toBe(state);
+      expect(again.events).toEqual([]);
+    }
+  });
+
+  it('a reading without a water level returns the very same state, so nothing is written', () => {
+    const { state } = run([[0, 1.0]]);
+    const step = floodDetector.step({
+      state,
+      point: point('water-level', { battery: 0.5 }, at(60), { deviceId: 'gauge-1' }),
+      device: gaugeDevice(THRESHOLDS),
+      history: [],
+      context: context(),
+    });
+    expect(step).toEqual({ state, events: [] });
+    expect(step.state).toBe(state);
+  });
+
+  it('carries on from a state written before the rise window was kept (level and flag only)', () => {
+    const old = { level: 'warning', risingFast: false } as unknown as FloodState;
+    const { events, state } = run([[0, 2.4]], gaugeDevice(THRESHOLDS), context(), old);
+    expect(events).toEqual(['level:severe']);
+    expect(state?.readings).toHaveLength(1);
   });
 
   it('a gauge without thresholds raises no level events but still the rise alarm', () => {
@@ -149,16 +203,20 @@ describe('floodDetector.step', () => {
     );
     expect(events).toEqual(['flood.rising-fast']);
   });
+});
 
-  it('judges the point even when the history read did not return it yet', () => {
-    const step = floodDetector.step({
-      state: undefined,
-      point: reading(0, 2.5),
-      device: gaugeDevice(THRESHOLDS),
-      history: [reading(-1800, 2.0)],
-      context: context(),
-    });
-    expect(step.events.map((e) => e.type)).toEqual(['flood.level-changed', 'flood.rising-fast']);
+describe('floodDetector state size', () => {
+  it('a gauge reporting every 10 s keeps at most 24 readings (~0.6 KB) and still measures the rise', () => {
+    // Levels to the millimetre, as gauges report them.
+    const readings = Array.from(
+      { length: 721 },
+      (_, i) => [i * 10, Math.round(1000 + (i * 10) / 7.2) / 1000] as const,
+    );
+    const { states, events } = run(readings);
+    expect(Math.max(...states.map((s) => s?.readings.length ?? 0))).toBe(RISE_WINDOW_MAX_READINGS);
+    expect(JSON.stringify(states.at(-1)).length).toBeLessThan(700);
+    // 0.5 m per hour: over the 0.3 alarm once 30 minutes of readings are in; 2.0 m after two hours.
+    expect(events).toEqual(['flood.rising-fast', 'level:warning']);
   });
 });
 

@@ -1,11 +1,11 @@
 import type { Device } from '../../lambdas/domain/device.js';
-import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import {
   type ChangeDetector,
   deviceSetting,
   type ServiceContext,
   serviceSetting,
 } from '../shared/blueprint.js';
+import { epochMs, numericReading } from '../shared/domain-events.js';
 import {
   FLOOD_DEFAULTS,
   floodStep,
@@ -13,7 +13,19 @@ import {
   type GaugeConfig,
   type GaugeState,
   gaugeLevels,
+  type LevelReading,
+  riseWindow,
 } from './rules.js';
+
+/**
+ * What the flood detector remembers per gauge: its level and rising flag, and its readings within the rise
+ * window (oldest first, at most `RISE_WINDOW_MAX_READINGS`: about 0.6 KB), from which the rise rate is measured
+ * without reading the gauge's history. The window moves with every reading, so the state is written on every
+ * reading.
+ */
+export interface FloodState extends GaugeState {
+  readonly readings: readonly LevelReading[];
+}
 
 /** The rise window, minutes of river time: the service setting `riseWindowMinutes`, or 60. */
 export function riseWindowMinutes(context: ServiceContext): number {
@@ -29,8 +41,8 @@ function threshold(device: Device | undefined, name: 'warningLevel' | 'severeLev
 /**
  * A gauge's rules: its `warningLevel` and `severeLevel` from the registry (either may be missing; see
  * `gaugeLevels`), `fallMargin` and `riseRateMetresPerHour` from the gauge, else the service settings, else the
- * blueprint's defaults, and the rise window and minimum span from the service settings (they set how much
- * history every reading reads, which is one figure for the service).
+ * blueprint's defaults, and the rise window and minimum span from the service settings (the window sets how
+ * many readings every gauge's state keeps, one figure for the service).
  */
 export function gaugeConfigFor(device: Device | undefined, context: ServiceContext): GaugeConfig {
   const setting = (name: 'fallMargin' | 'riseRateMetresPerHour') =>
@@ -45,33 +57,23 @@ export function gaugeConfigFor(device: Device | undefined, context: ServiceConte
 }
 
 /**
- * Each water-level reading through `floodStep` with the gauge's own thresholds and the rise window's history
- * (divided by the time scale). The state is the gauge's level and rising flag: undefined while at rest, and
- * rewritten only when one of them changes.
+ * Each water-level reading through `floodStep` with the gauge's own thresholds and the readings of the rise
+ * window (divided by the time scale) kept in the state. A reading observed at or before the newest one kept (a
+ * redelivery, or a late reading the platform let through) changes nothing; a reading without a water level
+ * returns the very same state.
  */
-export const floodDetector: ChangeDetector<GaugeState | undefined> = {
+export const floodDetector: ChangeDetector<FloodState | undefined> = {
   deviceTypes: ['water-level'],
-  historySeconds: (context) => (riseWindowMinutes(context) * 60) / context.timeScale,
-  step({ state, point, device, history, context }) {
-    const previous = state ?? GAUGE_AT_REST;
-    const result = floodStep(
-      previous,
-      withPoint(history, point),
-      point,
-      gaugeConfigFor(device, context),
-      context.timeScale,
-    );
-    const unchanged =
-      result.state.level === previous.level && result.state.risingFast === previous.risingFast;
-    return { state: unchanged ? state : result.state, events: result.events };
+  historySeconds: () => 0,
+  step({ state, point, device, context }) {
+    const waterLevel = numericReading(point.readings, 'waterLevel');
+    const t = epochMs(point.observedAt);
+    const newest = state?.readings?.at(-1);
+    if (waterLevel === undefined || (newest !== undefined && t <= newest[0])) return { state, events: [] };
+    const config = gaugeConfigFor(device, context);
+    const readings = riseWindow(state?.readings ?? [], [t, waterLevel], config, context.timeScale);
+    const previous: GaugeState = state ? { level: state.level, risingFast: state.risingFast } : GAUGE_AT_REST;
+    const result = floodStep(previous, readings, point, config, context.timeScale);
+    return { state: { ...result.state, readings }, events: result.events };
   },
 };
-
-/**
- * The history with the point itself as its newest reading. The platform includes the point when it has been
- * stored already; if it has not (or the read was eventually consistent and missed it), it is added here, so
- * the rate always reaches the reading being judged.
- */
-function withPoint(history: readonly TelemetryPoint[], point: TelemetryPoint): readonly TelemetryPoint[] {
-  return history.some((p) => p.observedAt === point.observedAt) ? history : [...history, point];
-}

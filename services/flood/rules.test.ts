@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import { applyAlertSignal } from '../shared/alerts.js';
 import { at, minutes, point } from '../shared/telemetry-fixtures.js';
 import {
@@ -12,12 +11,17 @@ import {
   type GaugeState,
   gaugeConfig,
   gaugeLevels,
+  type LevelReading,
+  RISE_WINDOW_MAX_READINGS,
   riseRate,
+  riseWindow,
 } from './rules.js';
 
 const config = gaugeConfig({ warningLevel: 2, severeLevel: 3 });
 const gauge = (waterLevel: number, m = 0) =>
   point('water-level', { waterLevel }, minutes(m), { deviceId: 'gauge-1' });
+/** A reading as the rise window keeps it, `s` seconds from T0. */
+const level = (s: number, waterLevel: number): LevelReading => [Date.parse(at(s)), waterLevel];
 
 describe('floodLevel (warning 2 m, severe 3 m, fall margin 0.05 m)', () => {
   it.each<[FloodLevel, number, FloodLevel]>([
@@ -47,7 +51,7 @@ describe('floodLevel (warning 2 m, severe 3 m, fall margin 0.05 m)', () => {
 });
 
 describe('riseRate (window 60 min, at least 30 min of readings)', () => {
-  const window = (pairs: [number, number][]) => pairs.map(([m, level]) => gauge(level, m));
+  const window = (pairs: [number, number][]) => pairs.map(([m, metres]) => level(m * 60, metres));
 
   it.each<[string, [number, number][], number | undefined]>([
     [
@@ -109,8 +113,7 @@ describe('riseRate (window 60 min, at least 30 min of readings)', () => {
 });
 
 describe('riseRate on a sped-up clock (time scale 60: an hour of river in a real minute)', () => {
-  const seconds = (pairs: [number, number][]) =>
-    pairs.map(([s, level]) => point('water-level', { waterLevel: level }, at(s), { deviceId: 'gauge-1' }));
+  const seconds = (pairs: [number, number][]) => pairs.map(([s, metres]) => level(s, metres));
 
   it.each<[string, [number, number][], number | undefined]>([
     [
@@ -181,11 +184,11 @@ describe('gaugeLevels (whatever thresholds the registry holds)', () => {
 describe('floodStep', () => {
   const run = (levels: readonly number[], start: GaugeState = GAUGE_AT_REST) => {
     let state = start;
-    const seen: TelemetryPoint[] = [];
+    const seen: LevelReading[] = [];
     const events: string[] = [];
-    levels.forEach((level, i) => {
-      const p = gauge(level, i * 15);
-      seen.push(p);
+    levels.forEach((metres, i) => {
+      const p = gauge(metres, i * 15);
+      seen.push(level(i * 15 * 60, metres));
       const step = floodStep(state, seen, p, config);
       state = step.state;
       events.push(
@@ -219,16 +222,16 @@ describe('floodStep', () => {
     let alert: ReturnType<typeof applyAlertSignal>['alert'];
     const notified: string[] = [];
     let state = GAUGE_AT_REST;
-    const seen: TelemetryPoint[] = [];
-    for (const [m, level] of [
+    const seen: LevelReading[] = [];
+    for (const [m, metres] of [
       [0, 2.1],
       [15, 3.2],
       [30, 2.5],
       [45, 1.0],
       [75, 1.0],
     ] as const) {
-      const p = gauge(level, m);
-      seen.push(p);
+      const p = gauge(metres, m);
+      seen.push(level(m * 60, metres));
       const step = floodStep(state, seen, p, config);
       state = step.state;
       for (const e of step.events) {
@@ -245,14 +248,14 @@ describe('floodStep', () => {
 
   it('without thresholds a gauge still raises the rise alarm, and no level event', () => {
     const levels = { ...FLOOD_DEFAULTS, ...gaugeLevels(undefined, undefined) };
-    const window = [gauge(1, -30), gauge(9, 0)];
+    const window = [level(-1800, 1), level(0, 9)];
     const { events } = floodStep(GAUGE_AT_REST, window, gauge(9, 0), levels);
     expect(events.map((e) => e.type)).toEqual(['flood.rising-fast']);
   });
 
   it('a level event says null for a threshold the gauge does not have', () => {
     const levels = { ...FLOOD_DEFAULTS, ...gaugeLevels(2, undefined) };
-    const [event] = floodStep(GAUGE_AT_REST, [gauge(2.1, 0)], gauge(2.1, 0), levels).events;
+    const [event] = floodStep(GAUGE_AT_REST, [level(0, 2.1)], gauge(2.1, 0), levels).events;
     expect(event?.detail).toEqual({
       previousLevel: 'normal',
       level: 'warning',
@@ -265,7 +268,7 @@ describe('floodStep', () => {
   it('at time scale 60 the rise is measured in river metres per hour', () => {
     const s = (sec: number, level: number) =>
       point('water-level', { waterLevel: level }, at(sec), { deviceId: 'gauge-1' });
-    const window = [s(-45, 1.0), s(-30, 1.1), s(0, 1.3)];
+    const window = [level(-45, 1.0), level(-30, 1.1), level(0, 1.3)];
     const [event] = floodStep(GAUGE_AT_REST, window, s(0, 1.3), config, 60).events;
     // 0.3 m in 45 real seconds = 45 river minutes: 0.4 m per river hour, over the 0.3 alarm.
     expect(event).toMatchObject({
@@ -277,7 +280,7 @@ describe('floodStep', () => {
   it('maps rise events to the rise alert', () => {
     const [event] = floodStep(
       { level: 'normal', risingFast: false },
-      [gauge(1, -30), gauge(1.5, 0)],
+      [level(-1800, 1), level(0, 1.5)],
       gauge(1.5, 0),
       config,
     ).events;
@@ -285,5 +288,52 @@ describe('floodStep', () => {
       key: 'flood:gauge-1:rise',
       signal: { kind: 'raise', at: at(0), severity: 'warning' },
     });
+  });
+});
+
+describe('riseWindow (the readings the rise rate needs, kept in the detector state)', () => {
+  const times = (readings: readonly LevelReading[]) => readings.map(([t]) => (t - Date.parse(at(0))) / 1000);
+  /** Readings every `stepSeconds` from `fromSeconds` up to 0, each folded into the window in turn. */
+  const fold = (stepSeconds: number, fromSeconds: number, timeScale = 1, max = RISE_WINDOW_MAX_READINGS) => {
+    let window: readonly LevelReading[] = [];
+    for (let s = fromSeconds; s <= 0; s += stepSeconds) {
+      // Rising faster and faster, so the rate depends on which reading is the oldest.
+      window = riseWindow(window, level(s, 1 + ((s - fromSeconds) / 7200) ** 2), config, timeScale, max);
+    }
+    return window;
+  };
+
+  it('keeps the readings within the 60-minute window back from the newest, oldest first', () => {
+    // Every 5 minutes for 3 hours: 13 readings, -60 min to 0 (a reading exactly 60 min old is still in).
+    const window = fold(300, -3 * 3600);
+    expect(times(window)).toEqual(Array.from({ length: 13 }, (_, i) => (i - 12) * 300));
+  });
+
+  it('at time scale 60 the window is 60 real seconds', () => {
+    expect(times(fold(10, -300, 60))).toEqual([-60, -50, -40, -30, -20, -10, 0]);
+  });
+
+  it('thins a chatty gauge evenly to 24 readings, keeping the oldest and the newest', () => {
+    // A reading every 30 s: 121 in the window, thinned to 24 spread over it.
+    const window = fold(30, -2 * 3600);
+    const t = times(window);
+    expect(window).toHaveLength(24);
+    expect(t[0]).toBeLessThanOrEqual(-3600 + 300);
+    expect(t.at(-1)).toBe(0);
+    const gaps = t.slice(1).map((x, i) => x - (t[i] ?? 0));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(4 * 60 * 2);
+  });
+
+  it('the rate from a thinned window is the rate from every reading (the oldest in the window stays)', () => {
+    const thinned = fold(30, -2 * 3600);
+    const full = fold(30, -2 * 3600, 1, 1000);
+    expect(full).toHaveLength(121);
+    expect(riseRate(full, at(0), config)).toBe(0.75);
+    expect(riseRate(thinned, at(0), config)).toBe(0.75);
+  });
+
+  it('drops a stored reading at or after the new one, so a replay is never kept twice', () => {
+    const window = riseWindow([level(-600, 1), level(0, 1.1)], level(0, 1.1), config);
+    expect(times(window)).toEqual([-600, 0]);
   });
 });

@@ -81,6 +81,46 @@ export function floodLevel(previous: FloodLevel, waterLevel: number, config: Gau
   return raw;
 }
 
+/** A gauge reading as the rise rate needs it: `[observed at (epoch ms), water level (metres above datum)]`. */
+export type LevelReading = readonly [observedAtMs: number, waterLevel: number];
+
+/**
+ * The most readings a gauge's rise window keeps: a reading every 2.5 minutes over the default 60-minute window,
+ * twice what a gauge reporting every 5 minutes sends (13), and small enough (~0.6 KB) for the detector's state.
+ */
+export const RISE_WINDOW_MAX_READINGS = 24;
+
+/**
+ * The readings the rise rate needs after `reading`: those within the rise window (divided by `timeScale`) back
+ * from it, oldest first, `reading` last. `readings` must be oldest first and older than `reading` (the caller
+ * drops replays and late readings). Over `maxReadings`, the window is thinned evenly: the reading whose
+ * neighbours are closest together goes (the oldest of equals), so the oldest and the newest always stay and the
+ * rest spread over the window; the rate, measured from the oldest to the newest, hardly moves.
+ */
+export function riseWindow(
+  readings: readonly LevelReading[],
+  reading: LevelReading,
+  config: Pick<GaugeConfig, 'riseWindowMinutes'>,
+  timeScale = 1,
+  maxReadings = RISE_WINDOW_MAX_READINGS,
+): readonly LevelReading[] {
+  const start = reading[0] - (config.riseWindowMinutes * 60_000) / timeScale;
+  const kept = [...readings.filter(([t]) => t >= start && t < reading[0]), reading];
+  while (kept.length > Math.max(2, maxReadings)) {
+    let drop = 1;
+    let closest = Number.POSITIVE_INFINITY;
+    for (let i = 1; i < kept.length - 1; i++) {
+      const gap = (kept[i + 1]?.[0] ?? 0) - (kept[i - 1]?.[0] ?? 0);
+      if (gap < closest) {
+        closest = gap;
+        drop = i;
+      }
+    }
+    kept.splice(drop, 1);
+  }
+  return kept;
+}
+
 /**
  * Rise in metres per hour, to the millimetre: from the oldest reading within the window to the newest (`at`).
  * Undefined when the readings span less than `minRiseSpanMinutes`.
@@ -90,25 +130,24 @@ export function floodLevel(previous: FloodLevel, waterLevel: number, config: Gau
  * compared with `riseRateMetresPerHour` x timeScale per real hour), giving the river's own metres per hour.
  */
 export function riseRate(
-  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
+  window: readonly LevelReading[],
   at: string,
   config: GaugeConfig,
   timeScale = 1,
 ): number | undefined {
   const end = epochMs(at);
   const start = end - (config.riseWindowMinutes * 60_000) / timeScale;
-  let oldest: { t: number; level: number } | undefined;
-  let newest: { t: number; level: number } | undefined;
-  for (const point of window) {
-    const level = numericReading(point.readings, 'waterLevel');
-    const t = epochMs(point.observedAt);
-    if (level === undefined || t < start || t > end) continue;
-    if (!oldest || t < oldest.t) oldest = { t, level };
-    if (!newest || t > newest.t) newest = { t, level };
+  let oldest: LevelReading | undefined;
+  let newest: LevelReading | undefined;
+  for (const reading of window) {
+    const [t] = reading;
+    if (t < start || t > end) continue;
+    if (!oldest || t < oldest[0]) oldest = reading;
+    if (!newest || t > newest[0]) newest = reading;
   }
-  if (!oldest || !newest || newest.t - oldest.t < (config.minRiseSpanMinutes * 60_000) / timeScale)
+  if (!oldest || !newest || newest[0] - oldest[0] < (config.minRiseSpanMinutes * 60_000) / timeScale)
     return undefined;
-  const metresPerHour = ((newest.level - oldest.level) / (newest.t - oldest.t)) * (3_600_000 / timeScale);
+  const metresPerHour = ((newest[1] - oldest[1]) / (newest[0] - oldest[0])) * (3_600_000 / timeScale);
   // To the millimetre per hour: a rise of exactly the alarm rate must not alarm because of binary fractions
   // (1.3 - 1.0 is 0.30000000000000004 in floating point).
   return Math.round(metresPerHour * 1000) / 1000;
@@ -130,12 +169,12 @@ type EventPoint = Pick<
  * A gauge reading through the rules: `flood.level-changed` when the status moves, `flood.rising-fast` when
  * the rise rate goes over the alarm rate and `flood.rising-fast-ended` when it is back at or under it.
  * `window` holds the gauge's readings for at least the rise window (divided by `timeScale`), including
- * `point`. A threshold of `Infinity` is one the gauge does not have (see {@link gaugeLevels}); events say
+ * `point` (see {@link riseWindow}). A threshold of `Infinity` is one the gauge does not have (see {@link gaugeLevels}); events say
  * `null` for it.
  */
 export function floodStep(
   state: GaugeState,
-  window: readonly Pick<TelemetryPoint, 'readings' | 'observedAt'>[],
+  window: readonly LevelReading[],
   point: EventPoint,
   config: GaugeConfig,
   timeScale = 1,

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../../lambdas/domain/device.js';
-import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
 import type { WorkflowContext } from '../shared/blueprint.js';
 import type { DomainEvent } from '../shared/domain-events.js';
 import { type InMemoryWorkflowPorts, inMemoryWorkflowPorts } from '../shared/in-memory-workflow-ports.js';
 import { at, point } from '../shared/telemetry-fixtures.js';
 import { floodBlueprint } from './blueprint.js';
-import { floodDetector } from './detector.js';
-import type { GaugeState } from './rules.js';
+import { type FloodState, floodDetector } from './detector.js';
 import { type FloodGauge, floodWorkflow } from './workflow.js';
 
 const SITE = 'Gas Works Road';
@@ -31,18 +29,16 @@ const context = (s = 0, timeScale = 1): WorkflowContext => ({
   now: new Date(at(s)),
 });
 
-/** The events the detector emits for readings (seconds, metres), each judged with all earlier ones. */
+/** The events the detector emits for readings (seconds, metres), fed in turn. */
 function eventsFor(readings: readonly (readonly [number, number])[], device: Device = GAUGE): DomainEvent[] {
-  let state: GaugeState | undefined;
-  const seen: TelemetryPoint[] = [];
+  let state: FloodState | undefined;
   return readings.flatMap(([s, waterLevel]) => {
     const p = point('water-level', { waterLevel }, at(s), {
       deviceId: 'gauge-1',
       site: SITE,
       ward: 'E05000003',
     });
-    seen.push(p);
-    const step = floodDetector.step({ state, point: p, device, history: seen, context: context() });
+    const step = floodDetector.step({ state, point: p, device, history: [], context: context() });
     state = step.state;
     return step.events;
   });
