@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: the enrichment use case on 10,000 messages with counting in-memory adapters, beside the naive
- * per-message design, in the same run; then the minified bundle size of each Lambda.
+ * per-message design, in the same run; the time-series storage layouts; the service blueprints' change detection
+ * on a simulated week of the demo town, beside an event per reading; then the minified bundle size of each Lambda.
+ * `npm run bench -- services` runs the service section alone.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,11 +13,13 @@ import { WriteOnChangeLatestState } from '../lambdas/adapters/dynamodb-latest-st
 import { InMemoryPorts, type RequestCounts } from '../lambdas/adapters/in-memory-ports.js';
 import { DEVICE_TYPES, type DeviceType } from '../lambdas/contracts/device-types.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
+import { pricesFor } from '../lambdas/contracts/prices.js';
 import { applyRuleSql, ruleTopic } from '../lambdas/contracts/topics.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { enrichTelemetryBatch } from '../lambdas/domain/enrich-telemetry.js';
 import type { QueuedMessage } from '../lambdas/domain/message-validation.js';
 import { naiveEnrichOne } from './naive-enrichment.js';
+import { type DesignTally, measureServiceChangeDetection } from './service-change-detection.js';
 import { measureStorageLayouts } from './storage-layout.js';
 
 const MESSAGES = 10_000;
@@ -187,7 +191,149 @@ async function bundleSizes() {
   return rows;
 }
 
+/** The region whose prices the service section quotes: the platform's default. */
+const PRICE_REGION = 'eu-west-2';
+const DAYS_PER_MONTH = 30;
+
+/** Per 1,000 readings, one decimal. */
+const perThousand = (n: number, readings: number) =>
+  readings === 0 ? 0 : Math.round((n / readings) * 10_000) / 10;
+
+function sumTallies(tallies: readonly DesignTally[]): DesignTally {
+  const total: DesignTally = {
+    events: 0,
+    stateWrites: 0,
+    stateReads: 0,
+    historyReads: 0,
+    workflowWrites: 0,
+    notices: 0,
+    cpuMs: 0,
+  };
+  for (const tally of tallies) {
+    for (const key of Object.keys(total) as (keyof DesignTally)[]) total[key] += tally[key];
+  }
+  return total;
+}
+
+/**
+ * The service blueprints' detectors and workflows on a simulated week of the demo town, as the platform runs them
+ * and as a rule per reading would, with what the difference costs.
+ */
+async function serviceSection() {
+  // A day first, discarded, so the figures are of warm (JIT-compiled) code, as in a function that has run a while.
+  await measureServiceChangeDetection({ days: 1 });
+  const run = await measureServiceChangeDetection({ days: 7 });
+  const readings = run.services.reduce((sum, s) => sum + s.readings, 0);
+  console.log(
+    `\nService blueprints' change detection: the demo town (seed 'reading'), ${run.days} simulated days from ${run.start},`,
+  );
+  console.log(
+    `${readings.toLocaleString('en-GB')} readings, each device on its profile's interval, through every blueprint's detector and workflow.`,
+  );
+  console.log(
+    `  Platform: each enrichment batch (${run.batchSize} readings in arrival order) through the detectors, state per device written`,
+  );
+  console.log(
+    '  only when it changed, events only on change, each delivered to its workflow. Naive ("a rule per reading"): every reading',
+  );
+  console.log(
+    "  is an event delivered to the service's workflow, which reads the state, runs the same rules and writes the state back.",
+  );
+  // History columns only when some detector asks for history: without it they are zeros.
+  const withHistory = run.services.some((s) => s.platform.historyReads + s.naive.historyReads > 0);
+  const row = (n: number, p: DesignTally, q: DesignTally, largest: number | undefined) => ({
+    readings: n,
+    'events P': perThousand(p.events, n),
+    'events N': perThousand(q.events, n),
+    'state writes P': perThousand(p.stateWrites, n),
+    'state writes N': perThousand(q.stateWrites, n),
+    ...(withHistory
+      ? {
+          'history reads P': perThousand(p.historyReads, n),
+          'history reads N': perThousand(q.historyReads, n),
+        }
+      : {}),
+    'workflow writes P': perThousand(p.workflowWrites, n),
+    'workflow writes N': perThousand(q.workflowWrites, n),
+    'CPU ms P': perThousand(p.cpuMs, n),
+    'CPU ms N': perThousand(q.cpuMs, n),
+    ...(largest === undefined ? {} : { 'state bytes': largest }),
+  });
+  const platformTotal = sumTallies(run.services.map((s) => s.platform));
+  const naiveTotal = sumTallies(run.services.map((s) => s.naive));
+  console.table({
+    ...Object.fromEntries(
+      run.services.map((s) => [s.service, row(s.readings, s.platform, s.naive, s.largestStateBytes)]),
+    ),
+    'all services': row(readings, platformTotal, naiveTotal, undefined),
+  });
+  console.log(
+    '  Per 1,000 readings; P = platform, N = naive. Workflow writes: job creates and replaces, alert and site-view saves.',
+  );
+  console.log(
+    `  Both designs ended with the same jobs, alerts and site views: ${run.sameOutcome ? 'yes' : 'NO'}. ` +
+      `Not in the comparison: ${run.scheduleOnly.join(', ')} (no detector: driven by its schedule), and the schedules.`,
+  );
+
+  const prices = pricesFor(PRICE_REGION);
+  const eventUsd = prices['eventbridge.customEventsPerMillion'].usd / 1e6;
+  const writeUsd = prices['dynamodb.writeUnitsPerMillion'].usd / 1e6;
+  const invokeUsd = prices['lambda.requestsPerMillion'].usd / 1e6;
+  const monthly = (tally: DesignTally) => {
+    const scale = DAYS_PER_MONTH / run.days;
+    const events = tally.events * scale * eventUsd;
+    // States are under 1 KB (the 'state bytes' column), one write unit each; the workflow writes are the same in both.
+    const states = tally.stateWrites * scale * writeUsd;
+    // The bus rule invokes the workflow function once per event.
+    const invocations = tally.events * scale * invokeUsd;
+    const total = events + states + invocations;
+    return {
+      'bus events $': Number(events.toFixed(2)),
+      'state writes $': Number(states.toFixed(2)),
+      'workflow invocations $': Number(invocations.toFixed(2)),
+      'total $ a month': Number(total.toFixed(2)),
+      '$ per million readings': Number(((total / (readings * scale)) * 1e6).toFixed(3)),
+    };
+  };
+  const fallbacks = (['eventbridge.customEventsPerMillion', 'dynamodb.writeUnitsPerMillion'] as const).filter(
+    (item) => prices[item].fallback,
+  );
+  console.log(
+    `\nWhat that costs the demo town a month (${DAYS_PER_MONTH} days, ${PRICE_REGION} list prices: events $${prices['eventbridge.customEventsPerMillion'].usd.toFixed(2)}/M, ` +
+      `write units $${prices['dynamodb.writeUnitsPerMillion'].usd.toFixed(3)}/M, Lambda requests $${prices['lambda.requestsPerMillion'].usd.toFixed(2)}/M):`,
+  );
+  console.table({ platform: monthly(platformTotal), naive: monthly(naiveTotal) });
+  if (fallbacks.length > 0) {
+    console.log(
+      `  ${fallbacks.join(' and ')}: ${prices[fallbacks[0] as (typeof fallbacks)[number]].fallback}.`,
+    );
+  }
+  console.log(
+    `  Not shown: the naive invocations' duration (each at least 1 ms billed) and the state reads, which are alike: ` +
+      `${perThousand(platformTotal.stateReads, readings)} (platform) and ${perThousand(naiveTotal.stateReads, readings)} (naive) per 1,000 readings.`,
+  );
+
+  console.log("\nMeasured beside each blueprint's cost profile (what the cost statement budgets):");
+  console.table(
+    Object.fromEntries(
+      run.services.map((s) => [
+        s.service,
+        {
+          'state writes / reading': Number((s.platform.stateWrites / s.readings).toFixed(3)),
+          'profile: state writes / reading': Number(s.profile.stateWritesPerReading.toFixed(3)),
+          'events / device / day': Number((s.platform.events / s.devices / run.days).toFixed(2)),
+          'profile: events / device / day': Number(s.profile.eventsPerDevicePerDay.toFixed(2)),
+        },
+      ]),
+    ),
+  );
+}
+
 async function main() {
+  if (process.argv.includes('services')) {
+    await serviceSection();
+    return;
+  }
   const devices = fleet();
   const input = messages(devices);
   await runPlatform(devices, input);
@@ -237,6 +383,7 @@ async function main() {
       'read units, 24 h chart': row.readUnitsFor24hChart,
     })),
   );
+  await serviceSection();
   console.log(
     '\nLambda bundles as deployed (esbuild, minified, ESM, node22; AWS SDK v3 from the Lambda runtime):',
   );
