@@ -14,7 +14,7 @@ import { LANES, type Lane, laneFor, telemetryTopic } from '../lambdas/contracts/
 import type { CostControlSettings } from '../lambdas/domain/cost-control.js';
 import { COST_ASSUMPTIONS, dailyFixedAccrualUsd, estimatePlatform } from '../lambdas/domain/cost-model.js';
 import type { Device } from '../lambdas/domain/device.js';
-import { createCityApiHandler, ROUTES } from '../lambdas/handlers/city-api.js';
+import { createCityApiHandler, routeSpecsFor } from '../lambdas/handlers/city-api.js';
 import { enrichTelemetryHandlerFromEnvironment } from '../lambdas/handlers/enrich-telemetry.js';
 import { LOG_LEVELS, loadPlatformConfig, type PlatformConfig } from '../lib/config/platform-config.js';
 import { serviceLoads } from '../lib/cost/platform-estimate.js';
@@ -468,16 +468,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       }
     };
 
-    const routes: ApiRoute[] = [
-      ...Object.entries(ROUTES).map(([key, definition]) => {
-        const [method = 'GET', resource = '/'] = key.split(' ');
-        return { method, resource, public: definition.groups === undefined };
-      }),
-      // Each enabled service's open data, public as deployed.
-      ...blueprints.flatMap((b) =>
-        b.openData ? [{ method: 'GET', resource: `/${b.openData.path}`, public: true }] : [],
-      ),
-    ];
+    // Open-data routes take an API key on AWS (attribution, not security); locally they are open.
+    const routes: ApiRoute[] = routeSpecsFor(blueprints).map((spec) => ({
+      method: spec.method,
+      resource: spec.path,
+      public: spec.access.kind !== 'staff',
+    }));
     const api = await startApiServer({
       host: HOST,
       port: options.apiPort ?? 3000,

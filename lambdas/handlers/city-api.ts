@@ -15,10 +15,16 @@ import {
   jobPathSchema,
   jobsQuerySchema,
   quarantineQuerySchema,
-  STAFF_GROUPS,
   type StaffGroup,
   telemetryQuerySchema,
 } from '../contracts/api.js';
+import {
+  openDataRoute,
+  ROUTE_SPECS,
+  type RouteAccess,
+  type RouteSpec,
+  routeKey,
+} from '../contracts/api-routes.js';
 import {
   type CityQueryPorts,
   getDevice,
@@ -68,12 +74,6 @@ interface RouteContext {
 
 type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Promise<APIGatewayProxyResult>;
 
-interface RouteDefinition {
-  /** Which staff groups may call it; undefined = public. */
-  readonly groups?: readonly StaffGroup[];
-  readonly run: Route;
-}
-
 /** Cognito puts groups in the token as a list; API Gateway hands them over as one string, "a,b" or "[a b]". */
 export function groupsOf(event: APIGatewayProxyEvent): string[] | undefined {
   const claims = event.requestContext?.authorizer?.claims as Record<string, unknown> | undefined;
@@ -87,7 +87,10 @@ export function groupsOf(event: APIGatewayProxyEvent): string[] | undefined {
     .filter(Boolean);
 }
 
-function authorize(event: APIGatewayProxyEvent, allowed: readonly StaffGroup[]): void {
+function authorize(event: APIGatewayProxyEvent, access: RouteAccess): void {
+  // Open-data routes: API Gateway checks the API key (attribution, not security); public routes need nothing.
+  if (access.kind !== 'staff') return;
+  const allowed: readonly StaffGroup[] = access.groups;
   const groups = groupsOf(event);
   if (!groups) throw new UnauthorizedError('sign in to use this route');
   if (!groups.some((group) => (allowed as readonly string[]).includes(group))) {
@@ -106,93 +109,63 @@ export function callerOf(event: APIGatewayProxyEvent): string {
 const query = (event: APIGatewayProxyEvent) => event.queryStringParameters ?? {};
 const path = (event: APIGatewayProxyEvent) => event.pathParameters ?? {};
 
-/** Every route the read API serves, keyed `METHOD resource` exactly as API Gateway names the resource. */
-export const ROUTES: Record<string, RouteDefinition> = {
-  'GET /health': { run: async () => jsonResponse({ status: 'ok' }) },
-  'GET /devices/{id}': {
-    groups: STAFF_GROUPS,
-    run: async (event, { ports }) =>
-      jsonResponse(await getDevice(ports, devicePathSchema.parse(path(event)).id)),
+/**
+ * What each route does, keyed as API Gateway names a method (`GET /devices/{id}`). Who may call it, and the shapes
+ * it takes and gives, are its spec in lambdas/contracts/api-routes.ts; a test holds the two lists to each other.
+ */
+export const ROUTE_HANDLERS: Record<string, Route> = {
+  'GET /health': async () => jsonResponse({ status: 'ok' }),
+  'GET /devices/{id}': async (event, { ports }) =>
+    jsonResponse(await getDevice(ports, devicePathSchema.parse(path(event)).id)),
+  'GET /devices/{id}/latest': async (event, { ports }) =>
+    jsonResponse(await getLatestReading(ports, devicePathSchema.parse(path(event)).id)),
+  'GET /devices/{id}/telemetry': async (event, { ports, now }) => {
+    const { id } = devicePathSchema.parse(path(event));
+    const page = await getTelemetryHistory(
+      ports,
+      { deviceId: id, ...telemetryQuerySchema.parse(query(event)) },
+      now,
+    );
+    return jsonResponse({ deviceId: id, ...page });
   },
-  'GET /devices/{id}/latest': {
-    groups: STAFF_GROUPS,
-    run: async (event, { ports }) =>
-      jsonResponse(await getLatestReading(ports, devicePathSchema.parse(path(event)).id)),
-  },
-  'GET /devices/{id}/telemetry': {
-    groups: STAFF_GROUPS,
-    run: async (event, { ports, now }) => {
-      const { id } = devicePathSchema.parse(path(event));
-      const page = await getTelemetryHistory(
-        ports,
-        { deviceId: id, ...telemetryQuerySchema.parse(query(event)) },
-        now,
-      );
-      return jsonResponse({ deviceId: id, ...page });
-    },
-  },
-  'GET /quarantine': {
-    groups: STAFF_GROUPS,
-    run: async (event, { ports, now }) =>
-      jsonResponse(await listQuarantine(ports, quarantineQuerySchema.parse(query(event)), now)),
-  },
+  'GET /quarantine': async (event, { ports, now }) =>
+    jsonResponse(await listQuarantine(ports, quarantineQuerySchema.parse(query(event)), now)),
   // Month to date, forecast, ceiling (null when none is set), tier, degrade settings and recent guard actions.
-  'GET /cost': {
-    groups: STAFF_GROUPS,
-    run: async (_event, { now, cost }) => {
-      const { ports, settings } = cost();
-      return jsonResponse(await costReport(ports, settings.ceilingUsd, now));
-    },
+  'GET /cost': async (_event, { now, cost }) => {
+    const { ports, settings } = cost();
+    return jsonResponse(await costReport(ports, settings.ceilingUsd, now));
   },
   // Full service now: the ordinary lane's consumer resumed, its rule enabled, sampling off; audited with the caller.
-  'POST /cost/restore': {
-    groups: ['admin'],
-    run: async (event, { now, cost }) => {
-      const { ports, settings } = cost();
-      const result = await restoreService(ports, settings, callerOf(event), now);
-      const complete = result.audit.every((entry) => entry.outcome === 'done');
-      return jsonResponse({
-        tier: result.tier,
-        complete,
-        ...(complete
-          ? {}
-          : { detail: 'some actions failed; the usage meter retries them every 5 minutes (see actions)' }),
-        monthToDateUsd: result.ledger.monthToDateUsd,
-        forecastUsd: result.ledger.forecastUsd,
-        actions: result.audit,
-      });
-    },
+  'POST /cost/restore': async (event, { now, cost }) => {
+    const { ports, settings } = cost();
+    const result = await restoreService(ports, settings, callerOf(event), now);
+    const complete = result.audit.every((entry) => entry.outcome === 'done');
+    return jsonResponse({
+      tier: result.tier,
+      complete,
+      ...(complete
+        ? {}
+        : { detail: 'some actions failed; the usage meter retries them every 5 minutes (see actions)' }),
+      monthToDateUsd: result.ledger.monthToDateUsd,
+      forecastUsd: result.ledger.forecastUsd,
+      actions: result.audit,
+    });
   },
-  'GET /jobs': {
-    groups: STAFF_GROUPS,
-    run: async (event, { services }) =>
-      jsonResponse(await listJobs(services(), jobsQuerySchema.parse(query(event)))),
-  },
-  'GET /jobs/{id}': {
-    groups: STAFF_GROUPS,
-    run: async (event, { services }) =>
-      jsonResponse(await getJob(services(), jobPathSchema.parse(path(event)).id)),
-  },
+  'GET /jobs': async (event, { services }) =>
+    jsonResponse(await listJobs(services(), jobsQuerySchema.parse(query(event)))),
+  'GET /jobs/{id}': async (event, { services }) =>
+    jsonResponse(await getJob(services(), jobPathSchema.parse(path(event)).id)),
   // Crews move jobs; viewers may only look.
-  'PATCH /jobs/{id}': {
-    groups: ['admin', 'operator'],
-    run: async (event, { services, now }) => {
-      const { id } = jobPathSchema.parse(path(event));
-      const change = jobChangeSchema.parse(jsonBody(event));
-      return jsonResponse(await moveJob(services(), id, change, callerOf(event), now));
-    },
+  'PATCH /jobs/{id}': async (event, { services, now }) => {
+    const { id } = jobPathSchema.parse(path(event));
+    const change = jobChangeSchema.parse(jsonBody(event));
+    return jsonResponse(await moveJob(services(), id, change, callerOf(event), now));
   },
-  'GET /alerts': {
-    groups: STAFF_GROUPS,
-    run: async (event, { services }) =>
-      jsonResponse(await listAlerts(services(), alertsQuerySchema.parse(query(event)))),
-  },
-  'POST /alerts/{id}/ack': {
-    groups: ['admin', 'operator'],
-    run: async (event, { services, now }) => {
-      const { id } = alertPathSchema.parse(path(event));
-      return jsonResponse(await acknowledgeAlert(services(), id, callerOf(event), now));
-    },
+  'GET /alerts': async (event, { services }) =>
+    jsonResponse(await listAlerts(services(), alertsQuerySchema.parse(query(event)))),
+  'POST /alerts/{id}/ack': async (event, { services, now }) => {
+    const { id } = alertPathSchema.parse(path(event));
+    return jsonResponse(await acknowledgeAlert(services(), id, callerOf(event), now));
   },
 };
 
@@ -207,16 +180,17 @@ function jsonBody(event: APIGatewayProxyEvent): unknown {
   }
 }
 
-/**
- * Each enabled service's open data (`GET /parking/sites`, `GET /air-quality/sites` ...), public: declared by the
- * blueprints themselves, so a new service brings its route with it.
- */
-function openDataRoute(resource: string, enabled: readonly ServiceBlueprint[]): RouteDefinition | undefined {
-  const blueprint = enabled.find((b) => b.openData && `/${b.openData.path}` === resource);
-  if (!blueprint) return undefined;
-  return {
-    run: async (_event, { services }) => jsonResponse(await openDataOf(services(), blueprint)),
-  };
+/** Each enabled service's open data (`GET /parking/sites` ...): declared by the blueprint, so a service brings its route. */
+function openDataHandler(blueprint: ServiceBlueprint): Route {
+  return async (_event, { services }) => jsonResponse(await openDataOf(services(), blueprint));
+}
+
+/** Every route this deployment serves: the platform's own and the enabled services' open data. */
+export function routeSpecsFor(enabled: readonly ServiceBlueprint[]): RouteSpec[] {
+  return [
+    ...ROUTE_SPECS,
+    ...enabled.flatMap((b) => (b.openData ? [openDataRoute(b.openData.path, b.openData.description)] : [])),
+  ];
 }
 
 export interface CityApiHandlerOptions {
@@ -247,13 +221,20 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
     servicePorts ??= options.services();
     return servicePorts;
   };
+  const enabled = options.enabledServices ?? [];
+  const routes = new Map<string, { spec: RouteSpec; run: Route }>();
+  for (const spec of routeSpecsFor(enabled)) {
+    const key = routeKey(spec);
+    const blueprint = enabled.find((b) => b.openData && `/${b.openData.path}` === spec.path);
+    const run = ROUTE_HANDLERS[key] ?? (blueprint ? openDataHandler(blueprint) : undefined);
+    if (!run) throw new Error(`route ${key} has a spec but no handler`);
+    routes.set(key, { spec, run });
+  }
   return middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    const route =
-      ROUTES[`${event.httpMethod} ${event.resource}`] ??
-      (event.httpMethod === 'GET' ? openDataRoute(event.resource, options.enabledServices ?? []) : undefined);
+    const route = routes.get(`${event.httpMethod} ${event.resource}`);
     if (!route)
       return problemResponse(404, `no route ${event.httpMethod} ${event.path}`, undefined, event.path);
-    if (route.groups) authorize(event, route.groups);
+    authorize(event, route.spec.access);
     ports ??= options.ports();
     return route.run(event, { ports, now: options.now?.() ?? new Date(), cost, services });
   })

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
-import { createCityApiHandler, ROUTES } from '../../lambdas/handlers/city-api.js';
+import { ROUTE_SPECS, routeKey } from '../../lambdas/contracts/api-routes.js';
+import { createCityApiHandler, ROUTE_HANDLERS } from '../../lambdas/handlers/city-api.js';
 import { device, NOW } from '../support/messages.js';
 
 const context = { functionName: 'city-api', awsRequestId: 'r' } as Context;
@@ -198,11 +199,16 @@ describe('city API', () => {
     expect(JSON.parse(response.body).parameter).toBe('reason');
   });
 
+  it('has a handler for every route spec and a spec for every handler', () => {
+    expect(Object.keys(ROUTE_HANDLERS).sort()).toEqual(ROUTE_SPECS.map(routeKey).sort());
+  });
+
   it('answers 401 without claims and 403 without a staff group, on every staff route', async () => {
     const { call } = setup();
-    for (const [key, route] of Object.entries(ROUTES)) {
-      if (!route.groups) continue;
-      const [method, resource] = key.split(' ') as [string, string];
+    for (const spec of ROUTE_SPECS) {
+      if (spec.access.kind !== 'staff') continue;
+      const key = routeKey(spec);
+      const [method, resource] = [spec.method, spec.path];
       const params = { method, pathParameters: { id: 'bin-001' } };
       expect((await call(event(resource, { ...params, groups: null }))).statusCode, key).toBe(401);
       expect((await call(event(resource, { ...params, groups: 'citizens' }))).statusCode, key).toBe(403);
