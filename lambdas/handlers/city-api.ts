@@ -16,7 +16,6 @@ import {
   jobsQuerySchema,
   quarantineQuerySchema,
   type StaffGroup,
-  telemetryQuerySchema,
 } from '../contracts/api.js';
 import {
   openDataRoute,
@@ -29,17 +28,11 @@ import {
   type CityQueryPorts,
   getDevice,
   getLatestReading,
-  getTelemetryHistory,
   InvalidRequestError,
   listQuarantine,
   NotFoundError,
 } from '../domain/city-queries.js';
-import {
-  type CostControlSettings,
-  costReport,
-  type GuardActionPorts,
-  restoreService,
-} from '../domain/cost-control.js';
+import { costReport, restoreService } from '../domain/cost-control.js';
 import {
   acknowledgeAlert,
   getJob,
@@ -49,6 +42,11 @@ import {
   openDataOf,
   type ServiceQueryPorts,
 } from '../domain/service-queries.js';
+import { deviceRouteHandlers } from './api/device-routes.js';
+import { docsRouteHandlers } from './api/docs-routes.js';
+import { type CostApi, path, query, type Route } from './api/route.js';
+import { standardsRouteHandlers } from './api/standards-routes.js';
+import { telemetryRouteHandlers } from './api/telemetry-routes.js';
 import {
   ForbiddenError,
   jsonResponse,
@@ -58,21 +56,7 @@ import {
 } from './http/problem-details.js';
 import { createLogger } from './logger.js';
 
-/** The cost guard as the API sees it: its records, the lane switches (for restore) and its settings. */
-export interface CostApi {
-  readonly ports: GuardActionPorts;
-  readonly settings: CostControlSettings;
-}
-
-/** What a route may use; each part is built on first use, so a route pays only for what it touches. */
-interface RouteContext {
-  readonly ports: CityQueryPorts;
-  readonly now: Date;
-  readonly cost: () => CostApi;
-  readonly services: () => ServiceQueryPorts;
-}
-
-type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Promise<APIGatewayProxyResult>;
+export type { CostApi, Route, RouteContext } from './api/route.js';
 
 /** Cognito puts groups in the token as a list; API Gateway hands them over as one string, "a,b" or "[a b]". */
 export function groupsOf(event: APIGatewayProxyEvent): string[] | undefined {
@@ -106,28 +90,20 @@ export function callerOf(event: APIGatewayProxyEvent): string {
   return username && username !== sub ? `${String(username)} (${sub})` : sub;
 }
 
-const query = (event: APIGatewayProxyEvent) => event.queryStringParameters ?? {};
-const path = (event: APIGatewayProxyEvent) => event.pathParameters ?? {};
-
 /**
  * What each route does, keyed as API Gateway names a method (`GET /devices/{id}`). Who may call it, and the shapes
  * it takes and gives, are its spec in lambdas/contracts/api-routes.ts; a test holds the two lists to each other.
  */
 export const ROUTE_HANDLERS: Record<string, Route> = {
+  ...docsRouteHandlers,
+  ...deviceRouteHandlers,
+  ...telemetryRouteHandlers,
+  ...standardsRouteHandlers,
   'GET /health': async () => jsonResponse({ status: 'ok' }),
   'GET /devices/{id}': async (event, { ports }) =>
     jsonResponse(await getDevice(ports, devicePathSchema.parse(path(event)).id)),
   'GET /devices/{id}/latest': async (event, { ports }) =>
     jsonResponse(await getLatestReading(ports, devicePathSchema.parse(path(event)).id)),
-  'GET /devices/{id}/telemetry': async (event, { ports, now }) => {
-    const { id } = devicePathSchema.parse(path(event));
-    const page = await getTelemetryHistory(
-      ports,
-      { deviceId: id, ...telemetryQuerySchema.parse(query(event)) },
-      now,
-    );
-    return jsonResponse({ deviceId: id, ...page });
-  },
   'GET /quarantine': async (event, { ports, now }) =>
     jsonResponse(await listQuarantine(ports, quarantineQuerySchema.parse(query(event)), now)),
   // Month to date, forecast, ceiling (null when none is set), tier, degrade settings and recent guard actions.

@@ -1,0 +1,25 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { CityQueryPorts } from '../../domain/city-queries.js';
+import type { CostControlSettings, GuardActionPorts } from '../../domain/cost-control.js';
+import type { ServiceQueryPorts } from '../../domain/service-queries.js';
+
+/** The cost guard as the API sees it: its records, the lane switches (for restore) and its settings. */
+export interface CostApi {
+  readonly ports: GuardActionPorts;
+  readonly settings: CostControlSettings;
+}
+
+/** What a route may use; each part is built on first use, so a route pays only for what it touches. */
+export interface RouteContext {
+  readonly ports: CityQueryPorts;
+  readonly now: Date;
+  readonly cost: () => CostApi;
+  readonly services: () => ServiceQueryPorts;
+}
+
+export type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Promise<APIGatewayProxyResult>;
+
+/** Query string parameters, never null. */
+export const query = (event: APIGatewayProxyEvent) => event.queryStringParameters ?? {};
+/** Path parameters, never null. */
+export const path = (event: APIGatewayProxyEvent) => event.pathParameters ?? {};
