@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { DynamoDbDeviceDirectory } from '../lambdas/adapters/dynamodb-device-directory.js';
 import { DynamoDbLatestState } from '../lambdas/adapters/dynamodb-latest-state.js';
 import { DynamoDbDeviceFleet } from '../lambdas/adapters/dynamodb-service-records.js';
@@ -9,10 +9,20 @@ import { documentClient, type Environment, tableName } from '../lambdas/adapters
 import { serviceRecordsFromEnvironment } from '../lambdas/adapters/workflow-ports-from-environment.js';
 import { servicePattern } from '../lambdas/contracts/domain-event-bus.js';
 import type { ServiceQueryPorts } from '../lambdas/domain/service-queries.js';
-import { createServiceWorkflowHandler } from '../lambdas/handlers/service-workflow.js';
+import {
+  createServiceWorkflowHandler,
+  type WorkflowInvocation,
+} from '../lambdas/handlers/service-workflow.js';
 import { type ServiceBlueprint, WORKFLOW_SCHEDULE_SECONDS } from '../services/shared/blueprint.js';
 import type { ServiceNotifier, WorkflowPorts } from '../services/shared/workflow-ports.js';
-import { type EventTargetHandler, LocalEventBus } from './local-event-bus.js';
+import { LocalEventBus, type LocalQueueMessages } from './local-event-bus.js';
+import type { SqsBatchHandler } from './queue-consumer.js';
+
+/** A workflow handler as this runtime calls it: SQS batches from its queue, or its schedule. */
+type WorkflowHandler = (
+  invocation: WorkflowInvocation,
+  context: Context,
+) => Promise<SQSBatchResponse | undefined>;
 
 /** A notification a service sent (on AWS: an SNS message to the service's subscribers). */
 export interface ServiceNotice {
@@ -57,16 +67,24 @@ export interface LocalServiceWorkflowsOptions {
   readonly region: string;
   readonly accountId: string;
   readonly log: (line: string) => void;
-  /** Told of each workflow invocation's duration, for the usage meter. */
+  /** Told of each workflow invocation's duration (a batch of events or a scheduled run), for the usage meter. */
   readonly onInvocation?: (durationMs: number) => void;
+  /** Told of the messages the workflow queues sent, received and deleted, for the usage meter. */
+  readonly onQueueMessages?: (messages: LocalQueueMessages) => void;
+  /**
+   * Batches of one service's queue processed at once: config `workflowMaxConcurrency`, as the deployed event
+   * source mapping's maximum concurrency. @default 2
+   */
+  readonly maxConcurrency?: number;
   /** Real milliseconds between scheduled runs. @default WORKFLOW_SCHEDULE_SECONDS / timeScale, at least 250 ms */
   readonly scheduleMs?: number;
 }
 
 /**
- * The service workflows as deployed, in this process: the local event bus with one rule per enabled blueprint
- * (the same patterns as the CDK rules), the same workflow handler per service, the schedule that drives alert
- * cool-downs, offline sweeps and the daily round, and notifications to a log instead of SNS.
+ * The service workflows as deployed, in this process: the local event bus with one rule and queue per enabled
+ * blueprint (the same patterns as the CDK rules), the same workflow handler per service taking SQS batches from its
+ * queue, the schedule that drives alert cool-downs, offline sweeps and the daily round, and notifications to a log
+ * instead of SNS.
  */
 export class LocalServiceWorkflows {
   private timer: NodeJS.Timeout | undefined;
@@ -78,7 +96,7 @@ export class LocalServiceWorkflows {
     readonly notifier: LocalServiceNotifier,
     /** What the city API reads: jobs, alerts and site views of the enabled services. */
     readonly queries: ServiceQueryPorts,
-    private readonly handlers: ReadonlyMap<string, EventTargetHandler>,
+    private readonly handlers: ReadonlyMap<string, WorkflowHandler>,
     private readonly options: LocalServiceWorkflowsOptions,
   ) {}
 
@@ -98,18 +116,18 @@ export class LocalServiceWorkflows {
         new DynamoDbLatestState(client, tableName(env, 'latest-state')),
       ),
     };
-    const handlers = new Map<string, EventTargetHandler>();
+    const handlers = new Map<string, WorkflowHandler>();
     for (const blueprint of blueprints) {
       const handler = createServiceWorkflowHandler({
         blueprint,
         ports: () => ports,
         context: () => ({ timeScale: options.timeScale, settings: options.settings[blueprint.name] ?? {} }),
         logger: options.logger(blueprint.name),
-      }) as unknown as EventTargetHandler;
-      handlers.set(blueprint.name, async (event, context) => {
+      });
+      handlers.set(blueprint.name, async (invocation, context) => {
         const started = Date.now();
         try {
-          return await handler(event, context);
+          return await handler(invocation, context);
         } finally {
           options.onInvocation?.(Date.now() - started);
         }
@@ -120,11 +138,13 @@ export class LocalServiceWorkflows {
       rules: blueprints.map((b) => ({
         name: b.name,
         pattern: servicePattern(b.eventTypes),
-        handler: handlers.get(b.name) as EventTargetHandler,
+        handler: handlers.get(b.name) as SqsBatchHandler,
       })),
       region: options.region,
       accountId: options.accountId,
       log: options.log,
+      ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
+      ...(options.onQueueMessages ? { onQueueMessages: options.onQueueMessages } : {}),
     });
     bus.start();
     const workflows = new LocalServiceWorkflows(
@@ -159,7 +179,7 @@ export class LocalServiceWorkflows {
     const handler = this.handlers.get(service);
     if (!handler || this.busy.has(service)) return Promise.resolve();
     this.busy.add(service);
-    const run = handler({ kind: 'schedule' } as never, scheduleContext(service))
+    const run = handler({ kind: 'schedule' }, scheduleContext(service))
       .then(() => undefined)
       .catch((error: unknown) =>
         this.options.log(`${service} schedule failed (next run retries): ${String(error)}`),

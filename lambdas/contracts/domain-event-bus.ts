@@ -10,10 +10,41 @@ export const PUT_EVENTS_MAX_ENTRIES = 10;
 export const EVENT_ENTRY_MAX_BYTES = 256 * 1024;
 
 /**
- * How often the bus retries a failed delivery to a workflow before dead-lettering it, and for how long: EventBridge
- * retries with back-off; the local bus uses the same counts.
+ * How EventBridge hands an event to a workflow's queue: a send that fails (throttled, the queue unreachable) is
+ * retried with back-off this many times, for at most this long, then the event goes to the workflow's dead-letter
+ * queue. A failure of the workflow itself is not a delivery failure: it is retried by the queue
+ * ({@link WORKFLOW_QUEUE}).
  */
-export const WORKFLOW_DELIVERY = { retryAttempts: 8, maxEventAgeSeconds: 6 * 3600 } as const;
+export const BUS_TO_QUEUE_DELIVERY = { retryAttempts: 8, maxEventAgeSeconds: 6 * 3600 } as const;
+
+/**
+ * How a service workflow consumes its queue: the CDK construct, the local bus and the cost model read these same
+ * numbers, so the local runtime and the cost statement describe what is deployed.
+ */
+export const WORKFLOW_QUEUE = {
+  /** Events handed to one workflow invocation; it applies them one at a time, in order. */
+  batchSize: 10,
+  /**
+   * How long the event source mapping waits to fill a batch. Short: events are rare (a handful per device a day)
+   * and a flood or air-quality alert should not wait for company.
+   */
+  maxBatchingWindowSeconds: 1,
+  /**
+   * Receives before an event moves to the dead-letter queue. Events that fail are retried one visibility timeout
+   * apart (15 minutes in all): long enough to ride out DynamoDB throttling at the workflow tables' caps, short
+   * enough that a malformed event reaches the alarmed dead-letter queue soon. Waiting in the queue behind the
+   * mapping's maximum concurrency costs no receive (Lambda does not take batches it may not run); a throttle by
+   * the account's concurrency quota does. It also bounds the SQS receives one event can cause, in the cost
+   * statement's worst case.
+   */
+  maxReceiveCount: 5,
+  /** The workflow function's timeout: a batch of events, or a scheduled sweep through the fleet. */
+  functionTimeoutSeconds: 30,
+  /** Lambda requires the visibility timeout to be at least the function timeout; AWS advises 6x. */
+  visibilityTimeoutSeconds: 180,
+  /** Events and dead letters wait this long (the SQS maximum) for a consumer or a fix. */
+  retentionDays: 14,
+} as const;
 
 /** An EventBridge event pattern, restricted to what the platform uses (exact values only). */
 export interface EventPattern {

@@ -37,7 +37,12 @@ export function isReconciliationRun(start: Date, end: Date): boolean {
 export interface MeteredResources {
   /** IoT topic rule names (both lanes): each TopicMatch is one rule triggered and one action. */
   readonly rules: readonly string[];
-  /** SQS queue names (the lane queues). */
+  /**
+   * SQS queue names: the lane queues and each enabled service's workflow queue. Each message sent is priced with
+   * its receive and delete (batched) and each queue with its idle polls; a workflow event's state write and
+   * workflow units are then also priced at the per-message DynamoDB rates below, which errs high by the few
+   * events there are per reading until the hourly reconciliation replaces the estimate.
+   */
   readonly queues: readonly string[];
   /**
    * The data-path Lambda functions (lane enrichment, city API, each enabled service's workflow) and their memory,
@@ -191,7 +196,7 @@ export function meterMetricCounts(resources: MeteredResources): MeterMetricCount
 
 /**
  * The resources the platform deploys, by shape (names are placeholders): a rule and a queue per lane, an
- * enrichment function per lane plus the city API function and one workflow function per enabled service, every
+ * enrichment function per lane plus the city API function, one workflow function and queue per enabled service, every
  * table of {@link TABLES} the store uses with its indexes (the service tables exist whether or not a service is
  * enabled), one API, and the functions' log groups plus the API access log. The cost model counts the meter's
  * metrics from this, and the infra test checks the CostGuard construct meters the same counts, so neither drifts.
@@ -217,7 +222,10 @@ export function nominalMeteredResources(
   );
   return {
     rules: [...LANES],
-    queues: LANES.map((lane) => `${lane}-queue`),
+    queues: [
+      ...LANES.map((lane) => `${lane}-queue`),
+      ...services.map((service) => `workflow-${service}-queue`),
+    ],
     functions: functions.map((name) => ({
       name,
       memoryMb: name.startsWith('workflow-') ? WORKFLOW_FUNCTION_MEMORY_MB : 128,

@@ -1,6 +1,7 @@
 import { type ServiceCostProfile, WORKFLOW_SCHEDULE_SECONDS } from '../../services/shared/blueprint.js';
 import { API_SETTINGS } from '../contracts/api.js';
 import { DEVICE_TYPES, type DeviceType } from '../contracts/device-types.js';
+import { WORKFLOW_QUEUE } from '../contracts/domain-event-bus.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import {
   GUARD_FUNCTION_MEMORY_MB,
@@ -453,8 +454,20 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
 export const METER_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / METER_INTERVAL_SECONDS;
 export const RECONCILIATIONS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / RECONCILIATION_SECONDS;
 
+/** Alarms each enabled service deploys: its dead-letter queue's depth and its queue's oldest event. */
+export const WORKFLOW_ALARMS_PER_SERVICE = 2;
+
 /** Scheduled runs a month of one workflow with an `onSchedule`. */
 export const WORKFLOW_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / WORKFLOW_SCHEDULE_SECONDS;
+
+/**
+ * Events a workflow invocation takes from its queue on average: what arrives in the mapping's batching window, at
+ * least one and at most the batch size (the lanes' {@link averageBatchSize}, for one service's events).
+ */
+export function averageWorkflowBatch(eventsPerMonth: number): number {
+  const perSecond = eventsPerMonth / COST_ASSUMPTIONS.secondsPerMonth;
+  return Math.min(WORKFLOW_QUEUE.batchSize, Math.max(1, perSecond * WORKFLOW_QUEUE.maxBatchingWindowSeconds));
+}
 
 /** What the enabled services do in a month, summed: the quantities the service lines price. */
 export interface ServiceVolumes {
@@ -466,7 +479,19 @@ export interface ServiceVolumes {
   readonly historyReads: number;
   readonly events: number;
   readonly scheduledRuns: number;
+  /**
+   * Workflow invocations for events: one per batch taken from a service's queue in the platform (batches fill in
+   * the mapping's batching window, so sparse events go one to a batch); one per event in the naive design, whose
+   * bus invokes the workflow directly.
+   */
+  readonly eventBatches: number;
+  /** Event batches plus scheduled runs. */
   readonly workflowInvocations: number;
+  /**
+   * SQS requests of the workflow queues (platform only): a send per event, a receive and a delete per batch, and
+   * each queue's idle long polls.
+   */
+  readonly workflowQueueRequests: number;
   readonly workflowGbSeconds: number;
   readonly workflowWriteUnits: number;
   readonly workflowReadUnits: number;
@@ -476,8 +501,8 @@ export interface ServiceVolumes {
 
 /**
  * The month's service volumes for a profile: each service's cost profile applied to the devices it watches
- * (the fleet mix), events as each blueprint states them per device and day, one workflow invocation per event
- * (every event type has exactly one service's rule) and one per scheduled run.
+ * (the fleet mix), events as each blueprint states them per device and day (every event type has exactly one
+ * service's rule), a workflow invocation per batch of events from the service's queue and one per scheduled run.
  */
 export function serviceVolumes(
   profile: CostProfile,
@@ -500,6 +525,7 @@ export function serviceVolumes(
   let events = 0;
   let scheduledRuns = 0;
   let scheduledMs = 0;
+  let eventBatches = 0;
   let workflowWriteUnits = 0;
   let workflowReadUnits = 0;
   for (const service of services) {
@@ -522,6 +548,7 @@ export function serviceVolumes(
       }
     }
     events += serviceEvents;
+    eventBatches += serviceEvents / (design === 'naive' ? 1 : averageWorkflowBatch(serviceEvents));
     scheduledRuns += runs;
     scheduledMs += runs * (a.workflowScheduledRunBaseMs + a.workflowScheduledRunPerDeviceMs * watchedDevices);
     workflowWriteUnits += serviceEvents * cost.writeUnitsPerEvent;
@@ -539,7 +566,13 @@ export function serviceVolumes(
     historyReads,
     events,
     scheduledRuns,
-    workflowInvocations: events + scheduledRuns,
+    eventBatches,
+    workflowInvocations: eventBatches + scheduledRuns,
+    workflowQueueRequests:
+      design === 'naive'
+        ? 0
+        : // Lambda's pollers long-poll each queue while it is empty, as they do the lanes'.
+          events + 2 * eventBatches + a.idleSqsPollsPerLanePerMonth * services.length,
     workflowGbSeconds:
       ((events * a.workflowEventMs + scheduledMs) / 1000) * (WORKFLOW_FUNCTION_MEMORY_MB / 1024),
     workflowWriteUnits,
@@ -654,18 +687,45 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
     },
   ];
   if (design === 'platform') {
-    specs.push({
-      service: 'CloudWatch',
-      item: 'workflow dead-letter alarms',
-      overTime: true,
-      quantity: v.workflows,
-      unit: 'alarms',
-      price: 'cloudwatch.alarmMonth',
-      per: 1,
-    });
+    specs.push(
+      {
+        // Metered like the lane queues: the meter reads what is sent to each workflow queue.
+        service: 'SQS',
+        item: 'workflow queues: send, receive, delete, idle polls',
+        quantity: v.workflowQueueRequests,
+        unit: 'requests',
+        price: 'sqs.requestsPerMillion',
+        per: 1e6,
+      },
+      {
+        service: 'CloudWatch',
+        item: 'workflow alarms (dead letters, backlog)',
+        overTime: true,
+        quantity: WORKFLOW_ALARMS_PER_SERVICE * v.workflows,
+        unit: 'alarms',
+        price: 'cloudwatch.alarmMonth',
+        per: 1,
+      },
+    );
   }
+  // History is billed only for blueprints whose detectors ask for it (`historyReadUnitsPerReading` > 0): none of
+  // the built-in ones do, so no history line appears for them. The platform still serves history to a detector
+  // that asks (change-detection.ts), and then it is priced.
+  if (v.historyReads > 0) specs.push(historyLine(profile, design, v));
+  return specs;
+}
+
+/**
+ * Detector history for the blueprints that ask for it: DynamoDB read units (from hourly buckets, or an item per
+ * reading in the naive design), or on Timestream its query minimum. Each history read is a Timestream query holding
+ * 4 TCUs for at least 30 s: queries a few seconds apart keep them busy all month, so a detector that needs history
+ * makes Timestream the dearest line by far (one watching 4% of 1,000 devices at 5 minutes holds ~$1,500 a month of
+ * TCUs): the built-in blueprints keep what they need in their state instead.
+ */
+function historyLine(profile: CostProfile, design: 'platform' | 'naive', v: ServiceVolumes): LineSpec {
+  const a = COST_ASSUMPTIONS;
   if (profile.telemetryStore === 'dynamodb') {
-    specs.push({
+    return {
       service: 'DynamoDB',
       item:
         design === 'naive'
@@ -675,21 +735,17 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
       unit: 'read units',
       price: 'dynamodb.readUnitsPerMillion',
       per: 1e6,
-    });
-  } else if (v.historyReads > 0) {
-    // Each history read is a Timestream query holding 4 TCUs for at least 30 s: queries a few seconds apart keep
-    // them busy all month. A detector that needs history makes Timestream the dearest line by far.
-    const busySeconds = Math.min(a.secondsPerMonth, v.historyReads * a.timestreamMinimumQuerySeconds);
-    specs.push({
-      service: 'Timestream',
-      item: 'service history queries (at least 4 TCUs, 30 s each)',
-      quantity: (busySeconds / 3600) * a.timestreamMinimumTcus,
-      unit: 'TCU-hours',
-      price: 'timestream.queryTcuHour',
-      per: 1,
-    });
+    };
   }
-  return specs;
+  const busySeconds = Math.min(a.secondsPerMonth, v.historyReads * a.timestreamMinimumQuerySeconds);
+  return {
+    service: 'Timestream',
+    item: 'service history queries (at least 4 TCUs, 30 s each)',
+    quantity: (busySeconds / 3600) * a.timestreamMinimumTcus,
+    unit: 'TCU-hours',
+    price: 'timestream.queryTcuHour',
+    per: 1,
+  };
 }
 
 /** GetMetricData metrics the meter requests a month: fast metrics every run, slow ones once an hour. */

@@ -1,10 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
+import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { blueprintNamed } from '../../services/catalogue.js';
-import type { ServiceBlueprint, ServiceContext, WorkflowContext } from '../../services/shared/blueprint.js';
+import {
+  type ServiceBlueprint,
+  type ServiceContext,
+  WORKFLOW_SCHEDULE_SECONDS,
+  type WorkflowContext,
+} from '../../services/shared/blueprint.js';
 import type { DomainEvent } from '../../services/shared/domain-events.js';
 import type { WorkflowPorts } from '../../services/shared/workflow-ports.js';
 import type { Environment } from '../adapters/ports-from-environment.js';
@@ -14,21 +19,29 @@ import {
   workflowPortsFromEnvironment,
 } from '../adapters/workflow-ports-from-environment.js';
 import { deviceTypeSchema } from '../contracts/device-types.js';
-import { DOMAIN_EVENT_SOURCE } from '../contracts/domain-event-bus.js';
+import { DOMAIN_EVENT_SOURCE, WORKFLOW_QUEUE } from '../contracts/domain-event-bus.js';
 import { ENV } from '../contracts/environment.js';
 import { createLogger } from './logger.js';
 
 /**
- * What a workflow function is invoked with: a domain event from the bus (its rule matches the blueprint's event
- * types), or its schedule, either an EventBridge rule's "Scheduled Event" or a Scheduler target's fixed input
- * `{ "kind": "schedule" }`.
+ * What a workflow function is invoked with: a batch from its queue (the bus rule puts each matching domain event
+ * there, one EventBridge event per message body), or its schedule, either a Scheduler target's fixed input
+ * `{ "kind": "schedule" }` or an EventBridge rule's "Scheduled Event". A single domain event, as the bus once
+ * invoked the function directly, is still taken.
  */
-export type WorkflowInvocation = EventBridgeEvent<string, unknown> | { readonly kind: 'schedule' };
+export type WorkflowInvocation = SQSEvent | EventBridgeEvent<string, unknown> | { readonly kind: 'schedule' };
 
-/** An invocation the workflow must not apply: thrown, so the bus retries it and then dead-letters it. */
+/** An event the workflow must not apply: its message fails (retried, then dead-lettered), naming what was wrong. */
 export class RejectedWorkflowEventError extends Error {
   override readonly name = 'RejectedWorkflowEventError';
 }
+
+/**
+ * A record is not started with less time than this left: it is handed back to the queue instead, so a batch slowed
+ * down (DynamoDB throttling at a table's cap) returns its remaining events rather than timing out, which would
+ * hand back every event of the batch, those already applied included.
+ */
+export const RECORD_TIME_RESERVE_MS = 5_000;
 
 /** The domain event contract (services/shared/domain-events.ts) as the bus delivers it in `detail`. */
 const domainEventSchema = z.object({
@@ -54,9 +67,13 @@ export interface ServiceWorkflowHandlerOptions {
 }
 
 /**
- * A service's workflow function: a domain event goes to the blueprint's `onEvent`, a schedule to its
- * `onSchedule`. One log line per invocation says what changed (jobs, alerts, site views, notices), so a replay
- * shows as a line with nothing changed. Errors propagate: the bus retries the event and then dead-letters it.
+ * A service's workflow function. A batch from its queue is applied one event at a time, in order, each through
+ * the blueprint's `onEvent`; an event that is malformed or whose workflow fails is reported as a batch item
+ * failure (the event source mapping has ReportBatchItemFailures on), so only it is retried and, after
+ * {@link WORKFLOW_QUEUE.maxReceiveCount} receives, dead-lettered; the others are done. A schedule goes to
+ * `onSchedule`. One log line per event applied and per scheduled run says what changed (jobs, alerts, site views,
+ * notices), so a replay shows as a line with nothing changed. A scheduled run's (or a single event's) failure
+ * propagates: Lambda retries it and then sends it to the dead-letter queue.
  */
 export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOptions) {
   const { blueprint } = options;
@@ -64,44 +81,156 @@ export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOpti
   let ports: WorkflowPorts | undefined;
   let serviceContext: ServiceContext | undefined;
 
-  return middy(async (invocation: WorkflowInvocation): Promise<void> => {
-    const work = readInvocation(blueprint, invocation);
-    ports ??= options.ports();
+  const workflowContext = (): WorkflowContext => {
     serviceContext ??= options.context();
-    const context: WorkflowContext = { ...serviceContext, now: options.now?.() ?? new Date() };
+    return { ...serviceContext, now: options.now?.() ?? new Date() };
+  };
+
+  const applyEvent = async (event: DomainEvent): Promise<void> => {
+    ports ??= options.ports();
     const recorded = recordChanges(ports);
-    if (work.kind === 'event') {
-      await blueprint.workflow.onEvent(work.event, recorded.ports, context);
-      logger.info('event applied', {
-        service: blueprint.name,
-        eventId: work.event.id,
-        eventType: work.event.type,
-        deviceId: work.event.deviceId,
-        observedAt: work.event.observedAt,
-        ...recorded.changes,
-      });
-      return;
-    }
+    await blueprint.workflow.onEvent(event, recorded.ports, workflowContext());
+    logger.info('event applied', {
+      service: blueprint.name,
+      eventId: event.id,
+      eventType: event.type,
+      deviceId: event.deviceId,
+      observedAt: event.observedAt,
+      ...recorded.changes,
+    });
+  };
+
+  const runSchedule = async (): Promise<void> => {
+    ports ??= options.ports();
+    const recorded = recordChanges(ports);
     if (!blueprint.workflow.onSchedule) {
       logger.info('schedule run', { service: blueprint.name, scheduled: false, ...recorded.changes });
       return;
     }
-    await blueprint.workflow.onSchedule(recorded.ports, context);
+    await blueprint.workflow.onSchedule(recorded.ports, workflowContext());
     logger.info('schedule run', { service: blueprint.name, scheduled: true, ...recorded.changes });
-  }).use(injectLambdaContext(logger));
+  };
+
+  const applyBatch = async (records: readonly SQSRecord[], context: Context): Promise<SQSBatchResponse> => {
+    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+    for (const [index, record] of records.entries()) {
+      if (remainingMs(context) < RECORD_TIME_RESERVE_MS) {
+        const handedBack = records.slice(index).map((r) => r.messageId);
+        logger.warn('out of time; events handed back to the queue unapplied', {
+          service: blueprint.name,
+          messageIds: handedBack,
+        });
+        batchItemFailures.push(...handedBack.map((itemIdentifier) => ({ itemIdentifier })));
+        break;
+      }
+      try {
+        const work = readRecord(blueprint, record);
+        if (work.kind === 'event') {
+          await applyEvent(work.event);
+        } else {
+          logger.warn('a failed scheduled run, redriven from the dead-letter queue: nothing to redo', {
+            service: blueprint.name,
+            messageId: record.messageId,
+            reason: `the schedule runs every ${WORKFLOW_SCHEDULE_MINUTES} minutes and works from the stores`,
+          });
+        }
+      } catch (error) {
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        logRecordFailure(record, error);
+      }
+    }
+    return { batchItemFailures };
+  };
+
+  const logRecordFailure = (record: SQSRecord, error: unknown) => {
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+    const rejected = error instanceof RejectedWorkflowEventError;
+    logger.error(rejected ? 'event rejected' : 'event failed', {
+      service: blueprint.name,
+      messageId: record.messageId,
+      // What was wrong, in words: the message names the field, the source or the detail-type at fault.
+      reason: error instanceof Error ? error.message : String(error),
+      receiveCount,
+      next:
+        receiveCount >= WORKFLOW_QUEUE.maxReceiveCount
+          ? 'moves to the dead-letter queue'
+          : 'retried after the visibility timeout',
+      ...(rejected ? {} : { error: error as Error }),
+    });
+  };
+
+  return middy(
+    async (invocation: WorkflowInvocation, context: Context): Promise<SQSBatchResponse | undefined> => {
+      const work = readInvocation(blueprint, invocation);
+      switch (work.kind) {
+        case 'batch':
+          return applyBatch(work.records, context);
+        case 'event':
+          await applyEvent(work.event);
+          return undefined;
+        case 'schedule':
+          await runSchedule();
+          return undefined;
+      }
+    },
+  ).use(injectLambdaContext(logger));
 }
 
-type Work = { readonly kind: 'event'; readonly event: DomainEvent } | { readonly kind: 'schedule' };
+/** The schedule's period in minutes, for log lines. */
+const WORKFLOW_SCHEDULE_MINUTES = WORKFLOW_SCHEDULE_SECONDS / 60;
+
+/** Time left in this invocation; unbounded when the context cannot tell (a test's or a local caller's). */
+function remainingMs(context: Context | undefined): number {
+  return typeof context?.getRemainingTimeInMillis === 'function'
+    ? context.getRemainingTimeInMillis()
+    : Number.POSITIVE_INFINITY;
+}
+
+type Work =
+  | { readonly kind: 'batch'; readonly records: readonly SQSRecord[] }
+  | { readonly kind: 'event'; readonly event: DomainEvent }
+  | { readonly kind: 'schedule' };
+
+function asObject(value: unknown): Record<string, unknown> {
+  return (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+}
 
 function readInvocation(blueprint: ServiceBlueprint, invocation: WorkflowInvocation): Work {
-  const raw = (typeof invocation === 'object' && invocation !== null ? invocation : {}) as Record<
-    string,
-    unknown
-  >;
+  const raw = asObject(invocation);
   if (raw.kind === 'schedule') return { kind: 'schedule' };
+  if (raw.source === 'aws.events' && raw['detail-type'] === 'Scheduled Event') return { kind: 'schedule' };
+  if (Array.isArray(raw.Records)) return { kind: 'batch', records: raw.Records as SQSRecord[] };
+  return { kind: 'event', event: readDomainEvent(blueprint, raw) };
+}
+
+/**
+ * One queue message: an EventBridge event with a domain event of the blueprint's types, or (after a redrive of
+ * the dead-letter queue, which also holds the schedule's failed invocations) Lambda's record of a failed
+ * scheduled run, which needs nothing redone.
+ */
+function readRecord(
+  blueprint: ServiceBlueprint,
+  record: SQSRecord,
+): { readonly kind: 'event'; readonly event: DomainEvent } | { readonly kind: 'failed-schedule' } {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch (error) {
+    throw new RejectedWorkflowEventError(
+      `message body is not JSON (${(error as Error).message}): ${JSON.stringify(record.body.slice(0, 80))}`,
+    );
+  }
+  const raw = asObject(body);
+  if (asObject(raw.requestPayload).kind === 'schedule' && 'requestContext' in raw) {
+    return { kind: 'failed-schedule' };
+  }
+  return { kind: 'event', event: readDomainEvent(blueprint, raw) };
+}
+
+/** The domain event an EventBridge event carries, checked against the blueprint: source, detail-type, detail. */
+function readDomainEvent(blueprint: ServiceBlueprint, raw: Record<string, unknown>): DomainEvent {
   const source = raw.source;
   const detailType = raw['detail-type'];
-  if (source === 'aws.events' && detailType === 'Scheduled Event') return { kind: 'schedule' };
   if (source !== DOMAIN_EVENT_SOURCE) {
     throw new RejectedWorkflowEventError(
       `${blueprint.name} workflow takes domain events (source ${DOMAIN_EVENT_SOURCE}) or its schedule; ` +
@@ -127,7 +256,7 @@ function readInvocation(blueprint: ServiceBlueprint, invocation: WorkflowInvocat
       `event ${parsed.data.id} has detail-type ${detailType} but detail.type ${parsed.data.type}`,
     );
   }
-  return { kind: 'event', event: parsed.data as DomainEvent };
+  return parsed.data as DomainEvent;
 }
 
 /** What one invocation changed, for its log line: ids only, never readings or summaries. */
@@ -210,7 +339,10 @@ export function serviceWorkflowHandlerFromEnvironment(env: Environment, logger?:
 let deployed: ReturnType<typeof serviceWorkflowHandlerFromEnvironment> | undefined;
 
 /** Resolves the blueprint on the first invocation, so importing this module never needs the environment. */
-export const handler = (invocation: WorkflowInvocation, context: Context): Promise<void> => {
+export const handler = (
+  invocation: WorkflowInvocation,
+  context: Context,
+): Promise<SQSBatchResponse | undefined> => {
   deployed ??= serviceWorkflowHandlerFromEnvironment(process.env);
   return deployed(invocation, context);
 };

@@ -117,9 +117,18 @@ export interface PlatformConfig {
   /** Maximum write units per second of the jobs, alerts and service-sites tables. @default - see {@link serviceCapDefaults} */
   readonly workflowMaxWriteRequestUnits: number;
   /**
+   * Event source mapping maximum concurrency of each service workflow on its queue (SQS allows 2..1000): what
+   * bounds a workflow's cost in the cost statement, however many events the bus carries. The default is the SQS
+   * minimum, for the enrichment's reason (a new account's concurrency quota of 10): workflows run a few times a
+   * day per device, so their queues are nearly always empty and they rarely run at the cap together; a burst waits
+   * in the queue rather than taking the quota. Raise it once the account's quota is raised.
+   * @default 2
+   */
+  readonly workflowMaxConcurrency: number;
+  /**
    * Reserved concurrency per service workflow function. Off by default for the same reason as the enrichment's
-   * (a new account's quota of 10); setting it turns the cost statement's bound on workflows from the event rate
-   * into a concurrency cap. @default - none
+   * (a new account's quota of 10); the event source mapping's maximum concurrency already caps the workflows.
+   * @default - none
    */
   readonly workflowReservedConcurrency?: number;
 }
@@ -128,6 +137,9 @@ const CAP_HEADROOM = 10;
 
 /** The SQS event source mapping minimum; see {@link PlatformConfig.enrichmentMaxConcurrency} for why. */
 const DEFAULT_ENRICHMENT_MAX_CONCURRENCY = 2;
+
+/** The SQS event source mapping minimum; see {@link PlatformConfig.workflowMaxConcurrency} for why. */
+const DEFAULT_WORKFLOW_MAX_CONCURRENCY = 2;
 
 /** The largest API Gateway stage burst this app accepts. */
 const MAX_API_THROTTLE_BURST = 5_000;
@@ -374,6 +386,12 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     1,
     40_000,
   );
+  const workflowMaxConcurrency = reader.integer(
+    'workflowMaxConcurrency',
+    DEFAULT_WORKFLOW_MAX_CONCURRENCY,
+    2,
+    1000,
+  );
   const workflowReservedConcurrency = reader.optionalInteger('workflowReservedConcurrency', 1, 1000);
 
   if (
@@ -437,6 +455,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     serviceStateMaxWriteRequestUnits: serviceStateMaxWriteRequestUnits as number,
     workflowMaxReadRequestUnits: workflowMaxReadRequestUnits as number,
     workflowMaxWriteRequestUnits: workflowMaxWriteRequestUnits as number,
+    workflowMaxConcurrency: workflowMaxConcurrency as number,
     ...(workflowReservedConcurrency === undefined ? {} : { workflowReservedConcurrency }),
   });
 }

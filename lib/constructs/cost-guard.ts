@@ -61,6 +61,8 @@ export interface CostGuardProps {
   readonly records: CostGuardRecords;
   /** Every ingest lane: both rules and queues are metered. */
   readonly lanes: Readonly<Record<Lane, IngestLane>>;
+  /** Queues besides the lanes' whose messages are metered as theirs are (the service workflows' queues). @default - none */
+  readonly queueNames?: readonly string[];
   /** The only lane the guard may switch off (its rule and its consumer). */
   readonly ordinaryLane: IngestLane;
   /**
@@ -135,7 +137,9 @@ export class CostGuard extends Construct {
     // The guard's own functions are not metered (fixed accrual), so the meter reads only the data path.
     const metered: MeteredResources = {
       rules: Object.values(props.lanes).map((lane) => lane.rule.ruleName ?? ''),
-      queues: Object.values(props.lanes).map((lane) => lane.queue.queueName),
+      queues: Object.values(props.lanes)
+        .map((lane) => lane.queue.queueName)
+        .concat(props.queueNames ?? []),
       functions: props.functions.map((fn) => ({
         name: fn.functionName,
         memoryMb: fn.memoryMb,

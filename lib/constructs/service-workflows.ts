@@ -1,5 +1,6 @@
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
@@ -24,14 +25,17 @@ export interface ServiceWorkflowsProps {
   readonly alerts: PlatformAlerts;
   readonly logRetentionDays: number;
   readonly logLevel: LogLevel;
+  /** Event source mapping maximum concurrency of each workflow function on its queue (SQS allows 2..1000). */
+  readonly maxConcurrency: number;
   /** Reserved concurrency per workflow function. @default - none */
   readonly reservedConcurrentExecutions?: number;
 }
 
 /**
  * The service blueprints a deployment runs: one custom EventBridge bus for their domain events, and a
- * {@link ServiceWorkflow} per enabled blueprint on it. Enrichment publishes to the bus ({@link grantPublish},
- * {@link detectionEnvironment}); nothing else does, and nothing here is ever switched by the cost guard.
+ * {@link ServiceWorkflow} per enabled blueprint on it (rule, queue, capped workflow). Enrichment publishes to the
+ * bus ({@link grantPublish}, {@link detectionEnvironment}); nothing else does, and nothing here is ever switched by
+ * the cost guard.
  */
 export class ServiceWorkflows extends Construct {
   readonly bus: EventBus;
@@ -64,11 +68,17 @@ export class ServiceWorkflows extends Construct {
           alerts: props.alerts,
           logRetentionDays: props.logRetentionDays,
           logLevel: props.logLevel,
+          maxConcurrency: props.maxConcurrency,
           ...(props.reservedConcurrentExecutions === undefined
             ? {}
             : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
         }),
     );
+  }
+
+  /** The workflows' queues: the cost guard's meter counts what is sent to them, as it does the lanes'. */
+  get queues(): readonly IQueue[] {
+    return this.workflows.map((workflow) => workflow.queue);
   }
 
   /** The enabled services' names, comma-separated, as `ENABLED_SERVICES` carries them. */

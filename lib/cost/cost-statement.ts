@@ -140,7 +140,7 @@ export function analyseCaps(
     ),
   );
 
-  /** Rules on a custom event bus (those with an `EventBusName`), which invoke their targets per event. */
+  /** Rules on a custom event bus (those with an `EventBusName`), which deliver to their targets per event. */
   const busRules = all.filter((p) => p.type === 'AWS::Events::Rule' && p.props.EventBusName !== undefined);
   const invokedByBus = (functionId: string) =>
     busRules.some((rule) => refersTo(rule.props.Targets, functionId));
@@ -253,13 +253,20 @@ export function analyseCaps(
         }
         if (concurrency !== undefined) {
           const invocations = (concurrency * MONTH_SECONDS) / SHORTEST_INVOCATION_SECONDS;
-          add(
-            reserved !== undefined
-              ? `reserved concurrency ${reserved}`
-              : `event source mapping maximum concurrency ${concurrency}`,
+          const busy =
             (invocations * price('lambda.requestsPerMillion')) / 1e6 +
-              concurrency * memoryGb * MONTH_SECONDS * price('lambda.arm64GbSecond'),
-          );
+            concurrency * memoryGb * MONTH_SECONDS * price('lambda.arm64GbSecond');
+          if (reserved !== undefined) {
+            add(`reserved concurrency ${reserved}`, busy);
+          } else if (schedule) {
+            // The mapping's cap does not hold the schedule's direct invocations: they are added, each to its timeout.
+            add(
+              `event source mapping maximum concurrency ${concurrency} and schedule ${schedule.props.ScheduleExpression}`,
+              busy + lambdaRunUsd(r.props, scheduled()),
+            );
+          } else {
+            add(`event source mapping maximum concurrency ${concurrency}`, busy);
+          }
         } else if (apiInvoked && stageRate > 0) {
           const invocations = stageRate * MONTH_SECONDS;
           add(
@@ -285,20 +292,37 @@ export function analyseCaps(
           break;
         }
         const events = inputs.busEventsPerSecond * MONTH_SECONDS;
-        // Every event invokes one workflow; those without reserved concurrency are bounded only by the events,
-        // each run at most its timeout. The largest of them prices every invocation.
-        const targets = all.filter(
-          (fn) =>
-            fn.type === 'AWS::Lambda::Function' &&
-            num(fn.props.ReservedConcurrentExecutions) === undefined &&
-            busRules.some(
-              (rule) => refersTo(rule.props.EventBusName, r.id) && refersTo(rule.props.Targets, fn.id),
-            ),
-        );
-        const dearest = Math.max(0, ...targets.map((fn) => lambdaRunUsd(fn.props, 1)));
+        // Every event reaches one rule's target. A queue costs its send, a receive each time a consumer takes the
+        // event (at most the queue's maxReceiveCount) and a delete; its consumer is priced on its own line, at its
+        // cap. A function invoked directly without reserved concurrency is bounded only by the events, each run at
+        // most its timeout. The dearest target prices every event.
+        // A target's own ARN only: its dead-letter queue (DeadLetterConfig) takes an event instead, not as well.
+        const targetArns = busRules
+          .filter((rule) => refersTo(rule.props.EventBusName, r.id))
+          .flatMap((rule) => ((rule.props.Targets ?? []) as Props[]).map((target) => target.Arn));
+        const targets = all.filter((t) => targetArns.some((arn) => refersTo(arn, t.id)));
+        const perEvent: number[] = [];
+        for (const target of targets) {
+          if (target.type === 'AWS::SQS::Queue') {
+            const receives = num((target.props.RedrivePolicy as Props | undefined)?.maxReceiveCount);
+            if (receives === undefined) {
+              flag(
+                'queue the event bus delivers to without a redrive policy: nothing bounds how often an event is received',
+                target.id,
+              );
+            } else perEvent.push((1 + receives + 1) * (price('sqs.requestsPerMillion') / 1e6));
+          } else if (
+            target.type === 'AWS::Lambda::Function' &&
+            num(target.props.ReservedConcurrentExecutions) === undefined
+          ) {
+            perEvent.push(lambdaRunUsd(target.props, 1));
+          }
+        }
+        const queued = targets.some((t) => t.type === 'AWS::SQS::Queue');
         add(
-          `at most ${inputs.busEventsPerSecond} events a second (a detector state write each, at its table's cap)`,
-          (events * price('eventbridge.customEventsPerMillion')) / 1e6 + events * dearest,
+          `at most ${inputs.busEventsPerSecond} events a second (a detector state write each, at its table's cap)` +
+            (queued ? ', each queued for its workflow and received at most its maxReceiveCount times' : ''),
+          (events * price('eventbridge.customEventsPerMillion')) / 1e6 + events * Math.max(0, ...perEvent),
         );
         break;
       }

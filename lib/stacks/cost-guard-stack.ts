@@ -49,6 +49,7 @@ export class CostGuardStack extends Stack {
       records: data.costRecords,
       lanes,
       ordinaryLane: lanes[ORDINARY_LANE],
+      queueNames: (platform.services?.queues ?? []).map((queue) => queue.queueName),
       functions: [
         ...Object.values(lanes).map((lane) => metered(lane.enrichment)),
         metered(platform.cityApi.queries),

@@ -56,6 +56,7 @@ export class PlatformStack extends Stack {
         alerts: this.alerts,
         logRetentionDays: config.logRetentionDays,
         logLevel: config.logLevel,
+        maxConcurrency: config.workflowMaxConcurrency,
         ...(config.workflowReservedConcurrency === undefined
           ? {}
           : { reservedConcurrentExecutions: config.workflowReservedConcurrency }),
@@ -109,6 +110,7 @@ export class PlatformStack extends Stack {
           value: workflow.topic.topicArn,
           description: `${blueprint.title}: notices (${blueprint.essential ? 'essential service' : 'ordinary service'})`,
         });
+        new CfnOutput(this, `${id}QueueUrl`, { value: workflow.queue.queueUrl });
         new CfnOutput(this, `${id}DeadLetterQueueName`, { value: workflow.deadLetterQueue.queueName });
       }
       // Which services the cost guard may never hold back, stated where an operator reads the stack.

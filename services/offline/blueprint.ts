@@ -21,9 +21,9 @@ export const OFFLINE_COST: ServiceCostProfile = {
   // From the sweep the active jobs come from one query per run, so only closing reads its job (1, strongly
   // consistent): a mean of 0.5. Events from the bus add an index query and a registry lookup (1).
   readUnitsPerEvent: 0.5,
-  // The sweep reads each device's latest state (strongly consistent BatchGetItem: 1 unit per item under 4 KB)
-  // and its registry entry (about 0.5 KB, read eventually consistent in bulk: 0.5 x 0.5 / 4 = ~0.06).
-  readUnitsPerDevicePerScheduledRun: 1 + (0.5 * 0.5) / 4,
+  // The sweep scans the registry (entries about 0.5 KB) and the latest-state table (items about 0.6 KB),
+  // eventually consistent, billed half a unit per 4 KB read: 0.5 x (0.5 + 0.6) / 4 = ~0.14 per device.
+  readUnitsPerDevicePerScheduledRun: (0.5 * (0.5 + 0.6)) / 4,
 };
 
 /** Offline devices: a device not heard from for too long gets a maintenance job; hearing it again closes it. */

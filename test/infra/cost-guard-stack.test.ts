@@ -130,15 +130,16 @@ describe('CostGuard: the meter and its schedule', () => {
     expect(metered.usageRates.dynamoWriteUnitsPerMessage).toBeGreaterThan(1);
   });
 
-  it('reads as many metrics as the cost model prices (23 a run, 42 more hourly), within one request', () => {
+  it('reads as many metrics as the cost model prices (29 a run, 42 more hourly), within one request', () => {
     const metered = built.built.costGuardStack.guard.metered;
-    // Fast: 2 rules, 2 queues, 1 API, 9 functions x 2. Hourly: 10 tables and 6 indexes x 2, 10 log groups.
-    expect(meterMetricCounts(metered)).toEqual({ perRun: 23, perReconciliation: 42 });
+    // Fast: 2 rules, 2 lane queues and 6 workflow queues, 1 API, 9 functions x 2. Hourly: 10 tables and 6
+    // indexes x 2, 10 log groups.
+    expect(meterMetricCounts(metered)).toEqual({ perRun: 29, perReconciliation: 42 });
     expect(meterMetricCounts(metered)).toEqual(
       meterMetricCounts(nominalMeteredResources('dynamodb', BLUEPRINT_NAMES)),
     );
     expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb', services: serviceLoads() })).toBe(
-      23 * 8_640 + 42 * 720,
+      29 * 8_640 + 42 * 720,
     );
     const timestream = synthesizePlatform(STORE_CONFIGURATIONS.timestream).built;
     expect(meterMetricCounts(timestream.costGuardStack.guard.metered)).toEqual(
@@ -150,6 +151,11 @@ describe('CostGuard: the meter and its schedule', () => {
     const flood = synthesizePlatform({ services: 'flood' }).built;
     const metered = flood.costGuardStack.guard.metered;
     expect(metered.functions).toHaveLength(4);
+    // Both lane queues and the flood workflow's queue (not its dead-letter queue).
+    const queues = metered.queues.map((queue) => json(flood.costGuardStack.resolve(queue)));
+    expect(queues).toHaveLength(3);
+    expect(queues.filter((queue) => /ServicesFloodQueue/.test(queue))).toHaveLength(1);
+    expect(json(queues)).not.toMatch(/DeadLetters/);
     expect(meterMetricCounts(metered)).toEqual(
       meterMetricCounts(nominalMeteredResources('dynamodb', ['flood'])),
     );

@@ -1,8 +1,13 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { servicePattern, WORKFLOW_DELIVERY } from '../../lambdas/contracts/domain-event-bus.js';
+import {
+  BUS_TO_QUEUE_DELIVERY,
+  servicePattern,
+  WORKFLOW_QUEUE,
+} from '../../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
-import { busEventsPerSecond } from '../../lib/cost/cost-statement-writer.js';
+import type { CostStatement } from '../../lib/cost/cost-statement.js';
+import { busEventsPerSecond, writeCostStatement } from '../../lib/cost/cost-statement-writer.js';
 import { BLUEPRINT_NAMES, BLUEPRINTS, blueprintNamed } from '../../services/catalogue.js';
 import { STORE_CONFIGURATIONS, type SynthesizedPlatform, synthesizePlatform } from './platform-app.js';
 
@@ -59,16 +64,50 @@ function rules(template: Template): Resource[] {
   return Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
 }
 
-function ruleOf(template: Template, service: string): Resource {
+/** The queue a service's workflow consumes: the source of its function's event source mapping. */
+function queueOf(template: Template, service: string): string {
   const [fn] = functionOf(template, service);
-  const found = rules(template).filter((rule) => json(rule.Properties.Targets).includes(`"${fn}"`));
-  expect(found, service).toHaveLength(1);
-  return found[0] as Resource;
+  const mappings = Object.values(
+    template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fn } } }),
+  ) as Resource[];
+  expect(mappings, service).toHaveLength(1);
+  const mapping = mappings[0] as Resource;
+  return (mapping.Properties.EventSourceArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+}
+
+function mappingOf(template: Template, service: string): Resource {
+  const [fn] = functionOf(template, service);
+  return Object.values(
+    template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fn } } }),
+  )[0] as Resource;
+}
+
+/** The dead-letter queue of a service's queue (its redrive policy's target). */
+function deadLetterQueueOf(template: Template, service: string): string {
+  const queue = template.findResources('AWS::SQS::Queue')[queueOf(template, service)] as Resource;
+  const redrive = queue.Properties.RedrivePolicy as {
+    deadLetterTargetArn: { 'Fn::GetAtt': [string, string] };
+  };
+  return redrive.deadLetterTargetArn['Fn::GetAtt'][0];
 }
 
 interface RuleTarget {
+  readonly Arn: unknown;
   readonly RetryPolicy: unknown;
   readonly DeadLetterConfig: { readonly Arn: { readonly 'Fn::GetAtt': [string, string] } };
+}
+
+function ruleIdOf(template: Template, service: string): string {
+  const queue = queueOf(template, service);
+  const found = Object.entries(template.findResources('AWS::Events::Rule')).filter(([, rule]) =>
+    json((rule.Properties.Targets as RuleTarget[]).map((t) => t.Arn)).includes(`"${queue}"`),
+  );
+  expect(found, service).toHaveLength(1);
+  return (found[0] as [string, Resource])[0];
+}
+
+function ruleOf(template: Template, service: string): Resource {
+  return template.findResources('AWS::Events::Rule')[ruleIdOf(template, service)] as Resource;
 }
 
 /** The one target of a service's rule. */
@@ -124,16 +163,37 @@ describe('one workflow per enabled blueprint', () => {
   });
 
   it.each(BLUEPRINT_NAMES)(
-    '%s: the bus retries delivery with the contract policy, then dead-letters to its encrypted queue',
+    '%s: the rule puts its events on the encrypted workflow queue, retrying sends, then to the dead-letter queue',
     (name) => {
       const target = targetOf(platform, name);
+      const queue = queueOf(platform, name);
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [queue, 'Arn'] });
       expect(target.RetryPolicy).toEqual({
-        MaximumRetryAttempts: WORKFLOW_DELIVERY.retryAttempts,
-        MaximumEventAgeInSeconds: WORKFLOW_DELIVERY.maxEventAgeSeconds,
+        MaximumRetryAttempts: BUS_TO_QUEUE_DELIVERY.retryAttempts,
+        MaximumEventAgeInSeconds: BUS_TO_QUEUE_DELIVERY.maxEventAgeSeconds,
       });
-      const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
-      const queue = platform.findResources('AWS::SQS::Queue')[dlq] as Resource;
+      // One dead-letter queue per service: what the bus could not queue and what the workflow kept failing.
+      expect(target.DeadLetterConfig.Arn).toEqual({
+        'Fn::GetAtt': [deadLetterQueueOf(platform, name), 'Arn'],
+      });
+    },
+  );
+
+  it.each(BLUEPRINT_NAMES)(
+    '%s: its queue is encrypted, dead-letters after the contract receives and outlives a long outage',
+    (name) => {
+      const queues = platform.findResources('AWS::SQS::Queue');
+      const queue = queues[queueOf(platform, name)] as Resource;
       expect(queue.Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: WORKFLOW_QUEUE.visibilityTimeoutSeconds,
+        MessageRetentionPeriod: 14 * 86_400,
+        RedrivePolicy: { maxReceiveCount: WORKFLOW_QUEUE.maxReceiveCount },
+      });
+      expect(WORKFLOW_QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
+        6 * WORKFLOW_QUEUE.functionTimeoutSeconds,
+      );
+      expect((queues[deadLetterQueueOf(platform, name)] as Resource).Properties).toMatchObject({
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 14 * 86_400,
       });
@@ -141,51 +201,109 @@ describe('one workflow per enabled blueprint', () => {
   );
 
   it.each(BLUEPRINT_NAMES)(
-    "%s: an invocation that keeps failing goes to the same dead-letter queue (Lambda's own retries)",
+    '%s: lets only its own rule send to its queue, over TLS, and nobody else',
+    (name) => {
+      const queue = queueOf(platform, name);
+      const policies = Object.values(
+        platform.findResources('AWS::SQS::QueuePolicy', { Properties: { Queues: [{ Ref: queue }] } }),
+      ) as Resource[];
+      expect(policies).toHaveLength(1);
+      const policy = policies[0] as Resource;
+      const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] })
+        .Statement;
+      const allows = statements.filter((statement) => statement.Effect === 'Allow');
+      expect(allows).toEqual([
+        expect.objectContaining({
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: expect.arrayContaining(['sqs:SendMessage']),
+          Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleIdOf(platform, name), 'Arn'] } } },
+        }),
+      ]);
+      expect(json(allows)).not.toMatch(/sqs:\*|ReceiveMessage|DeleteMessage/);
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    },
+  );
+
+  it.each(BLUEPRINT_NAMES)(
+    '%s: the workflow consumes its queue in batches of 10, capped by the mapping, reporting failed events alone',
+    (name) => {
+      expect(mappingOf(platform, name).Properties).toMatchObject({
+        BatchSize: WORKFLOW_QUEUE.batchSize,
+        MaximumBatchingWindowInSeconds: WORKFLOW_QUEUE.maxBatchingWindowSeconds,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 2 },
+      });
+      expect(WORKFLOW_QUEUE.batchSize).toBe(10);
+    },
+  );
+
+  it('caps every workflow at config workflowMaxConcurrency, and refuses a cap SQS does not allow', () => {
+    const raised = synthesizePlatform({ services: 'flood,waste', workflowMaxConcurrency: '5' }).platform;
+    for (const name of ['flood', 'waste']) {
+      expect(mappingOf(raised, name).Properties.ScalingConfig).toEqual({ MaximumConcurrency: 5 });
+    }
+    expect(() => synthesizePlatform({ services: 'flood', workflowMaxConcurrency: '1' })).toThrow(
+      "Invalid config 'workflowMaxConcurrency': got '1'; allowed: an integer from 2 to 1000",
+    );
+  });
+
+  it.each(BLUEPRINT_NAMES)(
+    '%s: may consume its own queue only, and send to its dead-letter queue only',
     (name) => {
       const [fn] = functionOf(platform, name);
-      const target = targetOf(platform, name);
-      platform.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-        FunctionName: { Ref: fn },
-        MaximumRetryAttempts: 2,
-        MaximumEventAgeInSeconds: WORKFLOW_DELIVERY.maxEventAgeSeconds,
-        DestinationConfig: { OnFailure: { Destination: target.DeadLetterConfig.Arn } },
+      const statements = statementsOf(platform, roleOf(platform, fn)).filter((s) =>
+        json(s.Action).includes('sqs:'),
+      );
+      const queue = queueOf(platform, name);
+      const dlq = deadLetterQueueOf(platform, name);
+      const consume = statements.filter((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
+      expect(consume.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queue, 'Arn'] }]);
+      for (const statement of statements) {
+        expect([{ 'Fn::GetAtt': [queue, 'Arn'] }, { 'Fn::GetAtt': [dlq, 'Arn'] }]).toContainEqual(
+          statement.Resource,
+        );
+      }
+    },
+  );
+
+  it.each(BLUEPRINT_NAMES)(
+    '%s: alarms on its dead letters and on a backlog, to the platform alarm topic',
+    (name) => {
+      const alarmsOn = (metric: string, queue: string) =>
+        Object.values(
+          platform.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } }),
+        ).filter((alarm) => json(alarm.Properties.Dimensions).includes(`"${queue}"`));
+      const topic = Object.keys(
+        platform.findResources('AWS::SNS::Topic', {
+          Properties: { DisplayName: 'Civic IoT platform alarms' },
+        }),
+      )[0];
+      const deadLetters = alarmsOn('ApproximateNumberOfMessagesVisible', deadLetterQueueOf(platform, name));
+      expect(deadLetters).toHaveLength(1);
+      expect(deadLetters[0]?.Properties).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [{ Ref: topic }],
+      });
+      const backlog = alarmsOn('ApproximateAgeOfOldestMessage', queueOf(platform, name));
+      expect(backlog).toHaveLength(1);
+      expect(backlog[0]?.Properties).toMatchObject({
+        Threshold: 15 * 60,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [{ Ref: topic }],
       });
     },
   );
 
-  it.each(BLUEPRINT_NAMES)('%s: alarms on its dead letters, to the platform alarm topic', (name) => {
-    const target = targetOf(platform, name);
-    const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
-    const alarms = Object.values(
-      platform.findResources('AWS::CloudWatch::Alarm', {
-        Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' },
+  it('lets the bus invoke no function: events reach the workflows only through their queues', () => {
+    expect(
+      platform.findResources('AWS::Lambda::Permission', {
+        Properties: { Principal: 'events.amazonaws.com' },
       }),
-    ).filter((alarm) => json(alarm.Properties.Dimensions).includes(`"${dlq}"`));
-    expect(alarms).toHaveLength(1);
-    const topic = Object.keys(
-      platform.findResources('AWS::SNS::Topic', { Properties: { DisplayName: 'Civic IoT platform alarms' } }),
-    )[0];
-    expect(alarms[0]?.Properties).toMatchObject({
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      AlarmActions: [{ Ref: topic }],
-    });
-  });
-
-  it('lets the bus invoke each workflow only from its own rule', () => {
-    for (const name of BLUEPRINT_NAMES) {
-      const [fn] = functionOf(platform, name);
-      const permissions = Object.values(
-        platform.findResources('AWS::Lambda::Permission', {
-          Properties: { Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] } },
-        }),
-      );
-      expect(permissions, name).toHaveLength(1);
-      expect(json(permissions[0]?.Properties.SourceArn)).toMatch(
-        /"Fn::GetAtt":\["Services\w+Rule\w+","Arn"\]/,
-      );
-    }
+    ).toEqual({});
   });
 });
 
@@ -202,6 +320,29 @@ describe('workflow schedules', () => {
       const [fn] = functionOf(platform, name);
       expect(json(schedules)).not.toContain(`"${fn}"`);
     }
+  });
+
+  it.each(scheduled)(
+    "%s: a scheduled run that keeps failing goes to the service's dead-letter queue (Lambda's own retries)",
+    (name) => {
+      const [fn] = functionOf(platform, name);
+      platform.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fn },
+        MaximumRetryAttempts: 2,
+        // A run older than the schedule's period is superseded by the next one.
+        MaximumEventAgeInSeconds: 300,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [deadLetterQueueOf(platform, name), 'Arn'] } },
+        },
+      });
+    },
+  );
+
+  it.each(unscheduled)('%s: nothing invokes it asynchronously, so it has no async invoke config', (name) => {
+    const [fn] = functionOf(platform, name);
+    expect(
+      platform.findResources('AWS::Lambda::EventInvokeConfig', { Properties: { FunctionName: { Ref: fn } } }),
+    ).toEqual({});
   });
 
   it.each(scheduled)('%s runs every 5 minutes with the input {"kind":"schedule"}', (name) => {
@@ -504,6 +645,48 @@ describe('the city API and the service records', () => {
     );
     expect(paths).toEqual(expect.arrayContaining(['flood', 'gauges']));
     expect(paths).not.toContain('parking');
+  });
+});
+
+describe('cost statement: the workflows are bounded by their mappings', () => {
+  const statementOf = (synthesized: SynthesizedPlatform) =>
+    writeCostStatement(synthesized.built.app, synthesized.built.config).statement;
+  const workflowLines = (statement: CostStatement) =>
+    statement.worstCaseLines.filter((line) => /Services\w+WorkflowFunction/.test(line.resource));
+
+  it('prices each workflow at its maximum concurrency (and its schedule), not at the events the bus can carry', () => {
+    const statement = statementOf(all);
+    expect(statement.uncapped).toEqual([]);
+    const lines = workflowLines(statement);
+    expect(lines).toHaveLength(BLUEPRINT_NAMES.length);
+    for (const line of lines) {
+      expect(line.cap).toMatch(
+        /^event source mapping maximum concurrency 2( and schedule rate\(5 minutes\))?$/,
+      );
+      // Two instances busy all month at 256 MB, plus 8,640 scheduled runs to their timeout: under $30 each.
+      expect(line.worstMonthlyUsd).toBeLessThan(30);
+    }
+  });
+
+  it('keeps the worst case at the defaults under $5,000 (it was about $30,000 when the bus invoked them)', () => {
+    const statement = statementOf(all);
+    expect(statement.worstCaseUsd).toBeLessThan(5_000);
+    // The bus line is the events and their SQS requests only: no workflow run is priced per event any more.
+    const bus = statement.worstCaseLines.find((line) => line.type === 'AWS::Events::EventBus');
+    expect(bus?.cap).toMatch(/received at most its maxReceiveCount times$/);
+    expect(bus?.worstMonthlyUsd).toBeLessThan(1_100);
+  });
+
+  it('follows config workflowMaxConcurrency: twice the cap, about twice the bound', () => {
+    const [two] = workflowLines(statementOf(floodOnly));
+    const [four] = workflowLines(
+      statementOf(synthesizePlatform({ services: 'flood', workflowMaxConcurrency: '4' })),
+    );
+    expect(four?.cap).toMatch(/^event source mapping maximum concurrency 4 and schedule/);
+    // The schedule's runs are the same in both; the capped part doubles.
+    const schedule = 2 * (two?.worstMonthlyUsd ?? 0) - (four?.worstMonthlyUsd ?? 0);
+    expect(schedule).toBeGreaterThan(0);
+    expect(schedule).toBeLessThan(1);
   });
 });
 

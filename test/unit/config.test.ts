@@ -42,6 +42,8 @@ describe('loadPlatformConfig defaults', () => {
     // The SQS minimum: two lanes take 4 of a new account's 10 concurrent executions, leaving room for the API.
     ['enrichmentMaxConcurrency', 2],
     ['enrichmentReservedConcurrency', undefined],
+    // Also the SQS minimum: the workflows' queues are nearly always empty, and a burst waits in them.
+    ['workflowMaxConcurrency', 2],
     ['monthlyCeilingUsd', undefined],
     // From the load profile: 1,000 devices every 300 s, 10,000 API requests a day (see capDefaults).
     ['telemetryMaxWriteRequestUnits', 67],
@@ -101,6 +103,8 @@ describe('loadPlatformConfig parses -c strings', () => {
     ['apiThrottleRateLimit', '20', 20],
     ['monthlyCeilingUsd', '120.5', 120.5],
     ['enrichmentReservedConcurrency', '4', 4],
+    ['workflowMaxConcurrency', '5', 5],
+    ['workflowMaxConcurrency', 1000, 1000],
     ['logRetentionDays', '365', 365],
     ['essentialDeviceTypes', 'water-level, traffic-flow', ['water-level', 'traffic-flow']],
     ['essentialDeviceTypes', ['parking-spot'], ['parking-spot']],
@@ -187,6 +191,13 @@ describe('loadPlatformConfig rejects bad values', () => {
       "Invalid config 'enrichmentMaxConcurrency': got '1'; allowed: an integer from 2 to 1000",
     ],
     ['enrichmentMaxConcurrency', '1001', "Invalid config 'enrichmentMaxConcurrency': got '1001'"],
+    [
+      'workflowMaxConcurrency',
+      '1',
+      "Invalid config 'workflowMaxConcurrency': got '1'; allowed: an integer from 2 to 1000",
+    ],
+    ['workflowMaxConcurrency', '1001', "Invalid config 'workflowMaxConcurrency': got '1001'"],
+    ['workflowMaxConcurrency', '2.5', "Invalid config 'workflowMaxConcurrency': got '2.5'"],
     [
       'enrichmentReservedConcurrency',
       '0',

@@ -298,6 +298,83 @@ describe('analyseCaps: the services bus and its workflows', () => {
     expect(uncapped.find((u) => u.resource === 'Bus')?.problem).toMatch(/busEventsPerSecond/);
   });
 
+  /** The deployed shape: the rule puts events on a queue (a DLQ of its own), a capped mapping feeds the workflow. */
+  const queued = (redrive: Record<string, unknown> | undefined): Record<string, Template> => ({
+    Platform: {
+      Resources: {
+        Bus: { Type: 'AWS::Events::EventBus', Properties: { Name: 'civic-iot-dev-services' } },
+        FloodQueue: {
+          Type: 'AWS::SQS::Queue',
+          Properties: redrive ? { RedrivePolicy: redrive } : {},
+        },
+        FloodDeadLetters: { Type: 'AWS::SQS::Queue', Properties: {} },
+        FloodRule: {
+          Type: 'AWS::Events::Rule',
+          Properties: {
+            EventBusName: { Ref: 'Bus' },
+            Targets: [
+              {
+                Arn: { 'Fn::GetAtt': ['FloodQueue', 'Arn'] },
+                Id: 'Target0',
+                DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['FloodDeadLetters', 'Arn'] } },
+              },
+            ],
+          },
+        },
+        Flood: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 256, Timeout: 30 } },
+        FloodMapping: {
+          Type: 'AWS::Lambda::EventSourceMapping',
+          Properties: {
+            FunctionName: { Ref: 'Flood' },
+            EventSourceArn: { 'Fn::GetAtt': ['FloodQueue', 'Arn'] },
+            ScalingConfig: { MaximumConcurrency: 2 },
+          },
+        },
+        FloodSchedule: {
+          Type: 'AWS::Scheduler::Schedule',
+          Properties: {
+            ScheduleExpression: 'rate(5 minutes)',
+            Target: { Arn: { 'Fn::GetAtt': ['Flood', 'Arn'] } },
+          },
+        },
+      },
+    },
+  });
+  const redrive = { deadLetterTargetArn: { 'Fn::GetAtt': ['FloodDeadLetters', 'Arn'] }, maxReceiveCount: 5 };
+
+  it('prices a bus that queues its events by the SQS requests each can cause: a send, 5 receives, a delete', () => {
+    const { lines, uncapped } = analyseCaps(queued(redrive), { ...inputs, busEventsPerSecond: 10 });
+    expect(uncapped).toEqual([]);
+    const bus = lines.find((l) => l.resource === 'Bus');
+    expect(bus?.cap).toMatch(/each queued for its workflow and received at most its maxReceiveCount times$/);
+    const events = 10 * 2_592_000;
+    // $1.00 per million events, $0.40 per million SQS requests; no Lambda run on the bus line any more.
+    expect(bus?.worstMonthlyUsd).toBeCloseTo((events * 1.0) / 1e6 + (events * 7 * 0.4) / 1e6, 6);
+  });
+
+  it('bounds a queue-fed workflow by its mapping concurrency, whatever the events, plus its direct schedule', () => {
+    const at = (busEventsPerSecond: number) =>
+      analyseCaps(queued(redrive), { ...inputs, busEventsPerSecond }).lines.find(
+        (l) => l.resource === 'Flood',
+      );
+    const flood = at(10);
+    expect(flood?.cap).toBe('event source mapping maximum concurrency 2 and schedule rate(5 minutes)');
+    // Two instances busy all month (invocations of at least 0.1 s), and the 8,640 runs of the schedule to 30 s.
+    const busy = ((2 * 2_592_000) / 0.1) * 0.2e-6 + 2 * 0.25 * 2_592_000 * 0.0000133334;
+    expect(flood?.worstMonthlyUsd).toBeCloseTo(busy + 8_640 * lambdaRun(0.25, 30), 6);
+    expect(at(10_000)?.worstMonthlyUsd).toBe(flood?.worstMonthlyUsd);
+  });
+
+  it("reports a queue the bus feeds without a redrive policy, and never counts the rule's DLQ as a target", () => {
+    const { uncapped } = analyseCaps(queued(undefined), { ...inputs, busEventsPerSecond: 10 });
+    expect(uncapped).toEqual([
+      expect.objectContaining({
+        resource: 'FloodQueue',
+        problem: expect.stringMatching(/without a redrive policy/),
+      }),
+    ]);
+  });
+
   it('bounds a workflow with reserved concurrency by it, and leaves its runs off the bus line', () => {
     const reserved: Record<string, Template> = {
       Platform: {

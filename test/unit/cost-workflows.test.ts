@@ -140,14 +140,39 @@ describe('service lines in the estimates', () => {
     );
   });
 
-  it('adds a dead-letter alarm per workflow to the platform', () => {
-    expect(line(platform, 'workflow dead-letter alarms')?.quantity).toBe(1);
+  it('adds a dead-letter and a backlog alarm per workflow to the platform', () => {
+    expect(line(platform, 'workflow alarms (dead letters, backlog)')?.quantity).toBe(2);
+  });
+
+  it("prices each workflow queue's requests: a send per event, a receive and a delete per batch, idle polls", () => {
+    // 60,000 events a month are 0.023 a second: each batching window of 1 s holds one, so a batch each.
+    const v = serviceVolumes(profile);
+    expect(v.eventBatches).toBeCloseTo(60_000, 6);
+    expect(v.workflowQueueRequests).toBeCloseTo(60_000 * 3 + 5 * 3 * 43_200, 6);
+    const sqs = line(platform, 'workflow queues: send, receive, delete, idle polls');
+    expect(sqs).toMatchObject({ quantity: v.workflowQueueRequests, unitPriceUsd: 0.4 });
+    // Not clock-driven: the meter reads what is sent to the workflow queues, as it does the lanes'.
+    expect(platform.lines.find((l) => l.item.startsWith('workflow queues'))?.overTime).toBeUndefined();
+    expect(line(naive, 'workflow queues: send, receive, delete, idle polls')).toBeUndefined();
+  });
+
+  it('batches busy queues: 36 events a second fill a 1-second window up to the batch of 10', () => {
+    const busy: ServiceLoad = { ...GAUGES, cost: { ...GAUGES.cost, eventsPerDevicePerDay: 6_220.8 } };
+    const v = serviceVolumes({ ...profile, services: [busy] });
+    // 500 gauges x 6,220.8 events a day = 36 a second: 93,312,000 a month in batches of 10.
+    expect(v.events).toBeCloseTo(93_312_000, 3);
+    expect(v.eventBatches).toBeCloseTo(9_331_200, 3);
+    expect(v.workflowInvocations).toBeCloseTo(9_331_200 + 8_640, 3);
+    expect(serviceVolumes({ ...profile, services: [busy] }, 'naive').workflowInvocations).toBeCloseTo(
+      93_312_000 + 8_640,
+      3,
+    );
   });
 
   it('accrues the clock-driven and unmetered lines by the day (events, schedules, notices, alarms)', () => {
     const without = dailyFixedAccrualUsd(estimatePlatform({ ...base, fleetMix: HALF_GAUGES }, prices));
     const overTime = platform.lines
-      .filter((l) => l.overTime && /events|schedules|notifications|dead-letter/.test(l.item))
+      .filter((l) => l.overTime && /events|schedules|notifications|workflow alarms/.test(l.item))
       .reduce((sum, l) => sum + l.monthlyUsd, 0);
     expect(overTime).toBeGreaterThan(0);
     // The meter's GetMetricData grows too (a workflow function and its log group more).
@@ -166,6 +191,24 @@ describe('service lines in the estimates', () => {
     const queries = line(timestream, 'service history queries (at least 4 TCUs, 30 s each)');
     expect(queries?.quantity).toBe(720 * 4);
     expect(line(timestream, 'service history reads (hourly buckets)')).toBeUndefined();
+  });
+
+  it('charges history only for services that ask for it: none on either store when no service does', () => {
+    const noHistory: ServiceLoad = { ...GAUGES, cost: { ...GAUGES.cost, historyReadUnitsPerReading: 0 } };
+    for (const telemetryStore of ['dynamodb', 'timestream'] as const) {
+      for (const estimate of [estimatePlatform, estimateNaive]) {
+        const result = estimate({ ...profile, telemetryStore, services: [noHistory] }, prices);
+        expect(result.lines.filter((l) => /history/.test(l.item)).map((l) => l.item)).toEqual([]);
+      }
+    }
+  });
+
+  it('the built-in blueprints read no history, so the Timestream store adds no query line for them', () => {
+    const loads = serviceLoads(BLUEPRINT_NAMES);
+    expect(loads.filter((l) => l.cost.historyReadUnitsPerReading > 0).map((l) => l.name)).toEqual([]);
+    const timestream = estimatePlatform({ ...base, telemetryStore: 'timestream', services: loads }, prices);
+    expect(timestream.lines.filter((l) => l.unit === 'TCU-hours' || /history/.test(l.item))).toEqual([]);
+    expect(serviceVolumes({ ...base, services: loads }).historyReads).toBe(0);
   });
 });
 

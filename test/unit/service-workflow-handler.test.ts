@@ -1,10 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
+import type { Context, EventBridgeEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { DOMAIN_EVENT_SOURCE } from '../../lambdas/contracts/domain-event-bus.js';
+import { DOMAIN_EVENT_SOURCE, WORKFLOW_QUEUE } from '../../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import {
   createServiceWorkflowHandler,
+  RECORD_TIME_RESERVE_MS,
   RejectedWorkflowEventError,
   serviceWorkflowHandlerFromEnvironment,
 } from '../../lambdas/handlers/service-workflow.js';
@@ -37,6 +38,36 @@ function busEvent(detail: unknown, detailType = 'waste.full'): EventBridgeEvent<
     detail,
   };
 }
+
+/** A queue message as the event source mapping delivers it: the bus's EventBridge event as its body. */
+function sqsRecord(body: string, messageId: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `handle-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(NOW.getTime()),
+      SenderId: 'AIDAEVENTBRIDGE',
+      ApproximateFirstReceiveTimestamp: String(NOW.getTime()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-2:111122223333:waste-workflow-queue',
+    awsRegion: 'eu-west-2',
+  };
+}
+
+const batchOf = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+/** The domain event `full` for another bin, so each event of a batch opens its own job. */
+const fullBin = (deviceId: string): DomainEvent =>
+  domainEvent(
+    'waste.full',
+    point('waste-container', { fillingLevel: 0.85 }, at(0), { deviceId, ward: 'E05000001' }),
+    { fillingLevel: 0.85, threshold: 0.8 },
+  );
 
 /** A small workflow: a full bin opens a collection job; the schedule raises and ticks a test alert. */
 function testBlueprint(workflow: Partial<ServiceWorkflow> = {}): ServiceBlueprint {
@@ -86,6 +117,8 @@ function setUp(blueprint = testBlueprint()) {
   const ports = inMemoryWorkflowPorts();
   const logger = new Logger({ serviceName: 'waste-workflow' });
   const info = vi.spyOn(logger, 'info');
+  const warn = vi.spyOn(logger, 'warn');
+  const error = vi.spyOn(logger, 'error');
   const makePorts = vi.fn(() => ports);
   const makeContext = vi.fn(() => ({ timeScale: 60, settings: { fullThreshold: 0.75 } }));
   const handler = createServiceWorkflowHandler({
@@ -95,10 +128,10 @@ function setUp(blueprint = testBlueprint()) {
     now: () => NOW,
     logger,
   });
-  return { ports, info, makePorts, makeContext, handler };
+  return { ports, info, warn, error, makePorts, makeContext, handler };
 }
 
-describe('service workflow handler: domain events', () => {
+describe('service workflow handler: a single domain event (the bus invoking it directly)', () => {
   it("applies an event of the blueprint's types and logs what changed; a replay logs that nothing did", async () => {
     const seen: { event: DomainEvent; context: WorkflowContext }[] = [];
     const base = testBlueprint();
@@ -191,6 +224,162 @@ describe('service workflow handler: domain events', () => {
       }),
     );
     await expect(handler(busEvent(full), lambdaContext)).rejects.toThrow('table unavailable');
+  });
+});
+
+describe('service workflow handler: a batch from its queue', () => {
+  it('applies every event in order, one at a time, with one log line each, and reports no failure', async () => {
+    const order: string[] = [];
+    let running = 0;
+    const base = testBlueprint();
+    const { ports, info, handler } = setUp(
+      testBlueprint({
+        onEvent: async (event, workflowPorts, context) => {
+          running += 1;
+          expect(running).toBe(1);
+          order.push(event.deviceId);
+          // The first event is the slowest: a concurrent second would start before it ends.
+          await new Promise((resolve) => setTimeout(resolve, event.deviceId === 'bin-a' ? 20 : 1));
+          await base.workflow.onEvent(event, workflowPorts, context);
+          running -= 1;
+        },
+      }),
+    );
+    const bins = ['bin-a', 'bin-b', 'bin-c'];
+    const batch = batchOf(
+      ...bins.map((bin, i) => sqsRecord(JSON.stringify(busEvent(fullBin(bin))), `m-${i}`)),
+    );
+    expect(await handler(batch, lambdaContext)).toEqual({ batchItemFailures: [] });
+    expect(order).toEqual(bins);
+    expect(ports.jobs.jobs.size).toBe(3);
+    expect(info).toHaveBeenCalledTimes(3);
+    expect(
+      info.mock.calls.map(([message, fields]) => [message, (fields as { deviceId: string }).deviceId]),
+    ).toEqual(bins.map((bin) => ['event applied', bin]));
+  });
+
+  it('fails a malformed record alone, logging what was wrong with it, and applies the rest', async () => {
+    const { ports, error, handler } = setUp();
+    const batch = batchOf(
+      sqsRecord(JSON.stringify(busEvent(fullBin('bin-a'))), 'good-1'),
+      sqsRecord('{"source": "civic-iot.services", ', 'not-json'),
+      sqsRecord(JSON.stringify({ ...busEvent(full), source: 'aws.s3' }), 'wrong-source'),
+      sqsRecord(JSON.stringify(busEvent({ ...full, type: 'waste.lost' }, 'waste.lost')), 'unknown-type'),
+      sqsRecord(JSON.stringify(busEvent({ ...full, observedAt: 'yesterday' })), 'invalid-detail'),
+      sqsRecord(JSON.stringify(busEvent(fullBin('bin-b'))), 'good-2'),
+    );
+    const response = await handler(batch, lambdaContext);
+    expect(response?.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      'not-json',
+      'wrong-source',
+      'unknown-type',
+      'invalid-detail',
+    ]);
+    expect([...ports.jobs.jobs.values()].map((job) => job.deviceId).sort()).toEqual(['bin-a', 'bin-b']);
+    const reasons = Object.fromEntries(
+      error.mock.calls.map(([message, fields]) => {
+        const { messageId, reason } = fields as { messageId: string; reason: string };
+        expect(message).toBe('event rejected');
+        return [messageId, reason];
+      }),
+    );
+    expect(reasons['not-json']).toMatch(/^message body is not JSON/);
+    expect(reasons['wrong-source']).toMatch(/got source "aws\.s3"/);
+    expect(reasons['unknown-type']).toMatch(/does not handle detail-type "waste\.lost"/);
+    expect(reasons['invalid-detail']).toMatch(/malformed waste\.full event: detail\.observedAt/);
+  });
+
+  it('fails only the record whose workflow failed, and says it goes to the DLQ on its last receive', async () => {
+    const base = testBlueprint();
+    const { ports, error, handler } = setUp(
+      testBlueprint({
+        onEvent: async (event, workflowPorts, context) => {
+          if (event.deviceId === 'bin-b') throw new Error('table unavailable');
+          await base.workflow.onEvent(event, workflowPorts, context);
+        },
+      }),
+    );
+    const failing = JSON.stringify(busEvent(fullBin('bin-b')));
+    const batch = batchOf(
+      sqsRecord(failing, 'first-try', 1),
+      sqsRecord(JSON.stringify(busEvent(fullBin('bin-c'))), 'fine'),
+      sqsRecord(failing, 'last-try', WORKFLOW_QUEUE.maxReceiveCount),
+    );
+    const response = await handler(batch, lambdaContext);
+    expect(response?.batchItemFailures).toEqual([
+      { itemIdentifier: 'first-try' },
+      { itemIdentifier: 'last-try' },
+    ]);
+    expect([...ports.jobs.jobs.values()].map((job) => job.deviceId)).toEqual(['bin-c']);
+    expect(error).toHaveBeenCalledWith(
+      'event failed',
+      expect.objectContaining({
+        messageId: 'first-try',
+        reason: 'table unavailable',
+        receiveCount: 1,
+        next: 'retried after the visibility timeout',
+      }),
+    );
+    expect(error).toHaveBeenCalledWith(
+      'event failed',
+      expect.objectContaining({ messageId: 'last-try', next: 'moves to the dead-letter queue' }),
+    );
+  });
+
+  it('hands back the events it has no time left for, rather than time out on the whole batch', async () => {
+    // Each event takes 16 s of the invocation's time here (DynamoDB throttling, say).
+    let remaining = 20_000;
+    const context = { ...lambdaContext, getRemainingTimeInMillis: () => remaining } as Context;
+    const base = testBlueprint();
+    const slow = setUp(
+      testBlueprint({
+        onEvent: async (event, workflowPorts, workflowContext) => {
+          await base.workflow.onEvent(event, workflowPorts, workflowContext);
+          remaining -= 16_000;
+        },
+      }),
+    );
+    const batch = batchOf(
+      ...['bin-a', 'bin-b', 'bin-c'].map((bin) => sqsRecord(JSON.stringify(busEvent(fullBin(bin))), bin)),
+    );
+    const response = await slow.handler(batch, context);
+    expect(remaining).toBeLessThan(RECORD_TIME_RESERVE_MS);
+    expect(response?.batchItemFailures).toEqual([{ itemIdentifier: 'bin-b' }, { itemIdentifier: 'bin-c' }]);
+    expect([...slow.ports.jobs.jobs.values()].map((job) => job.deviceId)).toEqual(['bin-a']);
+    expect(slow.warn).toHaveBeenCalledWith(
+      'out of time; events handed back to the queue unapplied',
+      expect.objectContaining({ messageIds: ['bin-b', 'bin-c'] }),
+    );
+    // With time to spare, the same batch is applied whole.
+    const { ports, warn, handler } = setUp();
+    const ample = { ...lambdaContext, getRemainingTimeInMillis: () => 60_000 } as Context;
+    expect(await handler(batch, ample)).toEqual({ batchItemFailures: [] });
+    expect(ports.jobs.jobs.size).toBe(3);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('acknowledges a failed scheduled run redriven from the dead-letter queue, with a warning, and runs nothing', async () => {
+    const { ports, warn, handler } = setUp();
+    // What Lambda's on-failure destination records for an asynchronous invocation that kept failing.
+    const destinationRecord = {
+      version: '1.0',
+      timestamp: NOW.toISOString(),
+      requestContext: { requestId: 'r-1', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { kind: 'schedule' },
+      responseContext: { statusCode: 200, functionError: 'Unhandled' },
+      responsePayload: { errorMessage: 'table unavailable' },
+    };
+    const response = await handler(
+      batchOf(sqsRecord(JSON.stringify(destinationRecord), 'dlq-1')),
+      lambdaContext,
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ports.notifier.sent).toEqual([]);
+    expect(ports.alerts.incidents.size).toBe(0);
+    expect(warn).toHaveBeenCalledWith(
+      'a failed scheduled run, redriven from the dead-letter queue: nothing to redo',
+      expect.objectContaining({ messageId: 'dlq-1' }),
+    );
   });
 });
 
