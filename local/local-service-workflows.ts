@@ -7,7 +7,12 @@ import { DynamoDbLatestState } from '../lambdas/adapters/dynamodb-latest-state.j
 import { DynamoDbDeviceFleet } from '../lambdas/adapters/dynamodb-service-records.js';
 import { documentClient, type Environment, tableName } from '../lambdas/adapters/ports-from-environment.js';
 import { serviceRecordsFromEnvironment } from '../lambdas/adapters/workflow-ports-from-environment.js';
-import { servicePattern } from '../lambdas/contracts/domain-event-bus.js';
+import {
+  servicePattern,
+  type WorkflowLane,
+  workflowLaneOf,
+  workflowLanesOf,
+} from '../lambdas/contracts/domain-event-bus.js';
 import type { ServiceQueryPorts } from '../lambdas/domain/service-queries.js';
 import {
   createServiceWorkflowHandler,
@@ -18,7 +23,7 @@ import type { ServiceNotifier, WorkflowPorts } from '../services/shared/workflow
 import { LocalEventBus, type LocalQueueMessages } from './local-event-bus.js';
 import type { SqsBatchHandler } from './queue-consumer.js';
 
-/** A workflow handler as this runtime calls it: SQS batches from its queue, or its schedule. */
+/** A workflow lane's handler as this runtime calls it: SQS batches from its queue, or its schedule. */
 type WorkflowHandler = (
   invocation: WorkflowInvocation,
   context: Context,
@@ -69,11 +74,11 @@ export interface LocalServiceWorkflowsOptions {
   readonly log: (line: string) => void;
   /** Told of each workflow invocation's duration (a batch of events or a scheduled run), for the usage meter. */
   readonly onInvocation?: (durationMs: number) => void;
-  /** Told of the messages the workflow queues sent, received and deleted, for the usage meter. */
+  /** Told of the messages the workflow lanes' queues sent, received and deleted, for the usage meter. */
   readonly onQueueMessages?: (messages: LocalQueueMessages) => void;
   /**
-   * Batches of one service's queue processed at once: config `workflowMaxConcurrency`, as the deployed event
-   * source mapping's maximum concurrency. @default 2
+   * Batches of one workflow lane's queue processed at once: config `workflowMaxConcurrency`, as the deployed
+   * event source mapping's maximum concurrency. @default 2
    */
   readonly maxConcurrency?: number;
   /** Real milliseconds between scheduled runs. @default WORKFLOW_SCHEDULE_SECONDS / timeScale, at least 250 ms */
@@ -81,22 +86,24 @@ export interface LocalServiceWorkflowsOptions {
 }
 
 /**
- * The service workflows as deployed, in this process: the local event bus with one rule and queue per enabled
- * blueprint (the same patterns as the CDK rules), the same workflow handler per service taking SQS batches from its
- * queue, the schedule that drives alert cool-downs, offline sweeps and the daily round, and notifications to a log
- * instead of SNS.
+ * The service workflows as deployed, in this process: the local event bus with one rule per enabled blueprint (the
+ * same patterns as the CDK rules), each routing to its workflow lane's durable queue (essential, ordinary: a lane
+ * no enabled blueprint runs in has none), the same workflow handler per lane hosting the lane's blueprints and
+ * taking SQS batches from its queue, one schedule per lane that drives its blueprints' alert cool-downs, offline
+ * sweeps and daily rounds, and notifications to a log instead of SNS. Two lanes for the reason they are two on
+ * AWS: a burst of parking events must never delay a flood alert.
  */
 export class LocalServiceWorkflows {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
-  private readonly busy = new Set<string>();
+  private readonly busy = new Set<WorkflowLane>();
 
   private constructor(
     readonly bus: LocalEventBus,
     readonly notifier: LocalServiceNotifier,
     /** What the city API reads: jobs, alerts and site views of the enabled services. */
     readonly queries: ServiceQueryPorts,
-    private readonly handlers: ReadonlyMap<string, WorkflowHandler>,
+    private readonly handlers: ReadonlyMap<WorkflowLane, WorkflowHandler>,
     private readonly options: LocalServiceWorkflowsOptions,
   ) {}
 
@@ -116,15 +123,15 @@ export class LocalServiceWorkflows {
         new DynamoDbLatestState(client, tableName(env, 'latest-state')),
       ),
     };
-    const handlers = new Map<string, WorkflowHandler>();
-    for (const blueprint of blueprints) {
+    const handlers = new Map<WorkflowLane, WorkflowHandler>();
+    for (const lane of workflowLanesOf(blueprints)) {
       const handler = createServiceWorkflowHandler({
-        blueprint,
+        blueprints: blueprints.filter((blueprint) => workflowLaneOf(blueprint) === lane),
         ports: () => ports,
-        context: () => ({ timeScale: options.timeScale, settings: options.settings[blueprint.name] ?? {} }),
-        logger: options.logger(blueprint.name),
+        context: (service) => ({ timeScale: options.timeScale, settings: options.settings[service] ?? {} }),
+        logger: options.logger(`${lane}-lane`),
       });
-      handlers.set(blueprint.name, async (invocation, context) => {
+      handlers.set(lane, async (invocation, context) => {
         const started = Date.now();
         try {
           return await handler(invocation, context);
@@ -135,10 +142,11 @@ export class LocalServiceWorkflows {
     }
     const bus = await LocalEventBus.open({
       directory: path.join(options.dataDir, 'queues'),
+      lanes: [...handlers].map(([lane, handler]) => ({ name: lane, handler: handler as SqsBatchHandler })),
       rules: blueprints.map((b) => ({
         name: b.name,
         pattern: servicePattern(b.eventTypes),
-        handler: handlers.get(b.name) as SqsBatchHandler,
+        lane: workflowLaneOf(b),
       })),
       region: options.region,
       accountId: options.accountId,
@@ -163,29 +171,33 @@ export class LocalServiceWorkflows {
     return this.notifier.notices;
   }
 
+  /** One schedule per lane hosting a blueprint with scheduled work, as deployed. */
   private startSchedule(): void {
-    const scheduled = this.options.blueprints.filter((b) => b.workflow.onSchedule);
+    const scheduled = workflowLanesOf(this.options.blueprints.filter((b) => b.workflow.onSchedule));
     if (scheduled.length === 0) return;
     const everyMs =
       this.options.scheduleMs ?? Math.max(250, (WORKFLOW_SCHEDULE_SECONDS * 1000) / this.options.timeScale);
     this.timer = setInterval(() => {
-      for (const blueprint of scheduled) this.runSchedule(blueprint.name);
+      for (const lane of scheduled) this.runSchedule(lane);
     }, everyMs);
     this.timer.unref();
   }
 
-  /** Runs one service's scheduled work now, unless its previous run is still going (as one schedule target). */
-  runSchedule(service: string): Promise<void> {
-    const handler = this.handlers.get(service);
-    if (!handler || this.busy.has(service)) return Promise.resolve();
-    this.busy.add(service);
-    const run = handler({ kind: 'schedule' }, scheduleContext(service))
+  /**
+   * Runs one workflow lane's scheduled work now (every hosted blueprint's `onSchedule`), unless its previous run is
+   * still going (as one schedule target).
+   */
+  runSchedule(lane: WorkflowLane): Promise<void> {
+    const handler = this.handlers.get(lane);
+    if (!handler || this.busy.has(lane)) return Promise.resolve();
+    this.busy.add(lane);
+    const run = handler({ kind: 'schedule' }, scheduleContext(lane))
       .then(() => undefined)
       .catch((error: unknown) =>
-        this.options.log(`${service} schedule failed (next run retries): ${String(error)}`),
+        this.options.log(`${lane} workflow lane: schedule failed (next run retries): ${String(error)}`),
       )
       .finally(() => {
-        this.busy.delete(service);
+        this.busy.delete(lane);
         this.running.delete(run);
       });
     this.running.add(run);
@@ -200,15 +212,15 @@ export class LocalServiceWorkflows {
   }
 }
 
-function scheduleContext(service: string): Context {
+function scheduleContext(lane: WorkflowLane): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName: `service-workflow-${service}`,
+    functionName: `service-workflow-${lane}`,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:service-workflow-${service}`,
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:service-workflow-${lane}`,
     memoryLimitInMB: '256',
     awsRequestId: `schedule-${Date.now()}`,
-    logGroupName: `/aws/lambda/service-workflow-${service}`,
+    logGroupName: `/aws/lambda/service-workflow-${lane}`,
     logStreamName: 'local',
     getRemainingTimeInMillis: () => 60_000,
     done: () => undefined,

@@ -2,6 +2,7 @@ import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import type { UsageSource } from '../lambdas/domain/cost-control.js';
 import { COST_ASSUMPTIONS } from '../lambdas/domain/cost-model.js';
 import type { UsageSample } from '../lambdas/domain/usage-meter.js';
+import type { LocalQueueMessages } from './local-event-bus.js';
 
 /** SQS bills requests; the Lambda poller receives and deletes in batches of up to 10 (as the AWS meter assumes). */
 const SQS_MESSAGES_PER_BATCH_REQUEST = INGEST_SETTINGS.sqsMessagesPerBatchRequest;
@@ -27,6 +28,10 @@ export interface LocalUsageTotals {
   readonly logBytes: number;
   /** Summed over every connected device. */
   readonly connectionSeconds: number;
+  /** Requests to the workflow lanes' queues: sends, batch receives, batch deletes and estimated idle polls. */
+  readonly workflowSqsRequests: number;
+  readonly workflowInvocations: number;
+  readonly workflowGbSeconds: number;
 }
 
 const NOTHING: LocalUsageTotals = {
@@ -42,6 +47,9 @@ const NOTHING: LocalUsageTotals = {
   apiRequests: 0,
   logBytes: 0,
   connectionSeconds: 0,
+  workflowSqsRequests: 0,
+  workflowInvocations: 0,
+  workflowGbSeconds: 0,
 };
 
 /**
@@ -57,21 +65,46 @@ export class LocalUsageCounters {
   lambdaGbSeconds = 0;
   apiRequests = 0;
   logBytes = 0;
+  /**
+   * Workflow lanes whose consumers poll their queues: every deployed one, always (the cost guard never pauses
+   * them). Set once the lanes are open.
+   */
+  workflowLanes = 0;
   private emptyReceives = 0;
+  private workflowSqsRequests = 0;
+  private workflowInvocations = 0;
+  private workflowGbSeconds = 0;
   private idleSince = Date.now();
 
   /** One Lambda invocation: billed duration is rounded up to the millisecond, times the function's memory. */
   invocation(durationMs: number, memoryMb: number): void {
     this.lambdaInvocations += 1;
-    this.lambdaGbSeconds += (Math.max(1, Math.ceil(durationMs)) / 1000) * (memoryMb / 1024);
+    this.lambdaGbSeconds += billedGbSeconds(durationMs, memoryMb);
+  }
+
+  /** One invocation of a workflow lane's function: counted apart, as the deployed meter reads the lanes hourly. */
+  workflowInvocation(durationMs: number, memoryMb: number): void {
+    this.workflowInvocations += 1;
+    this.workflowGbSeconds += billedGbSeconds(durationMs, memoryMb);
   }
 
   /**
-   * Brings the idle-poll estimate up to now, for `runningLanes` consumers polling since the last call. Call it
-   * before a lane is paused or resumed, and when reading the totals.
+   * What one publish sent to, or one batch received from and deleted in, a workflow lane's queue, as SQS bills it:
+   * a request per message sent, one receive per batch and one batched delete.
+   */
+  workflowQueueMessages(messages: LocalQueueMessages): void {
+    this.workflowSqsRequests +=
+      messages.sent + (messages.received > 0 ? 1 : 0) + (messages.deleted > 0 ? 1 : 0);
+  }
+
+  /**
+   * Brings the idle-poll estimate up to now, for `runningLanes` ingest consumers (and every workflow lane's)
+   * polling since the last call. Call it before a lane is paused or resumed, and when reading the totals.
    */
   settleIdlePolls(runningLanes: number, now = Date.now()): void {
-    this.emptyReceives += ((now - this.idleSince) / 1000) * runningLanes * IDLE_POLLS_PER_LANE_SECOND;
+    const seconds = (now - this.idleSince) / 1000;
+    this.emptyReceives += seconds * runningLanes * IDLE_POLLS_PER_LANE_SECOND;
+    this.workflowSqsRequests += seconds * this.workflowLanes * IDLE_POLLS_PER_LANE_SECOND;
     this.idleSince = now;
   }
 
@@ -88,9 +121,16 @@ export class LocalUsageCounters {
       lambdaGbSeconds: this.lambdaGbSeconds,
       apiRequests: this.apiRequests,
       logBytes: this.logBytes,
+      workflowSqsRequests: this.workflowSqsRequests,
+      workflowInvocations: this.workflowInvocations,
+      workflowGbSeconds: this.workflowGbSeconds,
       ...measured,
     };
   }
+}
+
+function billedGbSeconds(durationMs: number, memoryMb: number): number {
+  return (Math.max(1, Math.ceil(durationMs)) / 1000) * (memoryMb / 1024);
 }
 
 /**
@@ -140,6 +180,11 @@ export class LocalUsageSource implements UsageSource {
       dynamoReadUnits: used('dynamoReadUnits'),
       apiRequests: used('apiRequests'),
       logBytes: used('logBytes'),
+      workflows: {
+        sqsRequests: used('workflowSqsRequests'),
+        invocations: used('workflowInvocations'),
+        gbSeconds: used('workflowGbSeconds'),
+      },
     };
   }
 }

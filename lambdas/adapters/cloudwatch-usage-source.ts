@@ -33,6 +33,17 @@ export const DEFAULT_SETTLE_SECONDS = 180;
  */
 const SQS_REQUESTS_PER_MESSAGE_SENT = 1 + 2 / INGEST_SETTINGS.sqsMessagesPerBatchRequest;
 
+/**
+ * A workflow lane's events are sparse (a handful per device a day) and its mapping waits at most a
+ * second (`WORKFLOW_QUEUE.maxBatchingWindowSeconds`) to fill a batch, so each event is taken as received and deleted on
+ * its own: a send, a receive and a delete per event. Errs high when a burst fills batches.
+ */
+const WORKFLOW_SQS_REQUESTS_PER_MESSAGE_SENT = 3;
+
+/** Empty long polls per second of one queue's idle Lambda pollers, as the cost model assumes. */
+const IDLE_POLLS_PER_QUEUE_SECOND =
+  COST_ASSUMPTIONS.idleSqsPollsPerLanePerMonth / COST_ASSUMPTIONS.secondsPerMonth;
+
 export interface CloudWatchUsageSourceOptions {
   /** Seconds the read window lags the requested one. @default DEFAULT_SETTLE_SECONDS */
   readonly settleSeconds?: number;
@@ -48,10 +59,11 @@ const floorToMinute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
  * TopicMatch per lane rule, SQS NumberOfMessagesSent per lane queue, the city API's Count, and Invocations and
  * Duration of the data-path functions (lane enrichment, city API). The run whose interval crosses a UTC hour
  * boundary (see `isReconciliationRun`) asks the same request for the slow, capped resources as well (DynamoDB
- * consumed units per table and index, IncomingBytes per log group) over the whole window since the last
- * reconciliation. Between reconciliations that slow usage is estimated from the fast signals with the cost
- * model's per-message figures (`MeteredResources.usageRates`); the meter then replaces the estimates with the
- * measured figure.
+ * consumed units per table and index, IncomingBytes per log group, and the workflow lanes: NumberOfMessagesSent
+ * per lane queue, Invocations and Duration per lane function) over the whole window since the last
+ * reconciliation. Between reconciliations that slow usage is estimated with the cost model's figures
+ * (`MeteredResources.usageRates`: per lane message for DynamoDB and logs, per hour for the workflow lanes); the
+ * meter then replaces the estimates with the measured figure.
  *
  * The window is shifted back by the settle delay and cut at whole minutes; since each run starts where the last
  * one ended (and each reconciliation where the last one ended), consecutive windows tile time exactly, and every
@@ -63,6 +75,8 @@ const floorToMinute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
  * - SQS requests = messages sent x (1 + 2/10) (one send each; the Lambda poller receives and deletes 10 at a
  *   time) + the idle-poll allowance of the cost model for the interval (Lambda's long polls of an empty queue).
  *   Partly filled batches make the true figure a little higher; the allowance, charged even when busy, errs high.
+ *   A workflow lane's queue: 3 requests per message sent (its events come one to a batch) + the same allowance
+ *   over the reconciled window.
  * - Lambda GB-seconds from the summed Duration and each function's configured memory (billed duration rounds up
  *   to the millisecond, so this is exact to within a millisecond per invocation).
  * - IoT connectivity from the configured device count, all connected all the time (errs high).
@@ -103,6 +117,7 @@ export class CloudWatchUsageSource implements UsageSource {
     const requestFrom = reconcileFrom ?? from;
     const totals = new Map<UsageMeasure, number>();
     let gbSeconds = 0;
+    let workflowGbSeconds = 0;
     if (to > requestFrom && metrics.length > 0) {
       const period = periodFor(requestFrom, to, end.getTime(), metrics.length);
       // Fast metrics count from this run's own window start, slow ones from the reconciliation's.
@@ -112,37 +127,64 @@ export class CloudWatchUsageSource implements UsageSource {
       for (const metric of metrics) {
         const sum = sums.get(metric.id) ?? 0;
         totals.set(metric.measure, (totals.get(metric.measure) ?? 0) + sum);
-        if (metric.measure === 'lambdaDurationMs')
-          gbSeconds += (sum / 1000) * ((metric.memoryMb ?? 0) / 1024);
+        const metricGbSeconds = (sum / 1000) * ((metric.memoryMb ?? 0) / 1024);
+        if (metric.measure === 'lambdaDurationMs') gbSeconds += metricGbSeconds;
+        if (metric.measure === 'workflowDurationMs') workflowGbSeconds += metricGbSeconds;
       }
     }
     const total = (measure: UsageMeasure) => totals.get(measure) ?? 0;
     const intervalSeconds = Math.max(0, (end.getTime() - start.getTime()) / 1000);
     const messages = total('sqsSent');
-    const idlePolls =
-      (COST_ASSUMPTIONS.idleSqsPollsPerLanePerMonth / COST_ASSUMPTIONS.secondsPerMonth) *
-      this.resources.queues.length *
-      intervalSeconds;
+    const idlePolls = IDLE_POLLS_PER_QUEUE_SECOND * this.resources.queues.length * intervalSeconds;
     const rates = this.resources.usageRates;
-    const slow =
-      reconcileFrom === undefined
-        ? {
-            dynamoWriteUnits: messages * rates.dynamoWriteUnitsPerMessage,
-            dynamoReadUnits: messages * rates.dynamoReadUnitsPerMessage,
-            logBytes:
-              total('lambdaInvocations') * rates.logBytesPerInvocation +
-              total('apiRequests') * rates.logBytesPerApiRequest,
-            slowUsage: { kind: 'estimated' as const },
-          }
-        : {
-            dynamoWriteUnits: total('dynamoWriteUnits'),
-            dynamoReadUnits: total('dynamoReadUnits'),
-            logBytes: total('logBytes'),
-            slowUsage: {
-              kind: 'reconciled' as const,
-              from: new Date(Math.min(start.getTime(), options.reconcileFrom?.getTime() ?? 0)).toISOString(),
-            },
-          };
+    const lanes = this.resources.workflowQueues.length;
+    let slow: Pick<
+      UsageSample,
+      'dynamoWriteUnits' | 'dynamoReadUnits' | 'logBytes' | 'workflows' | 'slowUsage'
+    >;
+    if (reconcileFrom === undefined) {
+      const hours = intervalSeconds / 3600;
+      slow = {
+        dynamoWriteUnits: messages * rates.dynamoWriteUnitsPerMessage,
+        dynamoReadUnits: messages * rates.dynamoReadUnitsPerMessage,
+        logBytes:
+          total('lambdaInvocations') * rates.logBytesPerInvocation +
+          total('apiRequests') * rates.logBytesPerApiRequest,
+        // The workflow lanes are not read on this run: the cost model's hourly figures stand in until the
+        // reconciliation measures them.
+        ...(lanes > 0
+          ? {
+              workflows: {
+                sqsRequests: rates.workflowSqsRequestsPerHour * hours,
+                invocations: rates.workflowInvocationsPerHour * hours,
+                gbSeconds: rates.workflowGbSecondsPerHour * hours,
+              },
+            }
+          : {}),
+        slowUsage: { kind: 'estimated' },
+      };
+    } else {
+      const from = Math.min(start.getTime(), options.reconcileFrom?.getTime() ?? 0);
+      const windowSeconds = Math.max(0, (end.getTime() - from) / 1000);
+      slow = {
+        dynamoWriteUnits: total('dynamoWriteUnits'),
+        dynamoReadUnits: total('dynamoReadUnits'),
+        // The lanes' own function logs are among the log groups measured here.
+        logBytes: total('logBytes'),
+        ...(lanes > 0
+          ? {
+              workflows: {
+                sqsRequests:
+                  total('workflowSqsSent') * WORKFLOW_SQS_REQUESTS_PER_MESSAGE_SENT +
+                  IDLE_POLLS_PER_QUEUE_SECOND * lanes * windowSeconds,
+                invocations: total('workflowInvocations'),
+                gbSeconds: workflowGbSeconds,
+              },
+            }
+          : {}),
+        slowUsage: { kind: 'reconciled', from: new Date(from).toISOString() },
+      };
+    }
     return {
       intervalSeconds,
       rulesTriggered: total('rulesTriggered'),

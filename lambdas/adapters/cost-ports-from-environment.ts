@@ -38,6 +38,8 @@ const meteredResourcesSchema = z.object({
   functions: z.array(z.object({ name, memoryMb: z.number().int().positive() })),
   tables: z.array(z.object({ name, indexes: z.array(name).optional() })),
   apis: z.array(z.object({ name, stage: name })),
+  workflowQueues: z.array(name),
+  workflowFunctions: z.array(z.object({ name, memoryMb: z.number().int().positive() })),
   logGroups: z.array(name),
   devices: z.number().int().nonnegative(),
   usageRates: z.object({
@@ -45,6 +47,9 @@ const meteredResourcesSchema = z.object({
     dynamoReadUnitsPerMessage: z.number().nonnegative(),
     logBytesPerInvocation: z.number().nonnegative(),
     logBytesPerApiRequest: z.number().nonnegative(),
+    workflowInvocationsPerHour: z.number().nonnegative(),
+    workflowGbSecondsPerHour: z.number().nonnegative(),
+    workflowSqsRequestsPerHour: z.number().nonnegative(),
   }),
 });
 const laneControlTargetsSchema = z.partialRecord(

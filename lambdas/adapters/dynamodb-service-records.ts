@@ -13,7 +13,7 @@ import type {
   SiteRecord,
 } from '../../services/shared/workflow-ports.js';
 import type { Device } from '../domain/device.js';
-import type { LatestStateStore, Page, TelemetryPoint } from '../domain/telemetry.js';
+import type { Page, TelemetryPoint } from '../domain/telemetry.js';
 import { isConditionFailure } from './dynamodb-batches.js';
 import type { DynamoDbLatestState } from './dynamodb-latest-state.js';
 import { listNewestFirst } from './dynamodb-newest-first.js';

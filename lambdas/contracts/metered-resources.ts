@@ -1,18 +1,19 @@
+import type { WorkflowLane } from './domain-event-bus.js';
 import { TABLES, type TableDefinition } from './tables.js';
 import { LANES, type Lane } from './topics.js';
 
 /** How often the usage meter runs: its fast signals are read every run. */
 export const METER_INTERVAL_SECONDS = 300;
 /**
- * How often the slow, capped usage (DynamoDB units, log bytes) is measured: the run whose metered interval
- * crosses a UTC hour boundary reconciles it (see {@link isReconciliationRun}).
+ * How often the slow, capped usage (DynamoDB units, log bytes, the workflow lanes) is measured: the run whose
+ * metered interval crosses a UTC hour boundary reconciles it (see {@link isReconciliationRun}).
  */
 export const RECONCILIATION_SECONDS = 3600;
 /** Memory of the cost guard's own two functions (usage meter, budget alert). */
 export const GUARD_FUNCTION_MEMORY_MB = 256;
 /**
- * Memory of each service workflow function: a workflow makes a few conditional DynamoDB calls per event and
- * pages through the fleet on its schedule, so it needs little; the cost model prices its duration with this.
+ * Memory of each workflow lane's function: a workflow makes a few conditional DynamoDB calls per event and pages
+ * through the fleet on its schedule, so it needs little; the cost model prices its duration with this.
  */
 export const WORKFLOW_FUNCTION_MEMORY_MB = 256;
 
@@ -38,18 +39,24 @@ export interface MeteredResources {
   /** IoT topic rule names (both lanes): each TopicMatch is one rule triggered and one action. */
   readonly rules: readonly string[];
   /**
-   * SQS queue names: the lane queues and each enabled service's workflow queue. Each message sent is priced with
-   * its receive and delete (batched) and each queue with its idle polls; a workflow event's state write and
-   * workflow units are then also priced at the per-message DynamoDB rates below, which errs high by the few
-   * events there are per reading until the hourly reconciliation replaces the estimate.
+   * SQS queue names of the ingest lanes, read every run. Each message sent is priced with its receive and delete
+   * (batched) and each queue with its idle polls.
    */
   readonly queues: readonly string[];
   /**
-   * The data-path Lambda functions (lane enrichment, city API, each enabled service's workflow) and their memory,
-   * for GB-seconds. The cost guard's own functions are not metered: their cost is a known fixed amount, in the
-   * fixed daily accrual.
+   * The data-path Lambda functions read every run (lane enrichment, city API) and their memory, for GB-seconds.
+   * The cost guard's own functions are not metered: their cost is a known fixed amount, in the fixed daily
+   * accrual.
    */
-  readonly functions: readonly { readonly name: string; readonly memoryMb: number }[];
+  readonly functions: readonly MeteredFunction[];
+  /**
+   * The workflow lanes' queues (one per deployed lane). Read hourly, on reconciliation runs, like DynamoDB and
+   * logs: a lane's spend is capped (its mapping's maximum concurrency x its timeout, a few dollars a month at
+   * worst) and moves slowly, so reading it every 5 minutes would cost more than it could ever tell.
+   */
+  readonly workflowQueues: readonly string[];
+  /** The workflow lanes' functions and their memory, read hourly as their queues are. */
+  readonly workflowFunctions: readonly MeteredFunction[];
   /** DynamoDB tables and their global secondary indexes (index writes are billed too). */
   readonly tables: readonly { readonly name: string; readonly indexes?: readonly string[] }[];
   /** REST APIs by name and stage. */
@@ -65,9 +72,16 @@ export interface MeteredResources {
   readonly usageRates: SlowUsageRates;
 }
 
+/** A function the meter reads Invocations and Duration of. */
+export interface MeteredFunction {
+  readonly name: string;
+  readonly memoryMb: number;
+}
+
 /**
- * The cost model's per-message figures for the slow, capped usage, used to price it from the fast signals between
- * hourly reconciliations (the reconciliation then replaces the estimate with the measured figure).
+ * The cost model's figures for the slow, capped usage, used to price it between hourly reconciliations (the
+ * reconciliation then replaces the estimate with the measured figure): per lane message for what messages drive,
+ * per hour for the workflow lanes, whose work is mostly clock-driven (their schedules, idle polls).
  */
 export interface SlowUsageRates {
   /** DynamoDB write units per lane message: bucketed time-series writes, the latest-state share, idempotency. */
@@ -78,6 +92,12 @@ export interface SlowUsageRates {
   readonly logBytesPerInvocation: number;
   /** Log bytes ingested per API request (the API function's log and the access log). */
   readonly logBytesPerApiRequest: number;
+  /** Workflow lane invocations per hour (event batches and scheduled runs, every lane). */
+  readonly workflowInvocationsPerHour: number;
+  /** Workflow lane GB-seconds per hour. */
+  readonly workflowGbSecondsPerHour: number;
+  /** Workflow lane queue requests per hour (sends, receives, deletes and idle polls). */
+  readonly workflowSqsRequestsPerHour: number;
 }
 
 /** What one metric contributes to a usage sample. */
@@ -89,12 +109,15 @@ export type UsageMeasure =
   | 'dynamoWriteUnits'
   | 'dynamoReadUnits'
   | 'apiRequests'
-  | 'logBytes';
+  | 'logBytes'
+  | 'workflowSqsSent'
+  | 'workflowInvocations'
+  | 'workflowDurationMs';
 
 /**
  * Measures read every run: they move spend fast and no hard cap bounds them for the month. The rest (DynamoDB
- * units, log bytes) are capped and slow-moving (table maximum throughput, function concurrency), and are measured
- * hourly.
+ * units, log bytes, the workflow lanes' messages, invocations and duration) are capped and slow-moving (table
+ * maximum throughput, function concurrency, a lane mapping's maximum concurrency), and are measured hourly.
  */
 export const FAST_MEASURES: readonly UsageMeasure[] = [
   'rulesTriggered',
@@ -160,6 +183,13 @@ export function usageMetrics(resources: MeteredResources, scope: MetricScope = '
     add('AWS/Lambda', 'Duration', 'lambdaDurationMs', { FunctionName: fn.name }, fn.memoryMb);
   }
   // Slow: hourly, on reconciliation runs.
+  for (const queue of resources.workflowQueues) {
+    add('AWS/SQS', 'NumberOfMessagesSent', 'workflowSqsSent', { QueueName: queue });
+  }
+  for (const fn of resources.workflowFunctions) {
+    add('AWS/Lambda', 'Invocations', 'workflowInvocations', { FunctionName: fn.name });
+    add('AWS/Lambda', 'Duration', 'workflowDurationMs', { FunctionName: fn.name }, fn.memoryMb);
+  }
   for (const table of resources.tables) {
     const scopes = [
       { TableName: table.name },
@@ -196,46 +226,44 @@ export function meterMetricCounts(resources: MeteredResources): MeterMetricCount
 
 /**
  * The resources the platform deploys, by shape (names are placeholders): a rule and a queue per lane, an
- * enrichment function per lane plus the city API function, one workflow function and queue per enabled service, every
- * table of {@link TABLES} the store uses with its indexes (the service tables exist whether or not a service is
- * enabled), one API, and the functions' log groups plus the API access log. The cost model counts the meter's
+ * enrichment function per lane plus the city API function, one queue and one function per deployed workflow lane,
+ * every table of {@link TABLES} the store uses with its indexes (the service tables exist whether or not a service
+ * is enabled), one API, and the functions' log groups plus the API access log. The cost model counts the meter's
  * metrics from this, and the infra test checks the CostGuard construct meters the same counts, so neither drifts.
  */
 export function nominalMeteredResources(
   telemetryStore: 'dynamodb' | 'timestream',
-  services: readonly string[] = [],
+  workflowLanes: readonly WorkflowLane[] = [],
   devices = 0,
   usageRates: SlowUsageRates = {
     dynamoWriteUnitsPerMessage: 0,
     dynamoReadUnitsPerMessage: 0,
     logBytesPerInvocation: 0,
     logBytesPerApiRequest: 0,
+    workflowInvocationsPerHour: 0,
+    workflowGbSecondsPerHour: 0,
+    workflowSqsRequestsPerHour: 0,
   },
 ): MeteredResources {
-  const functions = [
-    ...LANES.map((lane) => `enrich-${lane}`),
-    'city-api',
-    ...services.map((service) => `workflow-${service}`),
-  ];
+  const functions = [...LANES.map((lane) => `enrich-${lane}`), 'city-api'];
+  const workflowFunctions = workflowLanes.map((lane) => `workflow-${lane}`);
   const tables: readonly TableDefinition[] = Object.values(TABLES).filter(
     (table) => telemetryStore === 'dynamodb' || table.id !== 'telemetry',
   );
   return {
     rules: [...LANES],
-    queues: [
-      ...LANES.map((lane) => `${lane}-queue`),
-      ...services.map((service) => `workflow-${service}-queue`),
-    ],
-    functions: functions.map((name) => ({
-      name,
-      memoryMb: name.startsWith('workflow-') ? WORKFLOW_FUNCTION_MEMORY_MB : 128,
-    })),
+    queues: LANES.map((lane) => `${lane}-queue`),
+    functions: functions.map((name) => ({ name, memoryMb: 128 })),
+    workflowQueues: workflowLanes.map((lane) => `workflow-${lane}-queue`),
+    workflowFunctions: workflowFunctions.map((name) => ({ name, memoryMb: WORKFLOW_FUNCTION_MEMORY_MB })),
     tables: tables.map((table) => ({
       name: table.id,
       indexes: (table.globalSecondaryIndexes ?? []).map((index) => index.indexName),
     })),
     apis: [{ name: 'city-api', stage: 'v1' }],
-    logGroups: [...functions.map((name) => `/aws/lambda/${name}`), 'city-api-access'],
+    logGroups: [...functions, ...workflowFunctions]
+      .map((name) => `/aws/lambda/${name}`)
+      .concat('city-api-access'),
     devices,
     usageRates,
   };

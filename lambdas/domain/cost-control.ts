@@ -26,8 +26,8 @@ import {
 /** What a run asks of the usage source beyond its interval. */
 export interface UsageReadOptions {
   /**
-   * Reconcile: measure the slow usage (DynamoDB units, log bytes) over [reconcileFrom, end) instead of estimating
-   * it for [start, end). A source that measures everything every run may ignore it.
+   * Reconcile: measure the slow usage (DynamoDB units, log bytes, the workflow lanes) over [reconcileFrom, end)
+   * instead of estimating it for [start, end). A source that measures everything every run may ignore it.
    */
   readonly reconcileFrom?: Date;
 }

@@ -1,7 +1,7 @@
 import { type ServiceCostProfile, WORKFLOW_SCHEDULE_SECONDS } from '../../services/shared/blueprint.js';
 import { API_SETTINGS } from '../contracts/api.js';
 import { DEVICE_TYPES, type DeviceType } from '../contracts/device-types.js';
-import { WORKFLOW_QUEUE } from '../contracts/domain-event-bus.js';
+import { WORKFLOW_QUEUE, workflowLaneOf, workflowLanesOf } from '../contracts/domain-event-bus.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import {
   GUARD_FUNCTION_MEMORY_MB,
@@ -49,6 +49,8 @@ export const DEFAULT_FLEET_MIX: FleetMix = fleetMixOf(DEMO_TOWN_DEVICES);
 /** What an estimate needs to know of one enabled service blueprint. */
 export interface ServiceLoad {
   readonly name: string;
+  /** An essential service: its workflow runs in the essential workflow lane ({@link workflowLaneOf}). */
+  readonly essential: boolean;
   /** It has a change detector, so enrichment reads (and on change writes) its state for each watched reading. */
   readonly detects: boolean;
   /** Its workflow runs every {@link WORKFLOW_SCHEDULE_SECONDS} as well as on events. */
@@ -157,7 +159,10 @@ export const COST_ASSUMPTIONS = {
   naiveDetectorStateWritesPerReading: 1,
   /** A workflow handles one event with a few conditional DynamoDB calls and at most one notification. */
   workflowEventMs: 100,
-  /** A scheduled run: a fixed part, plus paging through the watched devices (sweeps) at this much per device. */
+  /**
+   * One blueprint's scheduled work in a run: a fixed part, plus paging through the watched devices (sweeps) at this
+   * much per device. A workflow lane's run does this for each blueprint it hosts.
+   */
   workflowScheduledRunBaseMs: 200,
   workflowScheduledRunPerDeviceMs: 0.05,
   /** Notifications (SNS publishes) per domain event, at most: alerts and cleared notices are rarer than events. */
@@ -454,15 +459,15 @@ export function estimatePlatform(profile: CostProfile, prices: RegionPrices): Co
 export const METER_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / METER_INTERVAL_SECONDS;
 export const RECONCILIATIONS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / RECONCILIATION_SECONDS;
 
-/** Alarms each enabled service deploys: its dead-letter queue's depth and its queue's oldest event. */
-export const WORKFLOW_ALARMS_PER_SERVICE = 2;
+/** Alarms each deployed workflow lane has: its dead-letter queue's depth and its queue's oldest event. */
+export const WORKFLOW_ALARMS_PER_LANE = 2;
 
-/** Scheduled runs a month of one workflow with an `onSchedule`. */
+/** Scheduled runs a month of one workflow lane (or, in the naive design, one service) with scheduled work. */
 export const WORKFLOW_RUNS_PER_MONTH = COST_ASSUMPTIONS.secondsPerMonth / WORKFLOW_SCHEDULE_SECONDS;
 
 /**
  * Events a workflow invocation takes from its queue on average: what arrives in the mapping's batching window, at
- * least one and at most the batch size (the lanes' {@link averageBatchSize}, for one service's events).
+ * least one and at most the batch size (the lanes' {@link averageBatchSize}, for one workflow lane's events).
  */
 export function averageWorkflowBatch(eventsPerMonth: number): number {
   const perSecond = eventsPerMonth / COST_ASSUMPTIONS.secondsPerMonth;
@@ -478,31 +483,41 @@ export interface ServiceVolumes {
   /** Reads of detector history (one per reading of a type whose detector asks for history). */
   readonly historyReads: number;
   readonly events: number;
+  /**
+   * Scheduled invocations: in the platform one per period per workflow lane hosting a scheduled blueprint (the
+   * lane's run does every hosted blueprint's `onSchedule`); in the naive design one per period per scheduled
+   * service, each service being its own function.
+   */
   readonly scheduledRuns: number;
   /**
-   * Workflow invocations for events: one per batch taken from a service's queue in the platform (batches fill in
-   * the mapping's batching window, so sparse events go one to a batch); one per event in the naive design, whose
-   * bus invokes the workflow directly.
+   * Workflow invocations for events: one per batch taken from a workflow lane's queue in the platform (batches
+   * fill in the mapping's batching window, so sparse events go one to a batch); one per event in the naive
+   * design, whose bus invokes the workflow directly.
    */
   readonly eventBatches: number;
   /** Event batches plus scheduled runs. */
   readonly workflowInvocations: number;
   /**
-   * SQS requests of the workflow queues (platform only): a send per event, a receive and a delete per batch, and
-   * each queue's idle long polls.
+   * SQS requests of the workflow lanes' queues (platform only): a send per event, a receive and a delete per
+   * batch, and each queue's idle long polls.
    */
   readonly workflowQueueRequests: number;
   readonly workflowGbSeconds: number;
   readonly workflowWriteUnits: number;
   readonly workflowReadUnits: number;
   readonly notifications: number;
+  /** Enabled services. */
   readonly workflows: number;
+  /** Workflow lanes deployed (platform): one per lane at least one enabled service runs in. */
+  readonly workflowLanes: number;
 }
 
 /**
  * The month's service volumes for a profile: each service's cost profile applied to the devices it watches
  * (the fleet mix), events as each blueprint states them per device and day (every event type has exactly one
- * service's rule), a workflow invocation per batch of events from the service's queue and one per scheduled run.
+ * service's rule). The platform runs the services in two workflow lanes (essential, ordinary): a workflow
+ * invocation per batch of a lane's events and one per scheduled run of the lane. The naive design runs a function
+ * per service: an invocation per event and per scheduled run of each service.
  */
 export function serviceVolumes(
   profile: CostProfile,
@@ -523,17 +538,16 @@ export function serviceVolumes(
   let historyReadUnits = 0;
   let historyReads = 0;
   let events = 0;
-  let scheduledRuns = 0;
   let scheduledMs = 0;
-  let eventBatches = 0;
   let workflowWriteUnits = 0;
   let workflowReadUnits = 0;
+  // Per workflow lane in the platform, per service in the naive design: its events and whether it is scheduled.
+  const consumers = new Map<string, { events: number; scheduled: boolean }>();
   for (const service of services) {
     const { cost } = service;
     const watchedDevices = profile.devices * share(cost.watches);
     const watchedReadings = messages * share(cost.watches);
     const serviceEvents = watchedDevices * cost.eventsPerDevicePerDay * (a.secondsPerMonth / 86_400);
-    const runs = service.scheduled ? WORKFLOW_RUNS_PER_MONTH : 0;
     if (service.detects) {
       stateWrites +=
         watchedReadings *
@@ -548,13 +562,27 @@ export function serviceVolumes(
       }
     }
     events += serviceEvents;
-    eventBatches += serviceEvents / (design === 'naive' ? 1 : averageWorkflowBatch(serviceEvents));
-    scheduledRuns += runs;
+    const key = design === 'naive' ? service.name : workflowLaneOf(service);
+    const consumer = consumers.get(key) ?? { events: 0, scheduled: false };
+    consumers.set(key, {
+      events: consumer.events + serviceEvents,
+      scheduled: consumer.scheduled || service.scheduled,
+    });
+    // Every scheduled blueprint does its own work each period, whichever function runs it. A lane's blueprints
+    // run side by side in one invocation, so summing their times errs high.
+    const runs = service.scheduled ? WORKFLOW_RUNS_PER_MONTH : 0;
     scheduledMs += runs * (a.workflowScheduledRunBaseMs + a.workflowScheduledRunPerDeviceMs * watchedDevices);
     workflowWriteUnits += serviceEvents * cost.writeUnitsPerEvent;
     workflowReadUnits +=
       serviceEvents * cost.readUnitsPerEvent + runs * watchedDevices * cost.readUnitsPerDevicePerScheduledRun;
   }
+  let eventBatches = 0;
+  let scheduledRuns = 0;
+  for (const consumer of consumers.values()) {
+    eventBatches += consumer.events / (design === 'naive' ? 1 : averageWorkflowBatch(consumer.events));
+    if (consumer.scheduled) scheduledRuns += WORKFLOW_RUNS_PER_MONTH;
+  }
+  const lanes = design === 'naive' ? 0 : workflowLanesOf(services).length;
   const detectedShare = DEVICE_TYPES.filter((type) => detectedTypes.has(type)).reduce(
     (sum, type) => sum + mix[type],
     0,
@@ -571,25 +599,33 @@ export function serviceVolumes(
     workflowQueueRequests:
       design === 'naive'
         ? 0
-        : // Lambda's pollers long-poll each queue while it is empty, as they do the lanes'.
-          events + 2 * eventBatches + a.idleSqsPollsPerLanePerMonth * services.length,
+        : // Lambda's pollers long-poll each lane's queue while it is empty, as they do the ingest lanes'.
+          events + 2 * eventBatches + a.idleSqsPollsPerLanePerMonth * lanes,
     workflowGbSeconds:
       ((events * a.workflowEventMs + scheduledMs) / 1000) * (WORKFLOW_FUNCTION_MEMORY_MB / 1024),
     workflowWriteUnits,
     workflowReadUnits,
     notifications: events * a.notificationsPerEvent,
     workflows: services.length,
+    workflowLanes: lanes,
   };
 }
 
+/** The workflow lines the meter reads hourly, by item: {@link slowUsageRates} finds them by these names. */
+const WORKFLOW_INVOCATIONS_ITEM = 'workflow invocations';
+const WORKFLOW_DURATION_ITEM = 'workflow duration (arm64)';
+const WORKFLOW_QUEUE_ITEM = 'workflow lane queues: send, receive, delete, idle polls';
+
 /**
- * The service lines of an estimate. Both designs run the same services with the same events, workflows and
- * schedules, so the comparison stays like for like; they differ where the platform's design differs: detector
- * state written only on change (the naive design writes it with every reading, as it does latest state), history
- * read from hourly buckets rather than an item per reading, and the naive design's functions run as its message
- * function does (x86, a log line per invocation). Clock-driven lines (schedules, alarms)
- * and the lines the meter cannot read (events on the bus, notifications: cents a month, and bounded by the
- * capped detector state writes) are `overTime`, so the meter accrues them by the day.
+ * The service lines of an estimate. Both designs run the same services with the same events and the same
+ * scheduled work, so the comparison stays like for like; they differ where the platform's design differs:
+ * detector state written only on change (the naive design writes it with every reading, as it does latest state),
+ * history read from hourly buckets rather than an item per reading, the platform's two workflow lanes (one queue
+ * and one function each, a schedule per lane) where the naive design has a function and a schedule per service,
+ * and the naive design's functions run as its message function does (x86, a log line per invocation).
+ * Clock-driven lines (schedules, alarms) and the lines the meter cannot read (events on the bus, notifications:
+ * cents a month, and bounded by the capped detector state writes) are `overTime`, so the meter accrues them by
+ * the day.
  */
 function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineSpec[] {
   const a = COST_ASSUMPTIONS;
@@ -635,7 +671,7 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
     },
     {
       service: 'Lambda',
-      item: 'workflow invocations',
+      item: WORKFLOW_INVOCATIONS_ITEM,
       quantity: v.workflowInvocations,
       unit: 'invocations',
       price: 'lambda.requestsPerMillion',
@@ -643,7 +679,7 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
     },
     {
       service: 'Lambda',
-      item: design === 'naive' ? 'workflow duration (x86)' : 'workflow duration (arm64)',
+      item: design === 'naive' ? 'workflow duration (x86)' : WORKFLOW_DURATION_ITEM,
       quantity: v.workflowGbSeconds,
       unit: 'GB-seconds',
       price: design === 'naive' ? 'lambda.x86GbSecond' : 'lambda.arm64GbSecond',
@@ -689,9 +725,9 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
   if (design === 'platform') {
     specs.push(
       {
-        // Metered like the lane queues: the meter reads what is sent to each workflow queue.
+        // Metered: the meter reads what is sent to each workflow lane's queue, hourly.
         service: 'SQS',
-        item: 'workflow queues: send, receive, delete, idle polls',
+        item: WORKFLOW_QUEUE_ITEM,
         quantity: v.workflowQueueRequests,
         unit: 'requests',
         price: 'sqs.requestsPerMillion',
@@ -699,9 +735,9 @@ function serviceLines(profile: CostProfile, design: 'platform' | 'naive'): LineS
       },
       {
         service: 'CloudWatch',
-        item: 'workflow alarms (dead letters, backlog)',
+        item: 'workflow lane alarms (dead letters, backlog)',
         overTime: true,
-        quantity: WORKFLOW_ALARMS_PER_SERVICE * v.workflows,
+        quantity: WORKFLOW_ALARMS_PER_LANE * v.workflowLanes,
         unit: 'alarms',
         price: 'cloudwatch.alarmMonth',
         per: 1,
@@ -751,10 +787,7 @@ function historyLine(profile: CostProfile, design: 'platform' | 'naive', v: Serv
 /** GetMetricData metrics the meter requests a month: fast metrics every run, slow ones once an hour. */
 export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore' | 'services'>): number {
   const counts = meterMetricCounts(
-    nominalMeteredResources(
-      profile.telemetryStore,
-      (profile.services ?? []).map((service) => service.name),
-    ),
+    nominalMeteredResources(profile.telemetryStore, workflowLanesOf(profile.services ?? [])),
   );
   return counts.perRun * METER_RUNS_PER_MONTH + counts.perReconciliation * RECONCILIATIONS_PER_MONTH;
 }
@@ -767,10 +800,7 @@ export function meterMetricsPerMonth(profile: Pick<CostProfile, 'telemetryStore'
 function costGuardLines(profile: CostProfile): LineSpec[] {
   const a = COST_ASSUMPTIONS;
   const counts = meterMetricCounts(
-    nominalMeteredResources(
-      profile.telemetryStore,
-      (profile.services ?? []).map((service) => service.name),
-    ),
+    nominalMeteredResources(profile.telemetryStore, workflowLanesOf(profile.services ?? [])),
   );
   const gbSeconds =
     ((METER_RUNS_PER_MONTH * a.meterRunMs + a.budgetAlertInvocationsPerMonth * a.budgetAlertRunMs) / 1000) *
@@ -854,13 +884,17 @@ export function costGuardUsd(estimate: Pick<CostEstimate, 'lines'>): number {
 }
 
 /**
- * The per-message figures the meter prices the slow usage with between reconciliations, from the estimate's
- * own lines (so they are the cost model's figures, not a second copy): DynamoDB units of the data path per lane
- * message (the guard's records excluded: they are not driven by messages), and log bytes per data-path
- * invocation and per API request.
+ * The figures the meter prices the slow usage with between reconciliations, from the estimate's own lines (so
+ * they are the cost model's figures, not a second copy): DynamoDB units of the data path per lane message (the
+ * guard's records excluded: they are not driven by messages), log bytes per data-path invocation and per API
+ * request, and the workflow lanes' invocations, GB-seconds and queue requests per hour (mostly clock-driven:
+ * their schedules and idle polls).
  */
 export function slowUsageRates(estimate: CostEstimate): SlowUsageRates {
   const messages = estimate.messagesPerMonth;
+  const hoursPerMonth = COST_ASSUMPTIONS.secondsPerMonth / 3600;
+  const perHour = (item: string) =>
+    (estimate.lines.find((line) => line.item === item)?.quantity ?? 0) / hoursPerMonth;
   const units = (...names: string[]) =>
     estimate.lines
       .filter((line) => line.service === 'DynamoDB' && !line.costGuard && names.includes(line.unit))
@@ -872,6 +906,9 @@ export function slowUsageRates(estimate: CostEstimate): SlowUsageRates {
     dynamoReadUnitsPerMessage: perMessage(units('read units')),
     logBytesPerInvocation: COST_ASSUMPTIONS.platformLogBytesPerInvocation,
     logBytesPerApiRequest: COST_ASSUMPTIONS.apiLogBytesPerRequest,
+    workflowInvocationsPerHour: perHour(WORKFLOW_INVOCATIONS_ITEM),
+    workflowGbSecondsPerHour: perHour(WORKFLOW_DURATION_ITEM),
+    workflowSqsRequestsPerHour: perHour(WORKFLOW_QUEUE_ITEM),
   };
 }
 

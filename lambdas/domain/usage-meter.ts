@@ -19,18 +19,39 @@ export interface UsageSample {
   readonly apiRequests: number;
   readonly logBytes: number;
   /**
-   * Where the slow, capped usage (dynamoWriteUnits, dynamoReadUnits, logBytes) comes from. Absent: measured for
-   * this interval (the local runtime counts everything). 'estimated': priced from this interval's fast signals
-   * with the cost model's per-message figures, provisional until the next reconciliation. 'reconciled': measured
-   * over the longer window [from, end of the interval), which replaces every estimate booked since `from`.
+   * What the workflow lanes used (their queues and functions), apart from the data path's: it is slow usage,
+   * measured hourly on AWS like DynamoDB and logs. Absent: no workflow lane ran.
+   */
+  readonly workflows?: WorkflowUsage;
+  /**
+   * Where the slow, capped usage (dynamoWriteUnits, dynamoReadUnits, logBytes, workflows) comes from. Absent:
+   * measured for this interval (the local runtime counts everything). 'estimated': priced with the cost model's
+   * figures (per message of this interval's fast signals; per hour for the workflow lanes), provisional until the
+   * next reconciliation. 'reconciled': measured over the longer window [from, end of the interval), which replaces
+   * every estimate booked since `from`.
    */
   readonly slowUsage?:
     | { readonly kind: 'estimated' }
     | { readonly kind: 'reconciled'; readonly from: string };
 }
 
+/** The workflow lanes' usage in one interval (see {@link UsageSample.workflows}). */
+export interface WorkflowUsage {
+  /** Requests to the lanes' queues: sends, receives, deletes and idle polls. */
+  readonly sqsRequests: number;
+  readonly invocations: number;
+  readonly gbSeconds: number;
+}
+
 /** The sample's items that price the slow usage (see {@link UsageSample.slowUsage}). */
-export const SLOW_USAGE_ITEMS: readonly string[] = ['DynamoDB writes', 'DynamoDB reads', 'CloudWatch Logs'];
+export const SLOW_USAGE_ITEMS: readonly string[] = [
+  'DynamoDB writes',
+  'DynamoDB reads',
+  'CloudWatch Logs',
+  'workflow SQS requests',
+  'workflow Lambda invocations',
+  'workflow Lambda duration',
+];
 
 export interface MeteredLine {
   readonly item: string;
@@ -41,7 +62,7 @@ export interface MeteredLine {
 
 export interface MeteredCost {
   readonly usd: number;
-  /** The part of `usd` priced from the slow usage (DynamoDB units and log bytes). */
+  /** The part of `usd` priced from the slow usage (DynamoDB units, log bytes and the workflow lanes). */
   readonly slowUsd: number;
   readonly lines: readonly MeteredLine[];
 }
@@ -82,6 +103,9 @@ export function priceUsage(sample: UsageSample, prices: RegionPrices, fixed: Fix
     line('DynamoDB reads', sample.dynamoReadUnits, 'dynamodb.readUnitsPerMillion', 1e6),
     line('API requests', sample.apiRequests, 'apigateway.restRequestsPerMillion', 1e6),
     line('CloudWatch Logs', sample.logBytes / 1e9, 'logs.ingestionPerGb', 1),
+    line('workflow SQS requests', sample.workflows?.sqsRequests ?? 0, 'sqs.requestsPerMillion', 1e6),
+    line('workflow Lambda invocations', sample.workflows?.invocations ?? 0, 'lambda.requestsPerMillion', 1e6),
+    line('workflow Lambda duration', sample.workflows?.gbSeconds ?? 0, 'lambda.arm64GbSecond', 1),
     {
       item: 'storage, alarms and the cost guard (fixed accrual)',
       quantity: sample.intervalSeconds / 86_400,

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { blueprintNamed } from '../../services/catalogue.js';
+import { blueprintsNamed } from '../../services/catalogue.js';
 import {
   type ServiceBlueprint,
   type ServiceContext,
@@ -13,27 +13,38 @@ import {
 import type { DomainEvent } from '../../services/shared/domain-events.js';
 import type { WorkflowPorts } from '../../services/shared/workflow-ports.js';
 import type { Environment } from '../adapters/ports-from-environment.js';
-import { required } from '../adapters/ports-from-environment.js';
 import {
+  hostedServicesFromEnvironment,
   serviceContextFromEnvironment,
   workflowPortsFromEnvironment,
 } from '../adapters/workflow-ports-from-environment.js';
 import { deviceTypeSchema } from '../contracts/device-types.js';
 import { DOMAIN_EVENT_SOURCE, WORKFLOW_QUEUE } from '../contracts/domain-event-bus.js';
-import { ENV } from '../contracts/environment.js';
 import { createLogger } from './logger.js';
 
 /**
- * What a workflow function is invoked with: a batch from its queue (the bus rule puts each matching domain event
- * there, one EventBridge event per message body), or its schedule, either a Scheduler target's fixed input
- * `{ "kind": "schedule" }` or an EventBridge rule's "Scheduled Event". A single domain event, as the bus once
- * invoked the function directly, is still taken.
+ * What a workflow lane's function is invoked with: a batch from its queue (each service's bus rule puts each
+ * matching domain event there, one EventBridge event per message body), or its schedule, either a Scheduler
+ * target's fixed input `{ "kind": "schedule" }` or an EventBridge rule's "Scheduled Event". A single domain event,
+ * as the bus once invoked the function directly, is still taken.
  */
 export type WorkflowInvocation = SQSEvent | EventBridgeEvent<string, unknown> | { readonly kind: 'schedule' };
 
 /** An event the workflow must not apply: its message fails (retried, then dead-lettered), naming what was wrong. */
 export class RejectedWorkflowEventError extends Error {
   override readonly name = 'RejectedWorkflowEventError';
+}
+
+/** A scheduled run in which some hosted blueprints' `onSchedule` failed (the others' ran to the end). */
+export class ScheduledRunFailedError extends Error {
+  override readonly name = 'ScheduledRunFailedError';
+  constructor(readonly failures: readonly { readonly service: string; readonly error: unknown }[]) {
+    super(
+      `scheduled run failed for ${failures
+        .map(({ service, error }) => `${service} (${error instanceof Error ? error.message : String(error)})`)
+        .join(', ')}; the other hosted services' scheduled work was done`,
+    );
+  }
 }
 
 /**
@@ -57,39 +68,52 @@ const domainEventSchema = z.object({
 });
 
 export interface ServiceWorkflowHandlerOptions {
-  readonly blueprint: ServiceBlueprint;
+  /**
+   * The blueprints this function hosts: its workflow lane's (see `workflowLaneOf`). At least one; no event type
+   * may belong to two of them, so every event has exactly one workflow.
+   */
+  readonly blueprints: readonly ServiceBlueprint[];
   /** Built on first use, so a cold start that is never invoked costs nothing. */
   readonly ports: () => WorkflowPorts;
-  /** Built on first use: the time scale and the service's settings. */
-  readonly context: () => ServiceContext;
+  /** Built on first use per service: the time scale and that service's settings. */
+  readonly context: (service: string) => ServiceContext;
   readonly now?: () => Date;
   readonly logger?: Logger;
 }
 
 /**
- * A service's workflow function. A batch from its queue is applied one event at a time, in order, each through
- * the blueprint's `onEvent`; an event that is malformed or whose workflow fails is reported as a batch item
- * failure (the event source mapping has ReportBatchItemFailures on), so only it is retried and, after
- * {@link WORKFLOW_QUEUE.maxReceiveCount} receives, dead-lettered; the others are done. A schedule goes to
- * `onSchedule`. One log line per event applied and per scheduled run says what changed (jobs, alerts, site views,
- * notices), so a replay shows as a line with nothing changed. A scheduled run's (or a single event's) failure
- * propagates: Lambda retries it and then sends it to the dead-letter queue.
+ * A workflow lane's function, hosting its lane's blueprints. A batch from the lane's queue is applied one event at
+ * a time, in order, each through the `onEvent` of the blueprint whose event types list its detail-type (a
+ * detail-type no hosted blueprint lists is a failed record that names it); an event that is malformed or whose
+ * workflow fails is reported as a batch item failure (the event source mapping has ReportBatchItemFailures on), so
+ * only it is retried and, after {@link WORKFLOW_QUEUE.maxReceiveCount} receives, dead-lettered; the others are
+ * done. A schedule runs the `onSchedule` of every hosted blueprint that has one, side by side: one blueprint's
+ * failure does not stop the others', and once all have finished the run fails naming the ones that failed (Lambda
+ * retries it, then sends it to the dead-letter queue; the schedules are idempotent, so the rerun of the others
+ * changes nothing). One log line per event applied and per blueprint's scheduled run says what changed (jobs,
+ * alerts, site views, notices), so a replay shows as a line with nothing changed.
  */
 export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOptions) {
-  const { blueprint } = options;
-  const logger = options.logger ?? createLogger(`${blueprint.name}-workflow`);
+  const { blueprints } = options;
+  const byEventType = blueprintsByEventType(blueprints);
+  const hosted = blueprints.map((blueprint) => blueprint.name);
+  const logger = options.logger ?? createLogger(`workflow-${hosted.join('-')}`);
   let ports: WorkflowPorts | undefined;
-  let serviceContext: ServiceContext | undefined;
+  const serviceContexts = new Map<string, ServiceContext>();
 
-  const workflowContext = (): WorkflowContext => {
-    serviceContext ??= options.context();
+  const workflowContext = (service: string): WorkflowContext => {
+    let serviceContext = serviceContexts.get(service);
+    if (!serviceContext) {
+      serviceContext = options.context(service);
+      serviceContexts.set(service, serviceContext);
+    }
     return { ...serviceContext, now: options.now?.() ?? new Date() };
   };
 
-  const applyEvent = async (event: DomainEvent): Promise<void> => {
+  const applyEvent = async (blueprint: ServiceBlueprint, event: DomainEvent): Promise<void> => {
     ports ??= options.ports();
     const recorded = recordChanges(ports);
-    await blueprint.workflow.onEvent(event, recorded.ports, workflowContext());
+    await blueprint.workflow.onEvent(event, recorded.ports, workflowContext(blueprint.name));
     logger.info('event applied', {
       service: blueprint.name,
       eventId: event.id,
@@ -102,13 +126,36 @@ export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOpti
 
   const runSchedule = async (): Promise<void> => {
     ports ??= options.ports();
-    const recorded = recordChanges(ports);
-    if (!blueprint.workflow.onSchedule) {
-      logger.info('schedule run', { service: blueprint.name, scheduled: false, ...recorded.changes });
+    const workPorts = ports;
+    const scheduled = blueprints.filter((blueprint) => blueprint.workflow.onSchedule);
+    if (scheduled.length === 0) {
+      logger.info('schedule run', { services: hosted, scheduled: false, changed: false });
       return;
     }
-    await blueprint.workflow.onSchedule(recorded.ports, workflowContext());
-    logger.info('schedule run', { service: blueprint.name, scheduled: true, ...recorded.changes });
+    const outcomes = await Promise.allSettled(
+      scheduled.map(async (blueprint) => {
+        const recorded = recordChanges(workPorts);
+        try {
+          await blueprint.workflow.onSchedule?.(recorded.ports, workflowContext(blueprint.name));
+        } catch (error) {
+          // What it changed before it failed is logged too: a rerun will find it done.
+          logger.error('schedule run failed', {
+            service: blueprint.name,
+            reason: error instanceof Error ? error.message : String(error),
+            ...recorded.changes,
+            error: error as Error,
+          });
+          throw error;
+        }
+        logger.info('schedule run', { service: blueprint.name, scheduled: true, ...recorded.changes });
+      }),
+    );
+    const failures = outcomes.flatMap((outcome, index) =>
+      outcome.status === 'rejected'
+        ? [{ service: (scheduled[index] as ServiceBlueprint).name, error: outcome.reason as unknown }]
+        : [],
+    );
+    if (failures.length > 0) throw new ScheduledRunFailedError(failures);
   };
 
   const applyBatch = async (records: readonly SQSRecord[], context: Context): Promise<SQSBatchResponse> => {
@@ -117,19 +164,19 @@ export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOpti
       if (remainingMs(context) < RECORD_TIME_RESERVE_MS) {
         const handedBack = records.slice(index).map((r) => r.messageId);
         logger.warn('out of time; events handed back to the queue unapplied', {
-          service: blueprint.name,
+          services: hosted,
           messageIds: handedBack,
         });
         batchItemFailures.push(...handedBack.map((itemIdentifier) => ({ itemIdentifier })));
         break;
       }
       try {
-        const work = readRecord(blueprint, record);
+        const work = readRecord(byEventType, hosted, record);
         if (work.kind === 'event') {
-          await applyEvent(work.event);
+          await applyEvent(work.blueprint, work.event);
         } else {
           logger.warn('a failed scheduled run, redriven from the dead-letter queue: nothing to redo', {
-            service: blueprint.name,
+            services: hosted,
             messageId: record.messageId,
             reason: `the schedule runs every ${WORKFLOW_SCHEDULE_MINUTES} minutes and works from the stores`,
           });
@@ -146,7 +193,7 @@ export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOpti
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
     const rejected = error instanceof RejectedWorkflowEventError;
     logger.error(rejected ? 'event rejected' : 'event failed', {
-      service: blueprint.name,
+      services: hosted,
       messageId: record.messageId,
       // What was wrong, in words: the message names the field, the source or the detail-type at fault.
       reason: error instanceof Error ? error.message : String(error),
@@ -161,12 +208,12 @@ export function createServiceWorkflowHandler(options: ServiceWorkflowHandlerOpti
 
   return middy(
     async (invocation: WorkflowInvocation, context: Context): Promise<SQSBatchResponse | undefined> => {
-      const work = readInvocation(blueprint, invocation);
+      const work = readInvocation(byEventType, hosted, invocation);
       switch (work.kind) {
         case 'batch':
           return applyBatch(work.records, context);
         case 'event':
-          await applyEvent(work.event);
+          await applyEvent(work.blueprint, work.event);
           return undefined;
         case 'schedule':
           await runSchedule();
@@ -186,32 +233,63 @@ function remainingMs(context: Context | undefined): number {
     : Number.POSITIVE_INFINITY;
 }
 
+/** Which hosted blueprint handles each event type; refuses an empty lane and an event type two blueprints claim. */
+function blueprintsByEventType(
+  blueprints: readonly ServiceBlueprint[],
+): ReadonlyMap<string, ServiceBlueprint> {
+  if (blueprints.length === 0) throw new Error('a workflow function needs at least one blueprint to host');
+  const byEventType = new Map<string, ServiceBlueprint>();
+  for (const blueprint of blueprints) {
+    for (const type of blueprint.eventTypes) {
+      const claimed = byEventType.get(type);
+      if (claimed) {
+        throw new Error(
+          `event type ${type} is listed by both ${claimed.name} and ${blueprint.name}: each event must have one workflow`,
+        );
+      }
+      byEventType.set(type, blueprint);
+    }
+  }
+  return byEventType;
+}
+
+type EventWork = {
+  readonly kind: 'event';
+  readonly blueprint: ServiceBlueprint;
+  readonly event: DomainEvent;
+};
+
 type Work =
   | { readonly kind: 'batch'; readonly records: readonly SQSRecord[] }
-  | { readonly kind: 'event'; readonly event: DomainEvent }
+  | EventWork
   | { readonly kind: 'schedule' };
 
 function asObject(value: unknown): Record<string, unknown> {
   return (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
 }
 
-function readInvocation(blueprint: ServiceBlueprint, invocation: WorkflowInvocation): Work {
+function readInvocation(
+  byEventType: ReadonlyMap<string, ServiceBlueprint>,
+  hosted: readonly string[],
+  invocation: WorkflowInvocation,
+): Work {
   const raw = asObject(invocation);
   if (raw.kind === 'schedule') return { kind: 'schedule' };
   if (raw.source === 'aws.events' && raw['detail-type'] === 'Scheduled Event') return { kind: 'schedule' };
   if (Array.isArray(raw.Records)) return { kind: 'batch', records: raw.Records as SQSRecord[] };
-  return { kind: 'event', event: readDomainEvent(blueprint, raw) };
+  return readDomainEvent(byEventType, hosted, raw);
 }
 
 /**
- * One queue message: an EventBridge event with a domain event of the blueprint's types, or (after a redrive of
- * the dead-letter queue, which also holds the schedule's failed invocations) Lambda's record of a failed
+ * One queue message: an EventBridge event with a domain event of a hosted blueprint's types, or (after a redrive
+ * of the dead-letter queue, which also holds the schedule's failed invocations) Lambda's record of a failed
  * scheduled run, which needs nothing redone.
  */
 function readRecord(
-  blueprint: ServiceBlueprint,
+  byEventType: ReadonlyMap<string, ServiceBlueprint>,
+  hosted: readonly string[],
   record: SQSRecord,
-): { readonly kind: 'event'; readonly event: DomainEvent } | { readonly kind: 'failed-schedule' } {
+): EventWork | { readonly kind: 'failed-schedule' } {
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -224,23 +302,31 @@ function readRecord(
   if (asObject(raw.requestPayload).kind === 'schedule' && 'requestContext' in raw) {
     return { kind: 'failed-schedule' };
   }
-  return { kind: 'event', event: readDomainEvent(blueprint, raw) };
+  return readDomainEvent(byEventType, hosted, raw);
 }
 
-/** The domain event an EventBridge event carries, checked against the blueprint: source, detail-type, detail. */
-function readDomainEvent(blueprint: ServiceBlueprint, raw: Record<string, unknown>): DomainEvent {
+/**
+ * The domain event an EventBridge event carries and the hosted blueprint it is for, checked: source, detail-type
+ * (one a hosted blueprint lists), detail.
+ */
+function readDomainEvent(
+  byEventType: ReadonlyMap<string, ServiceBlueprint>,
+  hosted: readonly string[],
+  raw: Record<string, unknown>,
+): EventWork {
   const source = raw.source;
   const detailType = raw['detail-type'];
   if (source !== DOMAIN_EVENT_SOURCE) {
     throw new RejectedWorkflowEventError(
-      `${blueprint.name} workflow takes domain events (source ${DOMAIN_EVENT_SOURCE}) or its schedule; ` +
-        `got source ${JSON.stringify(source)}, detail-type ${JSON.stringify(detailType)}`,
+      `the ${hosted.join(', ')} workflow lane takes domain events (source ${DOMAIN_EVENT_SOURCE}) or its ` +
+        `schedule; got source ${JSON.stringify(source)}, detail-type ${JSON.stringify(detailType)}`,
     );
   }
-  if (typeof detailType !== 'string' || !blueprint.eventTypes.includes(detailType)) {
+  const blueprint = typeof detailType === 'string' ? byEventType.get(detailType) : undefined;
+  if (!blueprint) {
     throw new RejectedWorkflowEventError(
-      `${blueprint.name} workflow does not handle detail-type ${JSON.stringify(detailType)}; ` +
-        `it handles ${blueprint.eventTypes.join(', ')} (is the bus rule's pattern right?)`,
+      `no hosted blueprint handles detail-type ${JSON.stringify(detailType)}; this lane hosts ` +
+        `${hosted.join(', ')}, which handle ${[...byEventType.keys()].join(', ')} (is a bus rule's target right?)`,
     );
   }
   const parsed = domainEventSchema.safeParse(raw.detail);
@@ -256,7 +342,7 @@ function readDomainEvent(blueprint: ServiceBlueprint, raw: Record<string, unknow
       `event ${parsed.data.id} has detail-type ${detailType} but detail.type ${parsed.data.type}`,
     );
   }
-  return parsed.data as DomainEvent;
+  return { kind: 'event', blueprint, event: parsed.data as DomainEvent };
 }
 
 /** What one invocation changed, for its log line: ids only, never readings or summaries. */
@@ -325,20 +411,23 @@ function recordChanges(ports: WorkflowPorts): {
   };
 }
 
-/** The handler as deployed: the blueprint named by `SERVICE_NAME`, its ports and settings from the environment. */
+/**
+ * The handler as deployed: the blueprints named by `SERVICE_NAMES` (its workflow lane's), their ports, topics and
+ * settings from the environment.
+ */
 export function serviceWorkflowHandlerFromEnvironment(env: Environment, logger?: Logger) {
-  const blueprint = blueprintNamed(required(env, ENV.serviceName));
+  const blueprints = blueprintsNamed(hostedServicesFromEnvironment(env));
   return createServiceWorkflowHandler({
-    blueprint,
+    blueprints,
     ports: () => workflowPortsFromEnvironment(env),
-    context: () => serviceContextFromEnvironment(env),
+    context: (service) => serviceContextFromEnvironment(env, service),
     ...(logger ? { logger } : {}),
   });
 }
 
 let deployed: ReturnType<typeof serviceWorkflowHandlerFromEnvironment> | undefined;
 
-/** Resolves the blueprint on the first invocation, so importing this module never needs the environment. */
+/** Resolves the blueprints on the first invocation, so importing this module never needs the environment. */
 export const handler = (
   invocation: WorkflowInvocation,
   context: Context,

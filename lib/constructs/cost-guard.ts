@@ -45,6 +45,12 @@ export interface MeteredFunction {
   readonly logGroupName: string;
 }
 
+/** A service workflow lane as the meter reads it: its queue and its function. */
+export interface MeteredWorkflowLane {
+  readonly queueName: string;
+  readonly function: MeteredFunction;
+}
+
 /** Props for {@link CostGuard}. */
 export interface CostGuardProps {
   /** Deployment name: the budget filters on the `civic:stage` cost-allocation tag with this value. */
@@ -61,8 +67,12 @@ export interface CostGuardProps {
   readonly records: CostGuardRecords;
   /** Every ingest lane: both rules and queues are metered. */
   readonly lanes: Readonly<Record<Lane, IngestLane>>;
-  /** Queues besides the lanes' whose messages are metered as theirs are (the service workflows' queues). @default - none */
-  readonly queueNames?: readonly string[];
+  /**
+   * The deployed service workflow lanes. Their queues and functions are read hourly, on reconciliation runs (their
+   * spend is capped by each lane's maximum concurrency and moves slowly); their logs with the other log groups.
+   * @default - none
+   */
+  readonly workflowLanes?: readonly MeteredWorkflowLane[];
   /** The only lane the guard may switch off (its rule and its consumer). */
   readonly ordinaryLane: IngestLane;
   /**
@@ -135,21 +145,27 @@ export class CostGuard extends Construct {
     };
     const memorySizeMb = GUARD_FUNCTION_MEMORY_MB;
     // The guard's own functions are not metered (fixed accrual), so the meter reads only the data path.
+    const workflowLanes = props.workflowLanes ?? [];
     const metered: MeteredResources = {
       rules: Object.values(props.lanes).map((lane) => lane.rule.ruleName ?? ''),
-      queues: Object.values(props.lanes)
-        .map((lane) => lane.queue.queueName)
-        .concat(props.queueNames ?? []),
+      queues: Object.values(props.lanes).map((lane) => lane.queue.queueName),
       functions: props.functions.map((fn) => ({
         name: fn.functionName,
         memoryMb: fn.memoryMb,
+      })),
+      workflowQueues: workflowLanes.map((lane) => lane.queueName),
+      workflowFunctions: workflowLanes.map((lane) => ({
+        name: lane.function.functionName,
+        memoryMb: lane.function.memoryMb,
       })),
       tables: props.tables.map((table) => ({
         name: table.tableName,
         ...(table.indexes.length > 0 ? { indexes: [...table.indexes] } : {}),
       })),
       apis: [{ name: props.api.restApiName, stage: props.api.deploymentStage.stageName }],
-      logGroups: props.functions.map((fn) => fn.logGroupName).concat(props.logGroupNames),
+      logGroups: [...props.functions, ...workflowLanes.map((lane) => lane.function)]
+        .map((fn) => fn.logGroupName)
+        .concat(props.logGroupNames),
       devices: props.devices,
       usageRates: props.usageRates,
     };

@@ -1,14 +1,15 @@
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { workflowLaneOf, workflowLanesOf } from '../../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import type { LogLevel, ServiceSettings } from '../config/platform-config.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import type { ServiceRecords } from './service-records.js';
-import { ServiceWorkflow } from './service-workflow.js';
+import { constructId, ServiceWorkflowLane } from './service-workflow-lane.js';
 
 /** Props for {@link ServiceWorkflows}. */
 export interface ServiceWorkflowsProps {
@@ -25,22 +26,23 @@ export interface ServiceWorkflowsProps {
   readonly alerts: PlatformAlerts;
   readonly logRetentionDays: number;
   readonly logLevel: LogLevel;
-  /** Event source mapping maximum concurrency of each workflow function on its queue (SQS allows 2..1000). */
+  /** Event source mapping maximum concurrency of each workflow lane's function on its queue (SQS allows 2..1000). */
   readonly maxConcurrency: number;
-  /** Reserved concurrency per workflow function. @default - none */
+  /** Reserved concurrency per workflow lane function. @default - none */
   readonly reservedConcurrentExecutions?: number;
 }
 
 /**
  * The service blueprints a deployment runs: one custom EventBridge bus for their domain events, and a
- * {@link ServiceWorkflow} per enabled blueprint on it (rule, queue, capped workflow). Enrichment publishes to the
- * bus ({@link grantPublish}, {@link detectionEnvironment}); nothing else does, and nothing here is ever switched by
- * the cost guard.
+ * {@link ServiceWorkflowLane} per workflow lane an enabled blueprint runs in (essential, ordinary: a lane with no
+ * enabled blueprint is not deployed at all), each with one queue and one capped function hosting its blueprints,
+ * and a rule and a topic per blueprint. Enrichment publishes to the bus ({@link grantPublish},
+ * {@link detectionEnvironment}); nothing else does, and nothing here is ever switched by the cost guard.
  */
 export class ServiceWorkflows extends Construct {
   readonly bus: EventBus;
-  /** The enabled services' workflows, in catalogue order. */
-  readonly workflows: readonly ServiceWorkflow[];
+  /** The deployed workflow lanes, essential first. */
+  readonly lanes: readonly ServiceWorkflowLane[];
   private readonly settingsJson: string;
   private readonly names: readonly string[];
 
@@ -56,13 +58,14 @@ export class ServiceWorkflows extends Construct {
       description:
         'Domain events of the service blueprints: emitted by enrichment only when something changed',
     });
-    this.workflows = props.blueprints.map(
-      (blueprint) =>
-        new ServiceWorkflow(this, constructId(blueprint.name), {
-          blueprint,
+    this.lanes = workflowLanesOf(props.blueprints).map(
+      (lane) =>
+        new ServiceWorkflowLane(this, `${constructId(lane)}Lane`, {
+          lane,
+          blueprints: props.blueprints.filter((blueprint) => workflowLaneOf(blueprint) === lane),
           bus: this.bus,
           environment: { [ENV.serviceSettings]: this.settingsJson },
-          subscribers: props.subscribers[blueprint.name] ?? [],
+          subscribers: props.subscribers,
           registry: props.registry,
           records: props.records,
           alerts: props.alerts,
@@ -76,9 +79,14 @@ export class ServiceWorkflows extends Construct {
     );
   }
 
-  /** The workflows' queues: the cost guard's meter counts what is sent to them, as it does the lanes'. */
-  get queues(): readonly IQueue[] {
-    return this.workflows.map((workflow) => workflow.queue);
+  /** Each enabled service's notice topic, by service name, in catalogue order. */
+  get topics(): ReadonlyMap<string, Topic> {
+    return new Map(
+      this.names.flatMap((name) => {
+        const topic = this.lanes.map((lane) => lane.topics.get(name)).find((found) => found !== undefined);
+        return topic ? [[name, topic] as const] : [];
+      }),
+    );
   }
 
   /** The enabled services' names, comma-separated, as `ENABLED_SERVICES` carries them. */
@@ -99,12 +107,4 @@ export class ServiceWorkflows extends Construct {
   grantPublish(grantee: IGrantable): void {
     this.bus.grantPutEventsTo(grantee);
   }
-}
-
-/** `air-quality` -> `AirQuality`: a construct id that reads like the service. */
-function constructId(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
 }

@@ -5,11 +5,13 @@ import type { PlatformConfig } from '../config/platform-config.js';
 
 /**
  * What the cost model needs of the named service blueprints (default: every blueprint in the catalogue): each
- * one's cost profile, whether its detector runs in enrichment and whether its workflow runs on a schedule.
+ * one's cost profile, whether it is essential (its workflow lane), whether its detector runs in enrichment and
+ * whether its workflow runs on a schedule.
  */
 export function serviceLoads(names: readonly string[] = BLUEPRINT_NAMES): ServiceLoad[] {
   return blueprintsNamed(names).map((blueprint) => ({
     name: blueprint.name,
+    essential: blueprint.essential,
     detects: blueprint.detector !== undefined,
     scheduled: blueprint.workflow.onSchedule !== undefined,
     cost: blueprint.cost,

@@ -49,12 +49,14 @@ export class CostGuardStack extends Stack {
       records: data.costRecords,
       lanes,
       ordinaryLane: lanes[ORDINARY_LANE],
-      queueNames: (platform.services?.queues ?? []).map((queue) => queue.queueName),
       functions: [
         ...Object.values(lanes).map((lane) => metered(lane.enrichment)),
         metered(platform.cityApi.queries),
-        ...(platform.services?.workflows ?? []).map((workflow) => metered(workflow.function)),
       ],
+      workflowLanes: (platform.services?.lanes ?? []).map((lane) => ({
+        queueName: lane.queue.queueName,
+        function: metered(lane.function),
+      })),
       tables: data.meteredTables.map(({ table, indexes }) => ({ tableName: table.tableName, indexes })),
       api: platform.cityApi.api,
       logGroupNames: [platform.cityApi.accessLogs.logGroupName],

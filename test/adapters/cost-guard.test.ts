@@ -37,6 +37,8 @@ const RESOURCES: MeteredResources = {
   rules: ['civic_ingest', 'civic_essential'],
   queues: ['ingest-q'],
   functions: [{ name: 'enrich', memoryMb: 512 }],
+  workflowQueues: ['workflow-ordinary-q'],
+  workflowFunctions: [{ name: 'workflow-ordinary', memoryMb: 256 }],
   tables: [{ name: 'telemetry' }],
   apis: [{ name: 'city-api', stage: 'v1' }],
   logGroups: ['/aws/lambda/enrich'],
@@ -46,6 +48,9 @@ const RESOURCES: MeteredResources = {
     dynamoReadUnitsPerMessage: 1.5,
     logBytesPerInvocation: 50,
     logBytesPerApiRequest: 600,
+    workflowInvocationsPerHour: 24,
+    workflowGbSecondsPerHour: 3,
+    workflowSqsRequestsPerHour: 1_000,
   },
 };
 

@@ -237,8 +237,11 @@ describe('DynamoDbAlertBook when a save dies between the head and the incident i
 describe('workflow ports from the environment', () => {
   const env = () => ({
     [ENV.dynamoEndpoint]: dynamo.endpoint,
-    [ENV.serviceName]: 'waste',
-    [ENV.serviceTopicArn]: 'arn:aws:sns:eu-west-2:111122223333:civic-waste',
+    [ENV.serviceNames]: 'waste,parking',
+    [ENV.serviceTopicArns]: JSON.stringify({
+      waste: 'arn:aws:sns:eu-west-2:111122223333:civic-waste',
+      parking: 'arn:aws:sns:eu-west-2:111122223333:civic-parking',
+    }),
     [ENV.tables.jobs]: dynamo.names.jobs,
     [ENV.tables.alerts]: dynamo.names.alerts,
     [ENV.tables['service-sites']]: dynamo.names['service-sites'],
@@ -246,7 +249,7 @@ describe('workflow ports from the environment', () => {
     [ENV.tables['latest-state']]: dynamo.names['latest-state'],
   });
 
-  it("works on the tables the environment names, listing the service's own jobs", async () => {
+  it("works on the tables the environment names, listing the hosted services' jobs", async () => {
     const ports = workflowPortsFromEnvironment(env());
     const opened = job('env-bin', 0);
     expect(await ports.jobs.create(opened)).toBe(true);
@@ -254,25 +257,40 @@ describe('workflow ports from the environment', () => {
     expect((await ports.jobs.list({ limit: 100 })).items.map((j) => j.id)).toContain(opened.id);
   });
 
-  it('names a missing variable', () => {
-    const { [ENV.serviceTopicArn]: _topic, ...withoutTopic } = env();
-    expect(() => workflowPortsFromEnvironment(withoutTopic)).toThrow(ENV.serviceTopicArn);
+  it('names a missing variable, and a hosted service without a topic', () => {
+    const { [ENV.serviceTopicArns]: _topic, ...withoutTopic } = env();
+    expect(() => workflowPortsFromEnvironment(withoutTopic)).toThrow(ENV.serviceTopicArns);
+    const { [ENV.serviceNames]: _names, ...withoutNames } = env();
+    expect(() => workflowPortsFromEnvironment(withoutNames)).toThrow(ENV.serviceNames);
+    expect(() =>
+      workflowPortsFromEnvironment({ ...env(), [ENV.serviceNames]: 'waste,parking,flood' }),
+    ).toThrow(/SERVICE_TOPIC_ARNS is not set; expected .* \(none for flood\)/);
+    expect(() => workflowPortsFromEnvironment({ ...env(), [ENV.serviceTopicArns]: '{"waste": 1}' })).toThrow(
+      ENV.serviceTopicArns,
+    );
     const { [ENV.tables.alerts]: _alerts, ...withoutAlerts } = env();
     expect(() => workflowPortsFromEnvironment(withoutAlerts)).toThrow(ENV.tables.alerts);
   });
 
-  it("reads its own service's settings from SERVICE_SETTINGS, defaulting to none", () => {
-    expect(serviceContextFromEnvironment(env())).toEqual({ timeScale: 1, settings: {} });
+  it("reads each hosted service's own settings from SERVICE_SETTINGS, defaulting to none", () => {
+    expect(serviceContextFromEnvironment(env(), 'waste')).toEqual({ timeScale: 1, settings: {} });
     const settings = JSON.stringify({
       waste: { depotLat: 51.45, depotLon: -0.97 },
       flood: { coolDownSeconds: 60 },
     });
-    expect(serviceContextFromEnvironment({ ...env(), [ENV.serviceSettings]: settings })).toEqual({
+    expect(serviceContextFromEnvironment({ ...env(), [ENV.serviceSettings]: settings }, 'waste')).toEqual({
       timeScale: 1,
       settings: { depotLat: 51.45, depotLon: -0.97 },
     });
+    expect(serviceContextFromEnvironment({ ...env(), [ENV.serviceSettings]: settings }, 'parking')).toEqual({
+      timeScale: 1,
+      settings: {},
+    });
     expect(() =>
-      serviceContextFromEnvironment({ ...env(), [ENV.serviceSettings]: '{"waste":{"depotLat":"north"}}' }),
+      serviceContextFromEnvironment(
+        { ...env(), [ENV.serviceSettings]: '{"waste":{"depotLat":"north"}}' },
+        'waste',
+      ),
     ).toThrow(ENV.serviceSettings);
   });
 });

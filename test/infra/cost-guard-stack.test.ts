@@ -5,10 +5,10 @@ import {
   type MeteredResources,
   meterMetricCounts,
   nominalMeteredResources,
+  usageMetrics,
 } from '../../lambdas/contracts/metered-resources.js';
 import { dailyFixedAccrualUsd, meterMetricsPerMonth } from '../../lambdas/domain/cost-model.js';
 import { platformEstimate, serviceLoads } from '../../lib/cost/platform-estimate.js';
-import { BLUEPRINT_NAMES } from '../../services/catalogue.js';
 import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 let guard: Template;
@@ -118,46 +118,66 @@ describe('CostGuard: the meter and its schedule', () => {
     const metered: MeteredResources = built.built.costGuardStack.guard.metered;
     const stack = built.built.costGuardStack;
     const names = metered.functions.map((fn) => stack.resolve(fn.name));
-    // Two lane enrichment functions, the city API function and a workflow per enabled service.
-    expect(names).toHaveLength(3 + BLUEPRINT_NAMES.length);
-    expect(json(names)).toMatch(/ServicesFloodWorkflowFunction/);
-    expect(json(names)).not.toMatch(/usage-meter|budget-alert/);
+    // Two lane enrichment functions and the city API function, read every run.
+    expect(names).toHaveLength(3);
+    expect(json(names)).not.toMatch(/usage-meter|budget-alert|Workflow/);
+    // The two workflow lanes' functions, read hourly.
+    const lanes = metered.workflowFunctions.map((fn) => json(stack.resolve(fn.name)));
+    expect(lanes).toHaveLength(2);
+    expect(json(lanes)).toMatch(/ServicesEssentialLaneWorkflowFunction/);
+    expect(json(lanes)).toMatch(/ServicesOrdinaryLaneWorkflowFunction/);
     expect(json(metered.logGroups.map((group) => stack.resolve(group)))).not.toMatch(
       /usage-meter|budget-alert/,
     );
-    // The functions' log groups and the API access log.
-    expect(metered.logGroups).toHaveLength(4 + BLUEPRINT_NAMES.length);
+    // The functions' log groups (the workflow lanes' too) and the API access log.
+    expect(metered.logGroups).toHaveLength(4 + 2);
     expect(metered.usageRates.dynamoWriteUnitsPerMessage).toBeGreaterThan(1);
+    expect(metered.usageRates.workflowInvocationsPerHour).toBeGreaterThan(0);
   });
 
-  it('reads as many metrics as the cost model prices (29 a run, 42 more hourly), within one request', () => {
+  it('reads as many metrics as the cost model prices (11 a run, 44 more hourly), within one request', () => {
     const metered = built.built.costGuardStack.guard.metered;
-    // Fast: 2 rules, 2 lane queues and 6 workflow queues, 1 API, 9 functions x 2. Hourly: 10 tables and 6
-    // indexes x 2, 10 log groups.
-    expect(meterMetricCounts(metered)).toEqual({ perRun: 29, perReconciliation: 42 });
+    // Every run: 2 rules, 2 lane queues, 1 API, 3 functions x 2. Hourly: 2 workflow lane queues, 2 workflow lane
+    // functions x 2, 10 tables and 6 indexes x 2, 6 log groups.
+    expect(meterMetricCounts(metered)).toEqual({ perRun: 11, perReconciliation: 44 });
     expect(meterMetricCounts(metered)).toEqual(
-      meterMetricCounts(nominalMeteredResources('dynamodb', BLUEPRINT_NAMES)),
+      meterMetricCounts(nominalMeteredResources('dynamodb', ['essential', 'ordinary'])),
     );
     expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb', services: serviceLoads() })).toBe(
-      29 * 8_640 + 42 * 720,
+      11 * 8_640 + 44 * 720,
     );
     const timestream = synthesizePlatform(STORE_CONFIGURATIONS.timestream).built;
     expect(meterMetricCounts(timestream.costGuardStack.guard.metered)).toEqual(
-      meterMetricCounts(nominalMeteredResources('timestream', BLUEPRINT_NAMES)),
+      meterMetricCounts(nominalMeteredResources('timestream', ['essential', 'ordinary'])),
     );
   });
 
-  it('meters only the enabled workflows, as the cost model counts them', () => {
+  it('reads the workflow lanes on reconciliation runs only, never among the fast metrics', () => {
+    const metered = built.built.costGuardStack.guard.metered;
+    const stack = built.built.costGuardStack;
+    const fast = json(stack.resolve(usageMetrics(metered, 'fast')));
+    expect(fast).not.toMatch(/Services/);
+    const all = json(stack.resolve(usageMetrics(metered, 'all')));
+    expect(all).toMatch(/ServicesEssentialLaneQueue/);
+    expect(all).toMatch(/ServicesOrdinaryLaneWorkflowFunction/);
+  });
+
+  it('meters only the deployed workflow lanes, as the cost model counts them', () => {
     const flood = synthesizePlatform({ services: 'flood' }).built;
     const metered = flood.costGuardStack.guard.metered;
-    expect(metered.functions).toHaveLength(4);
-    // Both lane queues and the flood workflow's queue (not its dead-letter queue).
-    const queues = metered.queues.map((queue) => json(flood.costGuardStack.resolve(queue)));
-    expect(queues).toHaveLength(3);
-    expect(queues.filter((queue) => /ServicesFloodQueue/.test(queue))).toHaveLength(1);
+    expect(metered.functions).toHaveLength(3);
+    expect(metered.queues).toHaveLength(2);
+    // The essential lane's queue (not its dead-letter queue) and function; no ordinary lane.
+    const queues = metered.workflowQueues.map((queue) => json(flood.costGuardStack.resolve(queue)));
+    expect(queues).toHaveLength(1);
+    expect(queues[0]).toMatch(/ServicesEssentialLaneQueue/);
     expect(json(queues)).not.toMatch(/DeadLetters/);
+    expect(metered.workflowFunctions).toHaveLength(1);
     expect(meterMetricCounts(metered)).toEqual(
-      meterMetricCounts(nominalMeteredResources('dynamodb', ['flood'])),
+      meterMetricCounts(nominalMeteredResources('dynamodb', ['essential'])),
+    );
+    expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb', services: serviceLoads(['flood']) })).toBe(
+      meterMetricCounts(metered).perRun * 8_640 + meterMetricCounts(metered).perReconciliation * 720,
     );
     const none = synthesizePlatform({ services: '[]' }).built.costGuardStack.guard.metered;
     expect(meterMetricCounts(none)).toEqual(meterMetricCounts(nominalMeteredResources('dynamodb')));

@@ -3,7 +3,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BUS_TO_QUEUE_DELIVERY,
   servicePattern,
+  WORKFLOW_LANES,
   WORKFLOW_QUEUE,
+  type WorkflowLane,
+  workflowLaneOf,
 } from '../../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { CostStatement } from '../../lib/cost/cost-statement.js';
@@ -33,14 +36,31 @@ beforeAll(() => {
   none = synthesizePlatform({ services: '[]' });
 });
 
-function functionOf(template: Template, service: string): [string, Resource] {
-  const found = Object.entries(
+const ESSENTIAL = BLUEPRINTS.filter((b) => workflowLaneOf(b) === 'essential').map((b) => b.name);
+const ORDINARY = BLUEPRINTS.filter((b) => workflowLaneOf(b) === 'ordinary').map((b) => b.name);
+const laneOf = (service: string) => workflowLaneOf(blueprintNamed(service));
+
+/** Every workflow lane function of a template: those with a SERVICE_NAMES variable. */
+function workflowFunctions(template: Template): [string, Resource][] {
+  return Object.entries(
     template.findResources('AWS::Lambda::Function', {
-      Properties: { Environment: { Variables: Match.objectLike({ [ENV.serviceName]: service }) } },
+      Properties: { Environment: { Variables: Match.objectLike({ [ENV.serviceNames]: Match.anyValue() }) } },
     }),
+  ) as [string, Resource][];
+}
+
+/** The workflow lane function hosting `service`: the one whose SERVICE_NAMES lists it. */
+function functionOf(template: Template, service: string): [string, Resource] {
+  const found = workflowFunctions(template).filter(([, fn]) =>
+    String(variables(fn)[ENV.serviceNames]).split(',').includes(service),
   );
   expect(found, service).toHaveLength(1);
   return found[0] as [string, Resource];
+}
+
+/** The lane function of a lane, found by the services it hosts. */
+function laneFunction(template: Template, lane: WorkflowLane): [string, Resource] {
+  return functionOf(template, (lane === 'essential' ? ESSENTIAL : ORDINARY)[0] as string);
 }
 
 function roleOf(template: Template, functionLogicalId: string): string {
@@ -64,25 +84,22 @@ function rules(template: Template): Resource[] {
   return Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
 }
 
-/** The queue a service's workflow consumes: the source of its function's event source mapping. */
+/** The queue a service's workflow consumes: the source of its lane function's event source mapping. */
 function queueOf(template: Template, service: string): string {
-  const [fn] = functionOf(template, service);
-  const mappings = Object.values(
-    template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fn } } }),
-  ) as Resource[];
-  expect(mappings, service).toHaveLength(1);
-  const mapping = mappings[0] as Resource;
+  const mapping = mappingOf(template, service);
   return (mapping.Properties.EventSourceArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 }
 
 function mappingOf(template: Template, service: string): Resource {
   const [fn] = functionOf(template, service);
-  return Object.values(
+  const mappings = Object.values(
     template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fn } } }),
-  )[0] as Resource;
+  ) as Resource[];
+  expect(mappings, service).toHaveLength(1);
+  return mappings[0] as Resource;
 }
 
-/** The dead-letter queue of a service's queue (its redrive policy's target). */
+/** The dead-letter queue of a service's lane queue (its redrive policy's target). */
 function deadLetterQueueOf(template: Template, service: string): string {
   const queue = template.findResources('AWS::SQS::Queue')[queueOf(template, service)] as Resource;
   const redrive = queue.Properties.RedrivePolicy as {
@@ -91,16 +108,21 @@ function deadLetterQueueOf(template: Template, service: string): string {
   return redrive.deadLetterTargetArn['Fn::GetAtt'][0];
 }
 
+/** The workflow lanes' queues and dead-letter queues (the ingest lanes' are not in the services construct). */
+const workflowQueues = (template: Template) =>
+  Object.keys(template.findResources('AWS::SQS::Queue')).filter((id) => id.startsWith('Services'));
+
 interface RuleTarget {
   readonly Arn: unknown;
   readonly RetryPolicy: unknown;
   readonly DeadLetterConfig: { readonly Arn: { readonly 'Fn::GetAtt': [string, string] } };
 }
 
+/** A service's rule: the one whose pattern is exactly its servicePattern. */
 function ruleIdOf(template: Template, service: string): string {
-  const queue = queueOf(template, service);
-  const found = Object.entries(template.findResources('AWS::Events::Rule')).filter(([, rule]) =>
-    json((rule.Properties.Targets as RuleTarget[]).map((t) => t.Arn)).includes(`"${queue}"`),
+  const pattern = servicePattern(blueprintNamed(service).eventTypes);
+  const found = Object.entries(template.findResources('AWS::Events::Rule')).filter(
+    ([, rule]) => json(rule.Properties.EventPattern) === json(pattern),
   );
   expect(found, service).toHaveLength(1);
   return (found[0] as [string, Resource])[0];
@@ -127,6 +149,18 @@ const enrichmentFunctions = (template: Template) =>
 const variables = (fn: Resource) =>
   (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 
+/**
+ * A lane function's SERVICE_TOPIC_ARNS, with each topic's `Ref` written as `ref:<logical id>`: the JSON map the
+ * function parses at run time.
+ */
+function topicArnsOf(fn: Resource): Record<string, string> {
+  const value = variables(fn)[ENV.serviceTopicArns] as { 'Fn::Join': [string, unknown[]] };
+  const text = value['Fn::Join'][1]
+    .map((part) => (typeof part === 'string' ? part : `ref:${(part as { Ref: string }).Ref}`))
+    .join('');
+  return JSON.parse(text) as Record<string, string>;
+}
+
 describe('the services event bus', () => {
   it('is one custom bus per deployment, named after the stage', () => {
     platform.resourceCountIs('AWS::Events::EventBus', 1);
@@ -141,7 +175,22 @@ describe('the services event bus', () => {
   });
 });
 
-describe('one workflow per enabled blueprint', () => {
+describe('two workflow lanes, a rule per blueprint', () => {
+  it('splits the blueprints by their essential flag: air quality and flood in the essential lane', () => {
+    expect(ESSENTIAL).toEqual(['air-quality', 'flood']);
+    expect(ORDINARY).toEqual(['waste', 'parking', 'traffic', 'offline']);
+  });
+
+  it("has ONE function per lane, hosting exactly its lane's blueprints, and one queue and dead-letter queue each", () => {
+    const hosted = workflowFunctions(platform).map(([, fn]) => variables(fn)[ENV.serviceNames]);
+    expect(hosted.sort()).toEqual([ESSENTIAL.join(','), ORDINARY.join(',')].sort());
+    expect(workflowQueues(platform)).toHaveLength(2 * WORKFLOW_LANES.length);
+    expect(queueOf(platform, 'flood')).not.toBe(queueOf(platform, 'parking'));
+    for (const lane of [ESSENTIAL, ORDINARY]) {
+      for (const name of lane) expect(queueOf(platform, name)).toBe(queueOf(platform, lane[0] as string));
+    }
+  });
+
   it('has one rule per blueprint, all on the services bus', () => {
     const bus = busId(platform);
     expect(rules(platform)).toHaveLength(BLUEPRINT_NAMES.length);
@@ -163,27 +212,31 @@ describe('one workflow per enabled blueprint', () => {
   });
 
   it.each(BLUEPRINT_NAMES)(
-    '%s: the rule puts its events on the encrypted workflow queue, retrying sends, then to the dead-letter queue',
+    "%s: the rule puts its events on its lane's encrypted queue, retrying sends, then to the lane's dead-letter queue",
     (name) => {
       const target = targetOf(platform, name);
       const queue = queueOf(platform, name);
+      expect(queue).toMatch(
+        laneOf(name) === 'essential' ? /^ServicesEssentialLane/ : /^ServicesOrdinaryLane/,
+      );
       expect(target.Arn).toEqual({ 'Fn::GetAtt': [queue, 'Arn'] });
       expect(target.RetryPolicy).toEqual({
         MaximumRetryAttempts: BUS_TO_QUEUE_DELIVERY.retryAttempts,
         MaximumEventAgeInSeconds: BUS_TO_QUEUE_DELIVERY.maxEventAgeSeconds,
       });
-      // One dead-letter queue per service: what the bus could not queue and what the workflow kept failing.
+      // One dead-letter queue per lane: what the bus could not queue and what the workflow kept failing.
       expect(target.DeadLetterConfig.Arn).toEqual({
         'Fn::GetAtt': [deadLetterQueueOf(platform, name), 'Arn'],
       });
     },
   );
 
-  it.each(BLUEPRINT_NAMES)(
-    '%s: its queue is encrypted, dead-letters after the contract receives and outlives a long outage',
-    (name) => {
+  it.each(WORKFLOW_LANES)(
+    '%s lane: its queue is encrypted, dead-letters after the contract receives and outlives a long outage',
+    (lane) => {
+      const service = (lane === 'essential' ? ESSENTIAL : ORDINARY)[0] as string;
       const queues = platform.findResources('AWS::SQS::Queue');
-      const queue = queues[queueOf(platform, name)] as Resource;
+      const queue = queues[queueOf(platform, service)] as Resource;
       expect(queue.Properties).toMatchObject({
         SqsManagedSseEnabled: true,
         VisibilityTimeout: WORKFLOW_QUEUE.visibilityTimeoutSeconds,
@@ -193,17 +246,18 @@ describe('one workflow per enabled blueprint', () => {
       expect(WORKFLOW_QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
         6 * WORKFLOW_QUEUE.functionTimeoutSeconds,
       );
-      expect((queues[deadLetterQueueOf(platform, name)] as Resource).Properties).toMatchObject({
+      expect((queues[deadLetterQueueOf(platform, service)] as Resource).Properties).toMatchObject({
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 14 * 86_400,
       });
     },
   );
 
-  it.each(BLUEPRINT_NAMES)(
-    '%s: lets only its own rule send to its queue, over TLS, and nobody else',
-    (name) => {
-      const queue = queueOf(platform, name);
+  it.each(WORKFLOW_LANES)(
+    "%s lane: lets only its own services' rules send to its queue, each by its ARN, over TLS, and nobody else",
+    (lane) => {
+      const services = lane === 'essential' ? ESSENTIAL : ORDINARY;
+      const queue = queueOf(platform, services[0] as string);
       const policies = Object.values(
         platform.findResources('AWS::SQS::QueuePolicy', { Properties: { Queues: [{ Ref: queue }] } }),
       ) as Resource[];
@@ -212,14 +266,18 @@ describe('one workflow per enabled blueprint', () => {
       const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] })
         .Statement;
       const allows = statements.filter((statement) => statement.Effect === 'Allow');
-      expect(allows).toEqual([
-        expect.objectContaining({
-          Principal: { Service: 'events.amazonaws.com' },
-          Action: expect.arrayContaining(['sqs:SendMessage']),
-          Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
-          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleIdOf(platform, name), 'Arn'] } } },
-        }),
-      ]);
+      expect(allows).toEqual(
+        services.map((service) =>
+          expect.objectContaining({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: expect.arrayContaining(['sqs:SendMessage']),
+            Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+            Condition: {
+              ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleIdOf(platform, service), 'Arn'] } },
+            },
+          }),
+        ),
+      );
       expect(json(allows)).not.toMatch(/sqs:\*|ReceiveMessage|DeleteMessage/);
       expect(statements).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -227,10 +285,17 @@ describe('one workflow per enabled blueprint', () => {
     },
   );
 
-  it.each(BLUEPRINT_NAMES)(
-    '%s: the workflow consumes its queue in batches of 10, capped by the mapping, reporting failed events alone',
-    (name) => {
-      expect(mappingOf(platform, name).Properties).toMatchObject({
+  it.each(WORKFLOW_LANES)(
+    '%s lane: the function consumes its queue in batches of 10, capped by the mapping, reporting failed events alone',
+    (lane) => {
+      const [fn] = laneFunction(platform, lane);
+      const mappings = Object.values(
+        platform.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { FunctionName: { Ref: fn } },
+        }),
+      ) as Resource[];
+      expect(mappings).toHaveLength(1);
+      expect(mappings[0]?.Properties).toMatchObject({
         BatchSize: WORKFLOW_QUEUE.batchSize,
         MaximumBatchingWindowInSeconds: WORKFLOW_QUEUE.maxBatchingWindowSeconds,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -240,7 +305,7 @@ describe('one workflow per enabled blueprint', () => {
     },
   );
 
-  it('caps every workflow at config workflowMaxConcurrency, and refuses a cap SQS does not allow', () => {
+  it('caps every lane at config workflowMaxConcurrency, and refuses a cap SQS does not allow', () => {
     const raised = synthesizePlatform({ services: 'flood,waste', workflowMaxConcurrency: '5' }).platform;
     for (const name of ['flood', 'waste']) {
       expect(mappingOf(raised, name).Properties.ScalingConfig).toEqual({ MaximumConcurrency: 5 });
@@ -250,15 +315,16 @@ describe('one workflow per enabled blueprint', () => {
     );
   });
 
-  it.each(BLUEPRINT_NAMES)(
-    '%s: may consume its own queue only, and send to its dead-letter queue only',
-    (name) => {
-      const [fn] = functionOf(platform, name);
+  it.each(WORKFLOW_LANES)(
+    '%s lane: the function may consume its own queue only, and send to its dead-letter queue only',
+    (lane) => {
+      const [fn] = laneFunction(platform, lane);
+      const service = (lane === 'essential' ? ESSENTIAL : ORDINARY)[0] as string;
       const statements = statementsOf(platform, roleOf(platform, fn)).filter((s) =>
         json(s.Action).includes('sqs:'),
       );
-      const queue = queueOf(platform, name);
-      const dlq = deadLetterQueueOf(platform, name);
+      const queue = queueOf(platform, service);
+      const dlq = deadLetterQueueOf(platform, service);
       const consume = statements.filter((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
       expect(consume.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queue, 'Arn'] }]);
       for (const statement of statements) {
@@ -269,34 +335,40 @@ describe('one workflow per enabled blueprint', () => {
     },
   );
 
-  it.each(BLUEPRINT_NAMES)(
-    '%s: alarms on its dead letters and on a backlog, to the platform alarm topic',
-    (name) => {
-      const alarmsOn = (metric: string, queue: string) =>
-        Object.values(
-          platform.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } }),
-        ).filter((alarm) => json(alarm.Properties.Dimensions).includes(`"${queue}"`));
-      const topic = Object.keys(
-        platform.findResources('AWS::SNS::Topic', {
-          Properties: { DisplayName: 'Civic IoT platform alarms' },
-        }),
-      )[0];
-      const deadLetters = alarmsOn('ApproximateNumberOfMessagesVisible', deadLetterQueueOf(platform, name));
+  it('alarms once per lane on its dead letters and once on its backlog, to the platform alarm topic', () => {
+    const alarmsOn = (metric: string, queue: string) =>
+      Object.values(
+        platform.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } }),
+      ).filter((alarm) => json(alarm.Properties.Dimensions).includes(`"${queue}"`));
+    const topic = Object.keys(
+      platform.findResources('AWS::SNS::Topic', {
+        Properties: { DisplayName: 'Civic IoT platform alarms' },
+      }),
+    )[0];
+    for (const service of ['flood', 'parking']) {
+      const deadLetters = alarmsOn(
+        'ApproximateNumberOfMessagesVisible',
+        deadLetterQueueOf(platform, service),
+      );
       expect(deadLetters).toHaveLength(1);
       expect(deadLetters[0]?.Properties).toMatchObject({
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
         AlarmActions: [{ Ref: topic }],
       });
-      const backlog = alarmsOn('ApproximateAgeOfOldestMessage', queueOf(platform, name));
+      const backlog = alarmsOn('ApproximateAgeOfOldestMessage', queueOf(platform, service));
       expect(backlog).toHaveLength(1);
       expect(backlog[0]?.Properties).toMatchObject({
         Threshold: 15 * 60,
         ComparisonOperator: 'GreaterThanThreshold',
         AlarmActions: [{ Ref: topic }],
       });
-    },
-  );
+    }
+    const workflowAlarms = Object.keys(platform.findResources('AWS::CloudWatch::Alarm')).filter((id) =>
+      id.startsWith('Services'),
+    );
+    expect(workflowAlarms).toHaveLength(2 * WORKFLOW_LANES.length);
+  });
 
   it('lets the bus invoke no function: events reach the workflows only through their queues', () => {
     expect(
@@ -307,67 +379,68 @@ describe('one workflow per enabled blueprint', () => {
   });
 });
 
-describe('workflow schedules', () => {
-  const scheduled = BLUEPRINTS.filter((b) => b.workflow.onSchedule).map((b) => b.name);
-  const unscheduled = BLUEPRINTS.filter((b) => !b.workflow.onSchedule).map((b) => b.name);
-
-  it('exist only for blueprints whose workflow has an onSchedule', () => {
-    expect(scheduled.length).toBeGreaterThan(0);
-    expect(unscheduled.length).toBeGreaterThan(0);
+describe('workflow schedules: one per lane', () => {
+  it('exists for each lane hosting a blueprint with an onSchedule, and runs every hosted one', () => {
+    const scheduled = BLUEPRINTS.filter((b) => b.workflow.onSchedule).map((b) => b.name);
+    expect(scheduled).toEqual(expect.arrayContaining(['waste', 'flood']));
     const schedules = Object.values(platform.findResources('AWS::Scheduler::Schedule'));
-    expect(schedules).toHaveLength(scheduled.length);
-    for (const name of unscheduled) {
-      const [fn] = functionOf(platform, name);
-      expect(json(schedules)).not.toContain(`"${fn}"`);
-    }
+    expect(schedules).toHaveLength(WORKFLOW_LANES.length);
   });
 
-  it.each(scheduled)(
-    "%s: a scheduled run that keeps failing goes to the service's dead-letter queue (Lambda's own retries)",
-    (name) => {
-      const [fn] = functionOf(platform, name);
-      platform.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-        FunctionName: { Ref: fn },
-        MaximumRetryAttempts: 2,
-        // A run older than the schedule's period is superseded by the next one.
-        MaximumEventAgeInSeconds: 300,
-        DestinationConfig: {
-          OnFailure: { Destination: { 'Fn::GetAtt': [deadLetterQueueOf(platform, name), 'Arn'] } },
-        },
-      });
-    },
-  );
-
-  it.each(unscheduled)('%s: nothing invokes it asynchronously, so it has no async invoke config', (name) => {
-    const [fn] = functionOf(platform, name);
-    expect(
-      platform.findResources('AWS::Lambda::EventInvokeConfig', { Properties: { FunctionName: { Ref: fn } } }),
-    ).toEqual({});
-  });
-
-  it.each(scheduled)('%s runs every 5 minutes with the input {"kind":"schedule"}', (name) => {
-    const [fn] = functionOf(platform, name);
+  it.each(WORKFLOW_LANES)('%s lane: runs every 5 minutes with the input {"kind":"schedule"}', (lane) => {
+    const [fn] = laneFunction(platform, lane);
     platform.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(5 minutes)',
       State: 'ENABLED',
       Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [fn, 'Arn'] }, Input: '{"kind":"schedule"}' }),
     });
   });
+
+  it.each(WORKFLOW_LANES)(
+    "%s lane: a scheduled run that keeps failing goes to the lane's dead-letter queue (Lambda's own retries)",
+    (lane) => {
+      const [fn] = laneFunction(platform, lane);
+      const service = (lane === 'essential' ? ESSENTIAL : ORDINARY)[0] as string;
+      platform.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fn },
+        MaximumRetryAttempts: 2,
+        // A run older than the schedule's period is superseded by the next one.
+        MaximumEventAgeInSeconds: 300,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [deadLetterQueueOf(platform, service), 'Arn'] } },
+        },
+      });
+    },
+  );
+
+  it('is left out for a lane whose blueprints have no scheduled work: nothing invokes it asynchronously', () => {
+    const unscheduled = BLUEPRINTS.filter((b) => !b.workflow.onSchedule).map((b) => b.name);
+    expect(unscheduled).toContain('parking');
+    const parking = synthesizePlatform({ services: 'parking' }).platform;
+    parking.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    parking.resourceCountIs('AWS::Lambda::EventInvokeConfig', 0);
+    expect(workflowFunctions(parking)).toHaveLength(1);
+  });
 });
 
 describe('choosing services with config', () => {
-  it('deploys only flood with -c services=flood', () => {
+  it('deploys only the essential lane, with flood alone, with -c services=flood', () => {
     const t = floodOnly.platform;
     expect(rules(t)).toHaveLength(1);
     expect(ruleOf(t, 'flood').Properties.EventPattern).toEqual(
       servicePattern(blueprintNamed('flood').eventTypes),
     );
-    const workflows = Object.values(
-      t.findResources('AWS::Lambda::Function', {
-        Properties: { Environment: { Variables: Match.objectLike({ [ENV.serviceName]: Match.anyValue() }) } },
-      }),
-    );
+    const workflows = workflowFunctions(t);
     expect(workflows).toHaveLength(1);
+    expect(variables((workflows[0] as [string, Resource])[1])[ENV.serviceNames]).toBe('flood');
+    expect(queueOf(t, 'flood')).toMatch(/^ServicesEssentialLane/);
+    // The essential lane's queue and dead-letter queue, its schedule and two alarms; nothing of the ordinary lane.
+    expect(workflowQueues(t)).toHaveLength(2);
+    t.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    expect(json(t.toJSON().Resources)).not.toMatch(/ServicesOrdinaryLane/);
+    expect(
+      Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('Services')),
+    ).toHaveLength(2);
     for (const [, fn] of enrichmentFunctions(t)) expect(variables(fn)[ENV.enabledServices]).toBe('flood');
   });
 
@@ -455,14 +528,17 @@ describe('enrichment and the bus', () => {
   });
 });
 
-describe('a workflow function', () => {
-  it.each(BLUEPRINT_NAMES)(
-    '%s: knows its service, its topic, its settings and the tables it uses',
-    (name) => {
-      const [, fn] = functionOf(platform, name);
+describe('a workflow lane function', () => {
+  it.each(WORKFLOW_LANES)(
+    '%s lane: knows the services it hosts, their topics, their settings and the tables it uses',
+    (lane) => {
+      const [, fn] = laneFunction(platform, lane);
+      const services = lane === 'essential' ? ESSENTIAL : ORDINARY;
       const env = variables(fn);
-      const topic = ruleTopic(name);
-      expect(env[ENV.serviceTopicArn]).toEqual({ Ref: topic });
+      expect(env[ENV.serviceNames]).toBe(services.join(','));
+      expect(topicArnsOf(fn)).toEqual(
+        Object.fromEntries(services.map((service) => [service, `ref:${topicOf(service)}`])),
+      );
       expect(JSON.parse(env[ENV.serviceSettings] as string)).toEqual({
         waste: { depotLat: 51.45, depotLon: -0.97 },
       });
@@ -474,7 +550,7 @@ describe('a workflow function', () => {
   );
 
   it('runs the service-workflow handler on nodejs22.x arm64 with its own log group', () => {
-    const [, fn] = functionOf(platform, 'flood');
+    const [, fn] = laneFunction(platform, 'essential');
     expect(fn.Properties).toMatchObject({
       Handler: 'index.handler',
       Runtime: 'nodejs22.x',
@@ -482,7 +558,9 @@ describe('a workflow function', () => {
       MemorySize: 256,
       Timeout: 30,
     });
-    expect(json(fn.Properties.LoggingConfig)).toMatch(/"LogGroup":\{"Ref":"ServicesFloodWorkflowLogs/);
+    expect(json(fn.Properties.LoggingConfig)).toMatch(
+      /"LogGroup":\{"Ref":"ServicesEssentialLaneWorkflowLogs/,
+    );
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
@@ -492,18 +570,19 @@ describe('a workflow function', () => {
     expect(fn.Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
-  it('may publish to its own topic only', () => {
-    const [fn] = functionOf(platform, 'flood');
+  it.each(WORKFLOW_LANES)("%s lane: may publish to its own services' topics only", (lane) => {
+    const [fn] = laneFunction(platform, lane);
+    const services = lane === 'essential' ? ESSENTIAL : ORDINARY;
     const publish = statementsOf(platform, roleOf(platform, fn)).filter((s) =>
       json(s.Action).includes('sns:'),
     );
-    expect(publish).toEqual([
-      expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: ruleTopic('flood') } }),
-    ]);
+    expect(publish.flatMap(actionsOf)).toEqual(['sns:Publish']);
+    const refs = publish.flatMap((s) => [s.Resource].flat()).map((resource) => json(resource));
+    expect(refs.sort()).toEqual(services.map((service) => json({ Ref: topicOf(service) })).sort());
   });
 
   it('reads and writes jobs, alerts and site views, queries their indexes by name, and only reads the registry', () => {
-    const [fn] = functionOf(platform, 'offline');
+    const [fn] = laneFunction(platform, 'ordinary');
     const statements = statementsOf(platform, roleOf(platform, fn));
     const on = (table: string) =>
       statements.filter((s) => json(s.Resource).includes(table)).flatMap(actionsOf);
@@ -530,19 +609,24 @@ describe('a workflow function', () => {
   });
 });
 
-/** The logical id of a service's topic: the one its function's SERVICE_TOPIC_ARN names. */
-function ruleTopic(service: string): string {
-  const [, fn] = functionOf(platform, service);
-  return (variables(fn)[ENV.serviceTopicArn] as { Ref: string }).Ref;
+/** The logical id of a service's topic: the SNS topic displayed with its title. */
+function topicOf(service: string): string {
+  const found = Object.keys(
+    platform.findResources('AWS::SNS::Topic', {
+      Properties: { DisplayName: `Civic IoT: ${blueprintNamed(service).title}`.slice(0, 100) },
+    }),
+  );
+  expect(found, service).toHaveLength(1);
+  return found[0] as string;
 }
 
 describe('a service topic', () => {
   it('exists per service, encrypted with the AWS managed SNS key and TLS-only', () => {
     for (const name of BLUEPRINT_NAMES) {
-      const topic = platform.findResources('AWS::SNS::Topic')[ruleTopic(name)] as Resource;
+      const topic = platform.findResources('AWS::SNS::Topic')[topicOf(name)] as Resource;
       expect(json(topic.Properties.KmsMasterKeyId)).toContain('alias/aws/sns');
       platform.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        Topics: [{ Ref: ruleTopic(name) }],
+        Topics: [{ Ref: topicOf(name) }],
         PolicyDocument: {
           Statement: Match.arrayWith([
             Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -556,27 +640,29 @@ describe('a service topic', () => {
     const subscriptions = (service: string) =>
       Object.values(
         platform.findResources('AWS::SNS::Subscription', {
-          Properties: { TopicArn: { Ref: ruleTopic(service) } },
+          Properties: { TopicArn: { Ref: topicOf(service) } },
         }),
       ).map((s) => s.Properties.Endpoint);
     expect(subscriptions('flood').sort()).toEqual(['duty@council.gov.uk', 'rivers@council.gov.uk']);
     expect(subscriptions('waste')).toEqual(['ops@council.gov.uk']);
   });
+
+  it.each(BLUEPRINT_NAMES)('%s: its topic carries its service name as a tag', (name) => {
+    const topic = platform.findResources('AWS::SNS::Topic')[topicOf(name)] as Resource;
+    expect(topic.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'civic:service', Value: name }]));
+  });
 });
 
 describe('essential services', () => {
-  it.each(BLUEPRINTS.map((b) => [b.name, b.essential] as const))(
-    '%s carries its essential flag (%s) as a tag on its function',
-    (name, essential) => {
-      const [, fn] = functionOf(platform, name);
-      expect(fn.Properties.Tags).toEqual(
-        expect.arrayContaining([
-          { Key: 'civic:essential', Value: String(essential) },
-          { Key: 'civic:service', Value: name },
-        ]),
-      );
-    },
-  );
+  it.each(WORKFLOW_LANES)('the %s lane function carries its lane and essential flag as tags', (lane) => {
+    const [, fn] = laneFunction(platform, lane);
+    expect(fn.Properties.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'civic:essential', Value: String(lane === 'essential') },
+        { Key: 'civic:workflow-lane', Value: lane },
+      ]),
+    );
+  });
 
   it('are named in a stack output', () => {
     const essential = BLUEPRINTS.filter((b) => b.essential).map((b) => b.name);
@@ -597,7 +683,7 @@ describe('essential services', () => {
     expect(json(statementsOf(platform, roleOf(platform, api)))).not.toMatch(/"events:/);
   });
 
-  it("are out of the cost guard's switches: it controls only the ordinary lane", () => {
+  it("are out of the cost guard's switches: it controls only the ordinary ingest lane", () => {
     const [, meter] = Object.entries(
       all.costGuard.findResources('AWS::Lambda::Function', {
         Properties: { Description: Match.stringLikeRegexp('^Every 5 minutes') },
@@ -648,21 +734,19 @@ describe('the city API and the service records', () => {
   });
 });
 
-describe('cost statement: the workflows are bounded by their mappings', () => {
+describe('cost statement: the workflow lanes are bounded by their mappings', () => {
   const statementOf = (synthesized: SynthesizedPlatform) =>
     writeCostStatement(synthesized.built.app, synthesized.built.config).statement;
   const workflowLines = (statement: CostStatement) =>
     statement.worstCaseLines.filter((line) => /Services\w+WorkflowFunction/.test(line.resource));
 
-  it('prices each workflow at its maximum concurrency (and its schedule), not at the events the bus can carry', () => {
+  it('prices each lane at its maximum concurrency and its schedule, not at the events the bus can carry', () => {
     const statement = statementOf(all);
     expect(statement.uncapped).toEqual([]);
     const lines = workflowLines(statement);
-    expect(lines).toHaveLength(BLUEPRINT_NAMES.length);
+    expect(lines).toHaveLength(WORKFLOW_LANES.length);
     for (const line of lines) {
-      expect(line.cap).toMatch(
-        /^event source mapping maximum concurrency 2( and schedule rate\(5 minutes\))?$/,
-      );
+      expect(line.cap).toBe('event source mapping maximum concurrency 2 and schedule rate(5 minutes)');
       // Two instances busy all month at 256 MB, plus 8,640 scheduled runs to their timeout: under $30 each.
       expect(line.worstMonthlyUsd).toBeLessThan(30);
     }

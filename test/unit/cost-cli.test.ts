@@ -65,11 +65,11 @@ describe('cost model', () => {
   });
 
   // The cost guard's own meter is priced in (a fixed cost, so the small city carries it most), and both designs run
-  // every service blueprint on the demo town's fleet mix, as cdk.json deploys them. The platform's workflow queues
-  // add fixed costs too (Lambda's idle polls of six queues, their alarms and metered metrics: about $2.80 a month),
-  // which the 1,000-device city feels most.
+  // every service blueprint on the demo town's fleet mix, as cdk.json deploys them. The platform's two workflow
+  // lanes add fixed costs too (Lambda's idle polls of two queues and their four alarms; the meter reads them
+  // hourly), which the 1,000-device city feels most.
   it.each([
-    [1000, 0.66],
+    [1000, 0.6],
     [10_000, 0.6],
   ])(
     'at %i devices every 5 minutes in London, the platform with every service costs at most %s of the naive design',

@@ -35,6 +35,11 @@ const RESOURCES: MeteredResources = {
     { name: 'enrich-ingest', memoryMb: 512 },
     { name: 'city-api', memoryMb: 512 },
   ],
+  workflowQueues: ['essential-workflow-q', 'ordinary-workflow-q'],
+  workflowFunctions: [
+    { name: 'workflow-essential', memoryMb: 256 },
+    { name: 'workflow-ordinary', memoryMb: 256 },
+  ],
   tables: [{ name: 'devices', indexes: ['byType'] }, { name: 'telemetry' }],
   apis: [{ name: 'city-api', stage: 'v1' }],
   logGroups: ['/aws/lambda/enrich-ingest', 'api-access'],
@@ -44,8 +49,13 @@ const RESOURCES: MeteredResources = {
     dynamoReadUnitsPerMessage: 1.25,
     logBytesPerInvocation: 50,
     logBytesPerApiRequest: 600,
+    workflowInvocationsPerHour: 36,
+    workflowGbSecondsPerHour: 6,
+    workflowSqsRequestsPerHour: 1_800,
   },
 };
+
+const json = (value: unknown) => JSON.stringify(value);
 
 const describeQuery = (q: {
   MetricStat?: {
@@ -71,7 +81,17 @@ describe('CloudWatchUsageSource', () => {
     'AWS/Lambda Invocations FunctionName=city-api',
     'AWS/Lambda Duration FunctionName=city-api',
   ];
+  // The workflow lanes: capped by their mappings and slow, so read hourly like DynamoDB and logs.
+  const WORKFLOW_LANES = [
+    'AWS/SQS NumberOfMessagesSent QueueName=essential-workflow-q',
+    'AWS/SQS NumberOfMessagesSent QueueName=ordinary-workflow-q',
+    'AWS/Lambda Invocations FunctionName=workflow-essential',
+    'AWS/Lambda Duration FunctionName=workflow-essential',
+    'AWS/Lambda Invocations FunctionName=workflow-ordinary',
+    'AWS/Lambda Duration FunctionName=workflow-ordinary',
+  ];
   const SLOW = [
+    ...WORKFLOW_LANES,
     'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=devices',
     'AWS/DynamoDB ConsumedReadCapacityUnits TableName=devices',
     'AWS/DynamoDB ConsumedWriteCapacityUnits TableName=devices,GlobalSecondaryIndexName=byType',
@@ -91,8 +111,10 @@ describe('CloudWatchUsageSource', () => {
     expect(input?.StartTime).toEqual(new Date('2026-11-27T11:57:00.000Z'));
     expect(input?.EndTime).toEqual(new Date('2026-11-27T12:02:00.000Z'));
     const queries = input?.MetricDataQueries ?? [];
-    // 2 rules + 1 per queue + 1 API + 2 per data-path function: no DynamoDB, no logs, no SQS receives.
+    // 2 rules + 1 per lane queue + 1 API + 2 per data-path function: no DynamoDB, no logs, no SQS receives, and
+    // nothing of the workflow lanes.
     expect(queries.map(describeQuery)).toEqual(FAST);
+    expect(json(queries)).not.toMatch(/workflow/);
     for (const query of queries) {
       expect(query.Id).toMatch(/^[a-z][A-Za-z0-9_]*$/);
       expect(query.MetricStat).toMatchObject({ Period: 60, Stat: 'Sum' });
@@ -154,6 +176,8 @@ describe('CloudWatchUsageSource', () => {
       dynamoWriteUnits: 525,
       dynamoReadUnits: 437.5,
       logBytes: 15 * 50 + 12 * 600,
+      // Not read this run: the cost model's hourly figures for 5 minutes, provisional like the rest.
+      workflows: { sqsRequests: 150, invocations: 3, gbSeconds: 0.5 },
       slowUsage: { kind: 'estimated' },
     });
   });
@@ -204,6 +228,63 @@ describe('CloudWatchUsageSource', () => {
       logBytes: 2048,
       slowUsage: { kind: 'reconciled', from: start.toISOString() },
     });
+  });
+
+  it('prices the workflow lanes on a reconciliation run: every message, invocation and millisecond since the last', async () => {
+    const source = new CloudWatchUsageSource(new CloudWatchClient({}), RESOURCES);
+    const id = (namespace: string, name: string, value?: string) => idOf(source, namespace, name, value);
+    const at = (iso: string) => new Date(`2026-11-27T${iso}:00Z`);
+    cloudwatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        // From the reconciliation's start (11:57, settled), not this run's own window: an hour of each.
+        {
+          Id: id('AWS/SQS', 'NumberOfMessagesSent', 'essential-workflow-q'),
+          Values: [2, 1],
+          Timestamps: [at('11:57'), at('12:40')],
+        },
+        {
+          Id: id('AWS/SQS', 'NumberOfMessagesSent', 'ordinary-workflow-q'),
+          Values: [7],
+          Timestamps: [at('12:20')],
+        },
+        {
+          Id: id('AWS/Lambda', 'Invocations', 'workflow-essential'),
+          Values: [12, 3],
+          Timestamps: [at('12:00'), at('12:55')],
+        },
+        { Id: id('AWS/Lambda', 'Invocations', 'workflow-ordinary'), Values: [19], Timestamps: [at('12:30')] },
+        {
+          Id: id('AWS/Lambda', 'Duration', 'workflow-essential'),
+          Values: [4_000],
+          Timestamps: [at('12:10')],
+        },
+        {
+          Id: id('AWS/Lambda', 'Duration', 'workflow-ordinary'),
+          Values: [2_000, 2_000],
+          Timestamps: [at('12:10'), at('12:56')],
+        },
+      ],
+    });
+    const sample = await source.read(new Date('2026-11-27T12:55:20Z'), new Date('2026-11-27T13:00:20Z'), {
+      reconcileFrom: start,
+    });
+    expect(sample.workflows).toEqual({
+      // 10 events sent, each received and deleted alone, + idle polls of 2 queues over the hour since 12:00:20.
+      sqsRequests: 10 * 3 + 0.25 * 2 * 3600,
+      invocations: 34,
+      // 8 s at 256 MB.
+      gbSeconds: 2,
+    });
+    // Nothing of the lanes in the data path's own figures.
+    expect(sample).toMatchObject({ lambdaInvocations: 0, lambdaGbSeconds: 0, sqsRequests: 150 });
+  });
+
+  it('prices nothing for workflow lanes a deployment does not have', async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    const none = { ...RESOURCES, workflowQueues: [], workflowFunctions: [] };
+    const source = new CloudWatchUsageSource(new CloudWatchClient({}), none);
+    expect((await source.read(start, end)).workflows).toBeUndefined();
+    expect((await source.read(start, end, { reconcileFrom: start })).workflows).toBeUndefined();
   });
 
   it('follows NextToken should CloudWatch page the answer anyway', async () => {

@@ -30,6 +30,7 @@ const prices = pricesFor('us-east-1');
 /** A made-up service with round numbers, so every line can be checked by hand. */
 const GAUGES: ServiceLoad = {
   name: 'gauges',
+  essential: true,
   detects: true,
   scheduled: true,
   cost: {
@@ -140,20 +141,23 @@ describe('service lines in the estimates', () => {
     );
   });
 
-  it('adds a dead-letter and a backlog alarm per workflow to the platform', () => {
-    expect(line(platform, 'workflow alarms (dead letters, backlog)')?.quantity).toBe(2);
+  it('adds a dead-letter and a backlog alarm per workflow lane to the platform, not per service', () => {
+    expect(line(platform, 'workflow lane alarms (dead letters, backlog)')?.quantity).toBe(2);
+    const everything = estimatePlatform({ ...base, services: serviceLoads(BLUEPRINT_NAMES) }, prices);
+    expect(BLUEPRINT_NAMES).toHaveLength(6);
+    expect(line(everything, 'workflow lane alarms (dead letters, backlog)')?.quantity).toBe(4);
   });
 
-  it("prices each workflow queue's requests: a send per event, a receive and a delete per batch, idle polls", () => {
+  it("prices each workflow lane queue's requests: a send per event, a receive and a delete per batch, idle polls", () => {
     // 60,000 events a month are 0.023 a second: each batching window of 1 s holds one, so a batch each.
     const v = serviceVolumes(profile);
     expect(v.eventBatches).toBeCloseTo(60_000, 6);
     expect(v.workflowQueueRequests).toBeCloseTo(60_000 * 3 + 5 * 3 * 43_200, 6);
-    const sqs = line(platform, 'workflow queues: send, receive, delete, idle polls');
+    const sqs = line(platform, 'workflow lane queues: send, receive, delete, idle polls');
     expect(sqs).toMatchObject({ quantity: v.workflowQueueRequests, unitPriceUsd: 0.4 });
-    // Not clock-driven: the meter reads what is sent to the workflow queues, as it does the lanes'.
-    expect(platform.lines.find((l) => l.item.startsWith('workflow queues'))?.overTime).toBeUndefined();
-    expect(line(naive, 'workflow queues: send, receive, delete, idle polls')).toBeUndefined();
+    // Not clock-driven: the meter reads what is sent to the workflow lanes' queues (hourly).
+    expect(platform.lines.find((l) => l.item.startsWith('workflow lane queues'))?.overTime).toBeUndefined();
+    expect(line(naive, 'workflow lane queues: send, receive, delete, idle polls')).toBeUndefined();
   });
 
   it('batches busy queues: 36 events a second fill a 1-second window up to the batch of 10', () => {
@@ -172,10 +176,10 @@ describe('service lines in the estimates', () => {
   it('accrues the clock-driven and unmetered lines by the day (events, schedules, notices, alarms)', () => {
     const without = dailyFixedAccrualUsd(estimatePlatform({ ...base, fleetMix: HALF_GAUGES }, prices));
     const overTime = platform.lines
-      .filter((l) => l.overTime && /events|schedules|notifications|workflow alarms/.test(l.item))
+      .filter((l) => l.overTime && /events|schedules|notifications|workflow lane alarms/.test(l.item))
       .reduce((sum, l) => sum + l.monthlyUsd, 0);
     expect(overTime).toBeGreaterThan(0);
-    // The meter's GetMetricData grows too (a workflow function and its log group more).
+    // The meter's GetMetricData grows too (a workflow lane's queue, function and log group more, hourly).
     expect(dailyFixedAccrualUsd(platform)).toBeGreaterThan(without + overTime / 30);
   });
 
@@ -209,6 +213,72 @@ describe('service lines in the estimates', () => {
     const timestream = estimatePlatform({ ...base, telemetryStore: 'timestream', services: loads }, prices);
     expect(timestream.lines.filter((l) => l.unit === 'TCU-hours' || /history/.test(l.item))).toEqual([]);
     expect(serviceVolumes({ ...base, services: loads }).historyReads).toBe(0);
+  });
+});
+
+describe('two workflow lanes, not one per service', () => {
+  const loads = serviceLoads(BLUEPRINT_NAMES);
+  const profile = { ...base, services: loads };
+
+  it('deploys a lane only where an enabled service runs: essential for air quality and flood, ordinary for the rest', () => {
+    expect(loads.filter((l) => l.essential).map((l) => l.name)).toEqual(['air-quality', 'flood']);
+    expect(serviceVolumes(profile).workflowLanes).toBe(2);
+    expect(serviceVolumes({ ...base, services: serviceLoads(['flood']) }).workflowLanes).toBe(1);
+    expect(serviceVolumes({ ...base, services: serviceLoads(['waste', 'parking']) }).workflowLanes).toBe(1);
+    expect(serviceVolumes(base).workflowLanes).toBe(0);
+  });
+
+  it('polls two queues, not six: idle polls for each lane', () => {
+    const v = serviceVolumes(profile);
+    expect(v.workflowQueueRequests - v.events - 2 * v.eventBatches).toBeCloseTo(2 * 5 * 3 * 43_200, 6);
+  });
+
+  it('runs one schedule per lane with scheduled work, each run doing every hosted blueprint: the naive design one per service', () => {
+    const scheduled = loads.filter((l) => l.scheduled).map((l) => l.name);
+    expect(scheduled).toHaveLength(5);
+    const platform = serviceVolumes(profile);
+    const naive = serviceVolumes(profile, 'naive');
+    expect(platform.scheduledRuns).toBe(2 * WORKFLOW_RUNS_PER_MONTH);
+    expect(naive.scheduledRuns).toBe(5 * WORKFLOW_RUNS_PER_MONTH);
+    // The scheduled work is the same: every blueprint's sweep reads as much, and runs as long, in both designs.
+    expect(platform.workflowReadUnits).toBeCloseTo(naive.workflowReadUnits, 6);
+    expect(platform.workflowGbSeconds).toBeCloseTo(naive.workflowGbSeconds, 6);
+  });
+
+  it("batches a lane's events together: busy services fill each other's batches", () => {
+    // Two services of one lane, each 5 events a second: together 10 in the 1-second window, a full batch.
+    const busy = (name: string): ServiceLoad => ({
+      ...GAUGES,
+      name,
+      cost: { ...GAUGES.cost, eventsPerDevicePerDay: 864 },
+    });
+    const v = serviceVolumes({ ...base, fleetMix: HALF_GAUGES, services: [busy('a'), busy('b')] });
+    // 500 gauges x 864 a day = 5 a second per service: 2 x 12,960,000 events a month in batches of 10.
+    expect(v.events).toBeCloseTo(2 * 12_960_000, 3);
+    expect(v.eventBatches).toBeCloseTo(2_592_000, 3);
+  });
+
+  it("gives the meter hourly figures for the workflow lanes, from the estimate's own workflow lines", () => {
+    const estimate = estimatePlatform(profile, prices);
+    const rates = slowUsageRates(estimate);
+    expect(rates.workflowInvocationsPerHour).toBeCloseTo(
+      (line(estimate, 'workflow invocations')?.quantity ?? 0) / 720,
+      9,
+    );
+    expect(rates.workflowGbSecondsPerHour).toBeCloseTo(
+      (line(estimate, 'workflow duration (arm64)')?.quantity ?? 0) / 720,
+      9,
+    );
+    expect(rates.workflowSqsRequestsPerHour).toBeCloseTo(
+      (line(estimate, 'workflow lane queues: send, receive, delete, idle polls')?.quantity ?? 0) / 720,
+      9,
+    );
+    expect(rates.workflowInvocationsPerHour).toBeGreaterThan(24);
+    expect(slowUsageRates(estimatePlatform(base, prices))).toMatchObject({
+      workflowInvocationsPerHour: 0,
+      workflowGbSecondsPerHour: 0,
+      workflowSqsRequestsPerHour: 0,
+    });
   });
 });
 

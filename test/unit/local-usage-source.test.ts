@@ -63,4 +63,25 @@ describe('LocalUsageSource', () => {
     const totals = counters.totals({ dynamoWriteUnits: 0, dynamoReadUnits: 0, connectionSeconds: 0 });
     expect(totals.sqsEmptyReceives).toBeCloseTo(10 * 2 * IDLE_POLLS_PER_LANE_SECOND, 2);
   });
+
+  it('counts the workflow lanes apart: their invocations, and their SQS requests as SQS bills them', async () => {
+    const { counters, usage } = source();
+    const start = Date.now();
+    counters.settleIdlePolls(0, start);
+    counters.workflowLanes = 2;
+    counters.workflowInvocation(100, 256);
+    counters.workflowInvocation(300, 256);
+    // A publish sent 3 events; one batch of 3 received, 2 deleted; another of 1 received, failed.
+    counters.workflowQueueMessages({ sent: 3, received: 0, deleted: 0 });
+    counters.workflowQueueMessages({ sent: 0, received: 3, deleted: 2 });
+    counters.workflowQueueMessages({ sent: 0, received: 1, deleted: 0 });
+    counters.settleIdlePolls(0, start + 10_000);
+    const sample = await usage.read(at(0), at(60));
+    expect(sample.lambdaInvocations).toBe(0);
+    expect(sample.sqsRequests).toBe(0);
+    expect(sample.workflows?.invocations).toBe(2);
+    expect(sample.workflows?.gbSeconds).toBeCloseTo(0.1, 12);
+    // 3 sends + 2 receives + 1 delete + 10 s of two lanes' idle polls.
+    expect(sample.workflows?.sqsRequests).toBeCloseTo(6 + 10 * 2 * IDLE_POLLS_PER_LANE_SECOND, 9);
+  });
 });

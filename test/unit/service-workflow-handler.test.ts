@@ -7,9 +7,15 @@ import {
   createServiceWorkflowHandler,
   RECORD_TIME_RESERVE_MS,
   RejectedWorkflowEventError,
+  ScheduledRunFailedError,
   serviceWorkflowHandlerFromEnvironment,
 } from '../../lambdas/handlers/service-workflow.js';
-import type { ServiceBlueprint, ServiceWorkflow, WorkflowContext } from '../../services/shared/blueprint.js';
+import type {
+  ServiceBlueprint,
+  ServiceContext,
+  ServiceWorkflow,
+  WorkflowContext,
+} from '../../services/shared/blueprint.js';
 import { type DomainEvent, domainEvent } from '../../services/shared/domain-events.js';
 import { inMemoryWorkflowPorts } from '../../services/shared/in-memory-workflow-ports.js';
 import { openJob } from '../../services/shared/jobs.js';
@@ -113,16 +119,21 @@ function testBlueprint(workflow: Partial<ServiceWorkflow> = {}): ServiceBlueprin
   };
 }
 
-function setUp(blueprint = testBlueprint()) {
+function setUp(...blueprints: ServiceBlueprint[]) {
   const ports = inMemoryWorkflowPorts();
-  const logger = new Logger({ serviceName: 'waste-workflow' });
+  const logger = new Logger({ serviceName: 'ordinary-lane' });
   const info = vi.spyOn(logger, 'info');
   const warn = vi.spyOn(logger, 'warn');
   const error = vi.spyOn(logger, 'error');
   const makePorts = vi.fn(() => ports);
-  const makeContext = vi.fn(() => ({ timeScale: 60, settings: { fullThreshold: 0.75 } }));
+  const makeContext = vi.fn(
+    (service: string): ServiceContext =>
+      service === 'waste'
+        ? { timeScale: 60, settings: { fullThreshold: 0.75 } }
+        : { timeScale: 60, settings: {} },
+  );
   const handler = createServiceWorkflowHandler({
-    blueprint,
+    blueprints: blueprints.length > 0 ? blueprints : [testBlueprint()],
     ports: makePorts,
     context: makeContext,
     now: () => NOW,
@@ -192,11 +203,11 @@ describe('service workflow handler: a single domain event (the bus invoking it d
     expect(ports.jobs.jobs.size).toBe(0);
   });
 
-  it('refuses a detail-type the blueprint does not handle, naming the ones it does', async () => {
+  it('refuses a detail-type no hosted blueprint handles, naming the hosted ones and their types', async () => {
     const { handler } = setUp();
     const flood = { ...full, type: 'flood.level-changed' };
     await expect(handler(busEvent(flood, 'flood.level-changed'), lambdaContext)).rejects.toThrow(
-      /does not handle detail-type "flood\.level-changed"; it handles waste\.full, waste\.emptied/,
+      /no hosted blueprint handles detail-type "flood\.level-changed"; this lane hosts waste, which handle waste\.full, waste\.emptied/,
     );
   });
 
@@ -285,7 +296,7 @@ describe('service workflow handler: a batch from its queue', () => {
     );
     expect(reasons['not-json']).toMatch(/^message body is not JSON/);
     expect(reasons['wrong-source']).toMatch(/got source "aws\.s3"/);
-    expect(reasons['unknown-type']).toMatch(/does not handle detail-type "waste\.lost"/);
+    expect(reasons['unknown-type']).toMatch(/no hosted blueprint handles detail-type "waste\.lost"/);
     expect(reasons['invalid-detail']).toMatch(/malformed waste\.full event: detail\.observedAt/);
   });
 
@@ -413,16 +424,228 @@ describe('service workflow handler: schedule', () => {
     expect(ports.notifier.sent).toEqual([]);
     expect(info).toHaveBeenCalledWith(
       'schedule run',
-      expect.objectContaining({ scheduled: false, changed: false }),
+      expect.objectContaining({ services: ['waste'], scheduled: false, changed: false }),
+    );
+  });
+});
+
+/** A second blueprint for the same lane: a gauge rising opens an inspection job; its schedule raises a check. */
+function gaugeBlueprint(workflow: Partial<ServiceWorkflow> = {}): ServiceBlueprint {
+  return {
+    ...testBlueprint(),
+    name: 'gauges',
+    title: 'River gauges',
+    eventTypes: ['gauges.rising'],
+    workflow: {
+      onEvent: async (event, ports) => {
+        await ports.jobs.create(
+          openJob({
+            service: 'gauges',
+            kind: 'inspection',
+            deviceId: event.deviceId,
+            priority: 'urgent',
+            reason: 'rising',
+            openedAt: event.observedAt,
+            note: 'rising',
+          }),
+        );
+      },
+      onSchedule: async (ports, context) => {
+        await applyAlert(
+          ports,
+          { service: 'gauges', key: 'gauge-check', summary: 'Gauge check' },
+          { kind: 'raise', at: context.now.toISOString() },
+          900,
+        );
+      },
+      ...workflow,
+    },
+  };
+}
+
+const rising = domainEvent(
+  'gauges.rising',
+  point('water-level', { waterLevel: 1.4 }, at(0), { deviceId: 'gauge-1' }),
+  { waterLevel: 1.4 },
+);
+
+describe('service workflow handler: a lane hosting several blueprints', () => {
+  it("dispatches each record by its detail-type to the blueprint that lists it, with that service's settings", async () => {
+    const seen: [string, string, WorkflowContext][] = [];
+    const waste = testBlueprint();
+    const gauges = gaugeBlueprint();
+    const spy = (blueprint: ServiceBlueprint): ServiceBlueprint => ({
+      ...blueprint,
+      workflow: {
+        ...blueprint.workflow,
+        onEvent: async (event, ports, context) => {
+          seen.push([blueprint.name, event.type, context]);
+          await blueprint.workflow.onEvent(event, ports, context);
+        },
+      },
+    });
+    const { ports, info, makeContext, handler } = setUp(spy(waste), spy(gauges));
+    const batch = batchOf(
+      sqsRecord(JSON.stringify(busEvent(fullBin('bin-a'))), 'm-1'),
+      sqsRecord(JSON.stringify(busEvent(rising, 'gauges.rising')), 'm-2'),
+      sqsRecord(JSON.stringify(busEvent(fullBin('bin-b'))), 'm-3'),
+    );
+    expect(await handler(batch, lambdaContext)).toEqual({ batchItemFailures: [] });
+    expect(seen.map(([service, type]) => [service, type])).toEqual([
+      ['waste', 'waste.full'],
+      ['gauges', 'gauges.rising'],
+      ['waste', 'waste.full'],
+    ]);
+    expect(seen.map(([, , context]) => context.settings)).toEqual([
+      { fullThreshold: 0.75 },
+      {},
+      { fullThreshold: 0.75 },
+    ]);
+    // Each service's context is built once.
+    expect(makeContext.mock.calls.map(([service]) => service)).toEqual(['waste', 'gauges']);
+    expect([...ports.jobs.jobs.values()].map((job) => [job.service, job.deviceId])).toEqual([
+      ['waste', 'bin-a'],
+      ['gauges', 'gauge-1'],
+      ['waste', 'bin-b'],
+    ]);
+    expect(info.mock.calls.map(([, fields]) => (fields as { service: string }).service)).toEqual([
+      'waste',
+      'gauges',
+      'waste',
+    ]);
+  });
+
+  it('fails a record whose detail-type no hosted blueprint lists, naming it, and applies the rest', async () => {
+    const { ports, error, handler } = setUp(testBlueprint(), gaugeBlueprint());
+    const parking = { ...fullBin('bay-1'), type: 'parking.spot-changed' };
+    const batch = batchOf(
+      sqsRecord(JSON.stringify(busEvent(parking, 'parking.spot-changed')), 'stray'),
+      sqsRecord(JSON.stringify(busEvent(rising, 'gauges.rising')), 'fine'),
+    );
+    expect((await handler(batch, lambdaContext))?.batchItemFailures).toEqual([{ itemIdentifier: 'stray' }]);
+    expect(ports.jobs.jobs.size).toBe(1);
+    expect(error).toHaveBeenCalledWith(
+      'event rejected',
+      expect.objectContaining({
+        messageId: 'stray',
+        reason:
+          'no hosted blueprint handles detail-type "parking.spot-changed"; this lane hosts waste, gauges, which ' +
+          "handle waste.full, waste.emptied, gauges.rising (is a bus rule's target right?)",
+      }),
+    );
+  });
+
+  it('refuses to host no blueprint, or two that list the same event type', () => {
+    const options = { ports: inMemoryWorkflowPorts, context: () => ({ timeScale: 1, settings: {} }) };
+    expect(() => createServiceWorkflowHandler({ ...options, blueprints: [] })).toThrow(
+      /at least one blueprint/,
+    );
+    const twin = { ...gaugeBlueprint(), eventTypes: ['gauges.rising', 'waste.full'] };
+    expect(() => createServiceWorkflowHandler({ ...options, blueprints: [testBlueprint(), twin] })).toThrow(
+      'event type waste.full is listed by both waste and gauges: each event must have one workflow',
+    );
+  });
+
+  it("runs every hosted blueprint's onSchedule on one schedule, skipping those without, one log line each", async () => {
+    const { onSchedule: _none, ...eventsOnly } = testBlueprint().workflow;
+    const parking = {
+      ...testBlueprint(),
+      name: 'parking',
+      eventTypes: ['parking.spot-changed'],
+      workflow: eventsOnly,
+    };
+    const { ports, info, handler } = setUp(testBlueprint(), parking, gaugeBlueprint());
+    await handler({ kind: 'schedule' }, lambdaContext);
+    expect((await ports.alerts.current('depot'))?.status).toBe('open');
+    expect((await ports.alerts.current('gauge-check'))?.status).toBe('open');
+    const runs = info.mock.calls.filter(([message]) => message === 'schedule run');
+    expect(runs.map(([, fields]) => fields)).toEqual([
+      expect.objectContaining({ service: 'waste', scheduled: true, changed: true, notices: 1 }),
+      expect.objectContaining({ service: 'gauges', scheduled: true, changed: true, notices: 1 }),
+    ]);
+  });
+
+  it("does not let one blueprint's failing schedule stop the others': all run, then the run fails naming it", async () => {
+    const failing = testBlueprint({
+      onSchedule: async () => {
+        throw new Error('depot table unavailable');
+      },
+    });
+    let gaugeRan = false;
+    const base = gaugeBlueprint();
+    const gauges = gaugeBlueprint({
+      onSchedule: async (ports, context) => {
+        // Slower than the failure: a run that stopped at the first failure would never get here.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await base.workflow.onSchedule?.(ports, context);
+        gaugeRan = true;
+      },
+    });
+    const { ports, error, handler } = setUp(failing, gauges);
+    const run = handler({ kind: 'schedule' }, lambdaContext);
+    await expect(run).rejects.toBeInstanceOf(ScheduledRunFailedError);
+    await expect(handler({ kind: 'schedule' }, lambdaContext)).rejects.toThrow(
+      "scheduled run failed for waste (depot table unavailable); the other hosted services' scheduled work was done",
+    );
+    expect(gaugeRan).toBe(true);
+    expect((await ports.alerts.current('gauge-check'))?.status).toBe('open');
+    expect(error).toHaveBeenCalledWith(
+      'schedule run failed',
+      expect.objectContaining({ service: 'waste', reason: 'depot table unavailable' }),
+    );
+  });
+
+  it('names every blueprint whose schedule failed', async () => {
+    const broken = (name: string, reason: string) => ({
+      ...gaugeBlueprint({
+        onSchedule: async () => {
+          throw new Error(reason);
+        },
+      }),
+      name,
+      eventTypes: [`${name}.x`],
+    });
+    const { handler } = setUp(
+      broken('traffic', 'no counters'),
+      testBlueprint(),
+      broken('offline', 'scan refused'),
+    );
+    await expect(handler({ kind: 'schedule' }, lambdaContext)).rejects.toThrow(
+      /^scheduled run failed for traffic \(no counters\), offline \(scan refused\);/,
     );
   });
 });
 
 describe('service workflow handler from the environment', () => {
-  it('names a missing or unknown service', () => {
-    expect(() => serviceWorkflowHandlerFromEnvironment({})).toThrow(ENV.serviceName);
-    expect(() => serviceWorkflowHandlerFromEnvironment({ [ENV.serviceName]: 'street-lights' })).toThrow(
-      /unknown service blueprint 'street-lights'; known: waste/,
+  it('names a missing, empty or unknown service list', () => {
+    expect(() => serviceWorkflowHandlerFromEnvironment({})).toThrow(ENV.serviceNames);
+    expect(() => serviceWorkflowHandlerFromEnvironment({ [ENV.serviceNames]: ' , ' })).toThrow(
+      `${ENV.serviceNames} is not set; expected a comma-separated list of service names`,
     );
+    expect(() =>
+      serviceWorkflowHandlerFromEnvironment({ [ENV.serviceNames]: 'flood,street-lights' }),
+    ).toThrow(/unknown service blueprint 'street-lights'; known: waste/);
+  });
+
+  it('hosts the services SERVICE_NAMES lists, and refuses the events of any other (before any port is built)', async () => {
+    const handler = serviceWorkflowHandlerFromEnvironment({ [ENV.serviceNames]: 'air-quality,flood' });
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const response = await handler(
+        batchOf(sqsRecord(JSON.stringify(busEvent(full)), 'w-1')),
+        lambdaContext,
+      );
+      expect(response?.batchItemFailures).toEqual([{ itemIdentifier: 'w-1' }]);
+      expect(error).toHaveBeenCalledWith(
+        'event rejected',
+        expect.objectContaining({
+          reason: expect.stringMatching(
+            /"waste\.full"; this lane hosts air-quality, flood, which handle air-quality\./,
+          ),
+        }),
+      );
+    } finally {
+      error.mockRestore();
+    }
   });
 });

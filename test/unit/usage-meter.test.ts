@@ -47,6 +47,22 @@ describe('priceUsage', () => {
     expect(cost.lines.find((l) => l.item === 'IoT messaging')).toBeUndefined();
   });
 
+  it("prices the workflow lanes' usage apart, as slow usage, at the SQS and Lambda prices", () => {
+    const workflows = { sqsRequests: 1_000, invocations: 50, gbSeconds: 10 };
+    const cost = priceUsage({ ...FIVE_MINUTES, workflows }, pricesFor('us-east-1'), { dailyUsd: 0 });
+    const without = priceUsage(FIVE_MINUTES, pricesFor('us-east-1'), { dailyUsd: 0 });
+    const lanes = cost.lines.filter((l) => l.item.startsWith('workflow '));
+    expect(lanes.map((l) => [l.item, l.quantity])).toEqual([
+      ['workflow SQS requests', 1_000],
+      ['workflow Lambda invocations', 50],
+      ['workflow Lambda duration', 10],
+    ]);
+    //   1,000 x $0.40/M + 50 x $0.20/M + 10 GB-s x $0.0000133334
+    const lanesUsd = 0.0004 + 0.00001 + 0.000133334;
+    expect(cost.usd - without.usd).toBeCloseTo(lanesUsd, 9);
+    expect(cost.slowUsd - without.slowUsd).toBeCloseTo(lanesUsd, 9);
+  });
+
   it('carries the fallback note of unverified regional prices', () => {
     const cost = priceUsage(FIVE_MINUTES, pricesFor('eu-west-2'), { dailyUsd: 0 });
     expect(cost.lines.find((l) => l.item === 'DynamoDB writes')?.fallback).toMatch(/not verified/);
@@ -124,7 +140,7 @@ describe('meterAndGuard between and at reconciliations (us-east-1, hand-computed
     }
   }
 
-  function meter() {
+  function meter(fast: UsageSample = FAST_RUN, measured: Partial<UsageSample> = MEASURED) {
     const records = new Records();
     const reads: { start: string; end: string; reconcileFrom?: string }[] = [];
     const usage: UsageSource = {
@@ -136,11 +152,11 @@ describe('meterAndGuard between and at reconciliations (us-east-1, hand-computed
         });
         return options?.reconcileFrom
           ? {
-              ...FAST_RUN,
-              ...MEASURED,
+              ...fast,
+              ...measured,
               slowUsage: { kind: 'reconciled', from: options.reconcileFrom.toISOString() },
             }
-          : FAST_RUN;
+          : fast;
       },
     };
     const ports: CostControlPorts = {
@@ -212,5 +228,34 @@ describe('meterAndGuard between and at reconciliations (us-east-1, hand-computed
     expect(records.ledgers.get('2026-11')?.provisionalUsd).toBe(0);
     expect(ledger).toMatchObject({ month: '2026-12', provisionalUsd: 0 });
     expect(ledger.monthToDateUsd).toBeCloseTo(FAST_USD, 12);
+  });
+
+  it("prices the workflow lanes as slow usage: each run's hourly estimate held, the reconciliation's measure booked once", async () => {
+    //   Estimated each 5 minutes (36 invocations, 6 GB-s and 1,800 requests an hour): 3 x $0.20/M + 0.5 GB-s x
+    //   $0.0000133334 + 150 x $0.40/M
+    const WORKFLOW_ESTIMATE_USD = 0.0000006 + 0.0000066667 + 0.00006;
+    //   Measured over the hour: 34 invocations x $0.20/M + 2 GB-s x $0.0000133334 + 1,830 requests x $0.40/M
+    const WORKFLOW_MEASURED_USD = 0.0000068 + 0.0000266668 + 0.000732;
+    const { reads, run } = meter(
+      { ...FAST_RUN, workflows: { sqsRequests: 150, invocations: 3, gbSeconds: 0.5 } },
+      { ...MEASURED, workflows: { sqsRequests: 1_830, invocations: 34, gbSeconds: 2 } },
+    );
+    let ledger: SpendingLedger | undefined;
+    for (let minute = 10; minute <= 60; minute += 5) {
+      const at = new Date(Date.parse('2026-11-27T12:00:00Z') + minute * 60_000);
+      ledger = (await run(at.toISOString())).ledger;
+      if (minute === 55) {
+        // Ten estimates booked and held as provisional, the lanes' with the DynamoDB and log estimates.
+        expect(ledger.provisionalUsd).toBeCloseTo(10 * (ESTIMATED_SLOW_USD + WORKFLOW_ESTIMATE_USD), 12);
+        expect(ledger.monthToDateUsd).toBeCloseTo(
+          10 * (FAST_USD + ESTIMATED_SLOW_USD + WORKFLOW_ESTIMATE_USD),
+          12,
+        );
+      }
+    }
+    expect(reads.filter((r) => r.reconcileFrom)).toHaveLength(1);
+    // Every estimate replaced by the measured hour, the lanes' included: nothing counted twice, nothing dropped.
+    expect(ledger?.monthToDateUsd).toBeCloseTo(11 * FAST_USD + MEASURED_USD + WORKFLOW_MEASURED_USD, 12);
+    expect(ledger?.provisionalUsd).toBe(0);
   });
 });
