@@ -3,17 +3,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { API_SETTINGS } from '../lambdas/contracts/api.js';
-import { problemResponse } from '../lambdas/handlers/http/problem-details.js';
+import type { RouteAccess } from '../lambdas/contracts/api-routes.js';
+import { INVALID_API_KEY_DETAIL, problemResponse } from '../lambdas/handlers/http/problem-details.js';
 
 /** An API Gateway (REST, proxy integration) Lambda handler, as the city API exports it. */
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-/** One route as API Gateway knows it: method, resource template, and whether it needs the staff authorizer. */
+/** One route as API Gateway knows it: method, resource template, and its access decision (from its spec). */
 export interface ApiRoute {
   readonly method: string;
   /** Resource template, e.g. `/devices/{id}/telemetry`. */
   readonly resource: string;
-  readonly public: boolean;
+  /** `staff`: the bearer token, as the Cognito authorizer; `open-data`: the API key, as the usage plan; `public`: nothing. */
+  readonly access: RouteAccess['kind'];
 }
 
 /** Options for {@link startApiServer}. */
@@ -24,6 +26,8 @@ export interface ApiServerOptions {
   readonly handler: ApiHandler;
   /** The local bearer token that stands in for a Cognito sign-in. */
   readonly token: string;
+  /** The local API key that stands in for the open-data usage plan's key (`x-api-key`). */
+  readonly apiKey: string;
   /** Cognito claims the authorizer would pass for the signed-in local user. */
   readonly claims: Readonly<Record<string, string>>;
   readonly region: string;
@@ -81,19 +85,28 @@ export function matchRoute(
   return byMethod.size > 0 ? { byMethod } : undefined;
 }
 
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const presented = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+function secretMatches(presented: string | undefined, secret: string): boolean {
   if (!presented) return false;
   const a = Buffer.from(presented);
-  const b = Buffer.from(token);
+  const b = Buffer.from(secret);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  return secretMatches(/^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1], token);
+}
+
+/** Node joins a repeated header into a list; API Gateway reads one key, so more than one is no key. */
+function apiKeyMatches(header: string | string[] | undefined, apiKey: string): boolean {
+  return typeof header === 'string' && secretMatches(header, apiKey);
 }
 
 /**
  * The local stand-in for API Gateway in front of the city API: it matches the path to the same resource templates,
- * checks the local bearer token where API Gateway would run the Cognito authorizer, builds a REST proxy event
- * (with the local user's claims) and writes back what the handler returns. Errors it produces itself (401, 404,
- * 405, 502) are RFC 9457 problem+json, like the handler's own.
+ * checks the local bearer token where API Gateway would run the Cognito authorizer and the local API key where it
+ * would check the usage plan's, builds a REST proxy event (with the local user's claims) and writes back what the
+ * handler returns. Errors it produces itself (401, 403, 404, 405, 502) are RFC 9457 problem+json, like the
+ * handler's own and API Gateway's.
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const send = (res: http.ServerResponse, result: APIGatewayProxyResult) => {
@@ -145,7 +158,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       });
     }
     if (body === undefined) return send(res, problemResponse(400, 'request body too large', undefined, path));
-    if (!hit.route.public && !bearerMatches(req.headers.authorization, options.token)) {
+    if (hit.route.access === 'staff' && !bearerMatches(req.headers.authorization, options.token)) {
       const result = problemResponse(
         401,
         'send Authorization: Bearer <token> (see local.json)',
@@ -156,6 +169,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         ...result,
         headers: { ...result.headers, 'www-authenticate': 'Bearer realm="civic-local"' },
       });
+    }
+    if (hit.route.access === 'open-data' && !apiKeyMatches(req.headers['x-api-key'], options.apiKey)) {
+      // As API Gateway's INVALID_API_KEY response, which has no instance.
+      return send(res, problemResponse(403, INVALID_API_KEY_DETAIL));
     }
 
     const headers: Record<string, string> = {};
@@ -191,15 +208,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       requestContext: {
         accountId: options.accountId,
         apiId: 'local',
-        // Public routes have no authorizer on AWS either, so no claims.
-        authorizer: hit.route.public ? null : { claims: { ...options.claims } },
+        // Only staff routes have the authorizer on AWS, so only they carry claims.
+        authorizer: hit.route.access === 'staff' ? { claims: { ...options.claims } } : null,
         protocol: `HTTP/${req.httpVersion}`,
         httpMethod: method,
         identity: {
           accessKey: null,
           accountId: null,
-          apiKey: null,
-          apiKeyId: null,
+          // API Gateway passes the key that passed its usage plan check to open-data routes.
+          apiKey: hit.route.access === 'open-data' ? options.apiKey : null,
+          apiKeyId: hit.route.access === 'open-data' ? 'local' : null,
           caller: null,
           clientCert: null,
           cognitoAuthenticationProvider: null,

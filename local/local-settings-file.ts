@@ -17,24 +17,37 @@ export interface LocalSettings {
   readonly apiUrl: string;
   readonly mqttUrl: string;
   readonly token: string;
+  /** The open-data API key (`x-api-key`), the stand-in for the council apps' key in the AWS usage plan. */
+  readonly apiKey: string;
   /** Absolute path of the CA certificate to trust. */
   readonly caCert: string;
   readonly devices: readonly LocalDeviceEntry[];
 }
 
-/** The token from an earlier run's local.json, or a new random one: clients keep working across restarts. */
-export async function loadOrCreateToken(file: string): Promise<string> {
+/** A secret from an earlier run's local.json, or a new random one: clients keep working across restarts. */
+async function loadOrCreateSecret(file: string, field: 'token' | 'apiKey'): Promise<string> {
   try {
     const previous = JSON.parse(await readFile(file, 'utf8')) as Partial<LocalSettings>;
-    if (typeof previous.token === 'string' && previous.token.length >= 32) return previous.token;
+    const secret = previous[field];
+    if (typeof secret === 'string' && secret.length >= 32) return secret;
   } catch {
     // First run, or an unreadable file: start afresh.
   }
   return randomBytes(32).toString('base64url');
 }
 
+/** The bearer token from an earlier run's local.json, or a new random one. */
+export function loadOrCreateToken(file: string): Promise<string> {
+  return loadOrCreateSecret(file, 'token');
+}
+
+/** The open-data API key from an earlier run's local.json, or a new random one (a data dir from before keys gets one). */
+export function loadOrCreateApiKey(file: string): Promise<string> {
+  return loadOrCreateSecret(file, 'apiKey');
+}
+
 /**
- * Writes local.json atomically (temp file and rename) with mode 0600, as it holds the bearer token.
+ * Writes local.json atomically (temp file and rename) with mode 0600, as it holds the bearer token and API key.
  */
 export async function writeLocalSettings(file: string, settings: LocalSettings): Promise<void> {
   const temp = `${file}.tmp`;

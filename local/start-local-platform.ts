@@ -5,6 +5,7 @@ import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
 import { DynamoDbCostRecords } from '../lambdas/adapters/dynamodb-cost-records.js';
 import { cityQueryPortsFromEnvironment } from '../lambdas/adapters/ports-from-environment.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
+import { workflowLanesOf } from '../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import { WORKFLOW_FUNCTION_MEMORY_MB } from '../lambdas/contracts/metered-resources.js';
@@ -31,7 +32,7 @@ import { IngestMeter } from './ingest-meter.js';
 import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
 import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
 import { LocalServiceWorkflows } from './local-service-workflows.js';
-import { loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
+import { loadOrCreateApiKey, loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
 import { LocalUsageCounters, LocalUsageSource } from './local-usage-source.js';
 import { PlatformCounters } from './platform-counters.js';
 import { type BatchOutcome, QueueConsumer, type SqsBatchHandler } from './queue-consumer.js';
@@ -102,6 +103,8 @@ export interface LocalPlatform {
   /** Absolute. */
   readonly dataDir: string;
   readonly token: string;
+  /** The open-data API key (`x-api-key`), as in local.json. */
+  readonly apiKey: string;
   /** Absolute path of local.json. */
   readonly settingsPath: string;
   readonly caCertPath: string;
@@ -257,6 +260,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 
     const token = await loadOrCreateToken(settingsPath);
+    const apiKey = await loadOrCreateApiKey(settingsPath);
     const ca = await LocalCertificateAuthority.loadOrCreate(path.join(dataDir, 'certs'));
     const serverCert = await ca.serverCertificate();
 
@@ -295,10 +299,14 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       region: REGION,
       accountId: ACCOUNT_ID,
       log,
-      onInvocation: (durationMs) => usage.invocation(durationMs, WORKFLOW_FUNCTION_MEMORY_MB),
+      // Counted apart from the data path's, as the deployed meter reads the workflow lanes hourly.
+      onInvocation: (durationMs) => usage.workflowInvocation(durationMs, WORKFLOW_FUNCTION_MEMORY_MB),
+      onQueueMessages: (messages) => usage.workflowQueueMessages(messages),
       ...(options.serviceScheduleMs === undefined ? {} : { scheduleMs: options.serviceScheduleMs }),
     });
     stops.push(() => services.close());
+    usage.settleIdlePolls(0);
+    usage.workflowLanes = workflowLanesOf(blueprints).length;
     // One enrichment function per lane, as deployed: each knows its lane (INGEST_LANE), so only the ordinary
     // lane's reads the guard's sampling rate.
     const enrichFor = (lane: Lane): SqsBatchHandler => {
@@ -468,11 +476,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       }
     };
 
-    // Open-data routes take an API key on AWS (attribution, not security); locally they are open.
+    // Open-data routes take an API key, as on AWS (attribution, not security): the one in local.json.
     const routes: ApiRoute[] = routeSpecsFor(blueprints).map((spec) => ({
       method: spec.method,
       resource: spec.path,
-      public: spec.access.kind !== 'staff',
+      access: spec.access.kind,
     }));
     const api = await startApiServer({
       host: HOST,
@@ -480,6 +488,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       routes,
       handler: cityApi,
       token,
+      apiKey,
       claims: { sub: 'local-admin', 'cognito:groups': 'admin', 'cognito:username': 'local-admin' },
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -496,6 +505,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         apiUrl: api.url,
         mqttUrl: broker.url,
         token,
+        apiKey,
         caCert: ca.certPath,
         devices: [...bundles.values()].map(({ deviceId, type, topic, cert, key }) => ({
           deviceId,
@@ -568,6 +578,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       mqttPort: broker.port,
       dataDir,
       token,
+      apiKey,
       settingsPath,
       caCertPath: ca.certPath,
       caPem: ca.certPem,

@@ -5,14 +5,26 @@ import { TTL_ATTRIBUTE } from '../contracts/tables.js';
 import { MAX_READINGS_PER_HOUR } from '../domain/rate-policy.js';
 import type {
   Page,
+  TelemetryAggregateQuery,
   TelemetryPoint,
   TelemetryQuery,
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
+import {
+  isWholeHourInside,
+  type ReadingSummary,
+  readingSummary,
+  summaryOfReadings,
+} from '../domain/telemetry-aggregation.js';
 import { InvalidCursorError, isConditionFailure } from './dynamodb-batches.js';
 
 const HOUR_MS = 3_600_000;
+/**
+ * Aggregates over ranges spanning less than this read everything, cut hours' points included, in one Query; longer
+ * ones read the cut hours apart (see `aggregate`).
+ */
+const ONE_QUERY_SPAN_MS = 48 * HOUR_MS;
 
 /**
  * Appends in flight at once per batch. Enough to hide round trips, few enough that a backlog of full batches on
@@ -55,6 +67,18 @@ interface StoredPoint {
   readonly b?: number;
 }
 
+/** A reading in its stored form. */
+function storedPoint(point: TelemetryPoint): StoredPoint {
+  const observed = new Date(point.observedAt).getTime();
+  const delay = new Date(point.receivedAt).getTime() - observed;
+  return {
+    t: observed,
+    r: point.readings,
+    ...(delay === 0 ? {} : { d: delay }),
+    ...(point.battery === undefined ? {} : { b: point.battery }),
+  };
+}
+
 function hourStart(epochMs: number): number {
   return Math.floor(epochMs / HOUR_MS) * HOUR_MS;
 }
@@ -66,6 +90,29 @@ export function bucketKey(hourMs: number, item: number): string {
 
 type PointOutcome = 'stored' | 'duplicate' | 'full';
 
+/** The rollup attributes of one numeric reading on a bucket item: how many readings it holds, and their sum. */
+export function rollupAttributes(measure: string): { readonly count: string; readonly sum: string } {
+  // A colon cannot appear in a reading's name, so these never meet an item's other attributes.
+  return { count: `n:${measure}`, sum: `s:${measure}` };
+}
+
+/**
+ * Decimal places a value keeps on its way into a rollup sum. DynamoDB adds exactly, in decimal, but a number holds
+ * at most 38 significant digits: without rounding, a reading of 1e-40 arriving at an item whose sum is 12.5 would
+ * be refused (a 42-digit sum) and go round the queue to the dead-letter queue. Nine places is far finer than any
+ * sensor, and with the readings' schema bounds (at most 100,000) a sum of ten values stays within 16 digits.
+ */
+export const ROLLUP_SUM_DECIMALS = 9;
+
+function rollupIncrement(value: number): number {
+  return Number(value.toFixed(ROLLUP_SUM_DECIMALS));
+}
+
+/** A reading's numbers, which the rollups count and sum (statuses are not averaged). */
+function numericReadings(readings: Readings): [string, number][] {
+  return Object.entries(readings).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+}
+
 /**
  * The default telemetry store: DynamoDB, one partition per device, readings grouped into hourly bucket items.
  *
@@ -75,6 +122,15 @@ type PointOutcome = 'stored' | 'duplicate' | 'full';
  *
  * Each append is conditional on the message id not being in the item yet, so a redelivered message is recognised
  * as a duplicate without a separate idempotency record.
+ *
+ * **Rollups.** The same conditional UpdateItem that appends a reading ADDs 1 to the item's count and the value to
+ * its sum for each numeric reading (`n:no2`, `s:no2`): the dedupe condition guards the rollup too, so a redelivered
+ * or concurrently written reading is counted exactly once, and an hour's rollup is the merge of its few items'.
+ * Averages and counts over whole hours are read from these alone. Minimum and maximum are not kept: an update
+ * expression cannot take a minimum, and keeping one exactly would need a second conditional write whenever a
+ * reading is a new extreme for its item (most readings of a filling bin), up to doubling the store's largest bill.
+ * A Query is billed on whole items whatever it projects, so min and max are taken from the same items' points
+ * (at most 10 each) for the same read units, in the same request.
  */
 export class DynamoDbTelemetryStore implements TelemetryStore {
   readonly detectsDuplicates = true;
@@ -132,14 +188,19 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
   private async append(point: TelemetryPoint, allowance: number): Promise<PointOutcome> {
     const observed = new Date(point.observedAt).getTime();
     const hour = hourStart(observed);
-    const delay = new Date(point.receivedAt).getTime() - observed;
-    const stored: StoredPoint = {
-      t: observed,
-      r: point.readings,
-      ...(delay === 0 ? {} : { d: delay }),
-      ...(point.battery === undefined ? {} : { b: point.battery }),
-    };
+    const stored = storedPoint(point);
     const items = Math.ceil(allowance / POINTS_PER_ITEM);
+    const numeric = numericReadings(point.readings);
+    const rollupNames: Record<string, string> = {};
+    const rollupValues: Record<string, number> = numeric.length > 0 ? { ':one': 1 } : {};
+    numeric.forEach(([name, value], index) => {
+      const attributes = rollupAttributes(name);
+      rollupNames[`#n${index}`] = attributes.count;
+      rollupNames[`#s${index}`] = attributes.sum;
+      rollupValues[`:v${index}`] = rollupIncrement(value);
+    });
+    const rollupClause =
+      numeric.length > 0 ? ` ADD ${numeric.map((_, i) => `#n${i} :one, #s${i} :v${i}`).join(', ')}` : '';
     for (let item = 1; item <= items; item++) {
       const key = bucketKey(hour, item);
       const room = Math.min(POINTS_PER_ITEM, allowance - (item - 1) * POINTS_PER_ITEM);
@@ -158,7 +219,8 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
               'SET #points = list_append(if_not_exists(#points, :empty), :point), ' +
               '#ids = list_append(if_not_exists(#ids, :empty), :idList), #type = :type, #expires = :expires' +
               (point.ward ? ', #ward = :ward' : '') +
-              (point.site ? ', #site = :site' : ''),
+              (point.site ? ', #site = :site' : '') +
+              rollupClause,
             ConditionExpression:
               '(attribute_not_exists(#ids) OR NOT contains(#ids, :id)) AND (attribute_not_exists(#points) OR size(#points) < :max)',
             ExpressionAttributeNames: {
@@ -168,6 +230,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
               '#expires': TTL_ATTRIBUTE,
               ...(point.ward ? { '#ward': 'ward' } : {}),
               ...(point.site ? { '#site': 'site' } : {}),
+              ...rollupNames,
             },
             ExpressionAttributeValues: {
               ':empty': [],
@@ -179,6 +242,7 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
               ':max': room,
               ...(point.ward ? { ':ward': point.ward } : {}),
               ...(point.site ? { ':site': point.site } : {}),
+              ...rollupValues,
             },
           }),
         );
@@ -291,6 +355,179 @@ export class DynamoDbTelemetryStore implements TelemetryStore {
     const more = pool.length > query.limit || !exhausted;
     return more && last ? { items, nextCursor: encodePointCursor(last) } : { items };
   }
+
+  /**
+   * One measure's readings in `[from, to)`. Where a whole hour is inside the range and the stat is an average or a
+   * count, each bucket item gives its rollup and its points are not fetched. 5-minute buckets, min and max, and
+   * the hours cut by the range's edges take the readings themselves from the same items, filtered to the range
+   * (for hourly and daily buckets, summarised per item as they are read, so memory stays small).
+   *
+   * Requests: a range of up to two days is one Query (more only past 1 MB, which the interval's range limit
+   * bounds), the cut hours' points included: at the store's cap that is about 2 MB of points, cheaper than another
+   * round trip, and it keeps a 24-hour chart to one request. A longer range reads its whole hours' rollups in one
+   * Query and each cut hour in one of its own, so an unaligned month does not fetch a month of points.
+   */
+  async aggregate(query: TelemetryAggregateQuery): Promise<ReadingSummary[]> {
+    const fromMs = new Date(query.from).getTime();
+    const toMs = new Date(query.to).getTime();
+    if (toMs <= fromMs) return [];
+    const firstHour = hourStart(fromMs);
+    const lastHour = hourStart(toMs - 1);
+    const rollups = query.interval !== '5m' && (query.stat === 'avg' || query.stat === 'count');
+    const attributes = rollupAttributes(query.measure);
+    const summaries: ReadingSummary[] = [];
+    const take = (item: Record<string, unknown>) => {
+      const hour = Date.parse(String(item.bucketKey).slice(0, 24));
+      if (rollups && isWholeHourInside(hour, fromMs, toMs)) {
+        const count = Number(item[attributes.count] ?? 0);
+        if (count > 0) summaries.push({ start: hour, count, sum: Number(item[attributes.sum] ?? 0) });
+        return;
+      }
+      const readings: [number, number][] = [];
+      for (const point of (item.points ?? []) as StoredPoint[]) {
+        const value = point.r[query.measure];
+        if (typeof value === 'number' && point.t >= fromMs && point.t < toMs) readings.push([point.t, value]);
+      }
+      // An item's points share its hour, and so an hourly or daily bucket: one summary for them all will do.
+      if (query.interval === '5m')
+        for (const [t, value] of readings) summaries.push(readingSummary(t, value));
+      else if (readings.length > 0) summaries.push(summaryOfReadings(readings));
+    };
+    const cut = [firstHour, lastHour].filter((hour) => !isWholeHourInside(hour, fromMs, toMs));
+    if (!rollups || lastHour - firstHour < ONE_QUERY_SPAN_MS) {
+      const points = !rollups || cut.length > 0;
+      for await (const item of this.bucketItems(query.deviceId, firstHour, lastHour, {
+        rollups,
+        points,
+        attributes,
+      })) {
+        take(item);
+      }
+      return summaries;
+    }
+    const firstWhole = cut.includes(firstHour) ? firstHour + HOUR_MS : firstHour;
+    const lastWhole = cut.includes(lastHour) ? lastHour - HOUR_MS : lastHour;
+    for (const hour of new Set(cut)) {
+      for await (const item of this.bucketItems(query.deviceId, hour, hour, {
+        rollups: false,
+        points: true,
+        attributes,
+      })) {
+        take(item);
+      }
+    }
+    if (firstWhole <= lastWhole) {
+      for await (const item of this.bucketItems(query.deviceId, firstWhole, lastWhole, {
+        rollups: true,
+        points: false,
+        attributes,
+      })) {
+        take(item);
+      }
+    }
+    return summaries;
+  }
+
+  /** A device's bucket items from `firstHour` to `lastHour`, page by page, with only the attributes asked for. */
+  private async *bucketItems(
+    deviceId: string,
+    firstHour: number,
+    lastHour: number,
+    want: { rollups: boolean; points: boolean; attributes: { count: string; sum: string } },
+  ): AsyncGenerator<Record<string, unknown>> {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const response = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#device = :device AND #key BETWEEN :from AND :to',
+          ExpressionAttributeNames: {
+            '#device': 'deviceId',
+            '#key': 'bucketKey',
+            ...(want.rollups ? { '#n': want.attributes.count, '#s': want.attributes.sum } : {}),
+            ...(want.points ? { '#points': 'points' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':device': deviceId,
+            ':from': bucketKey(firstHour, 0),
+            ':to': bucketKey(lastHour, 99),
+          },
+          ProjectionExpression: [
+            '#key',
+            ...(want.rollups ? ['#n', '#s'] : []),
+            ...(want.points ? ['#points'] : []),
+          ].join(', '),
+          ReturnConsumedCapacity: 'TOTAL',
+          ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+        }),
+      );
+      this.consumed.readUnits += response.ConsumedCapacity?.CapacityUnits ?? 0;
+      yield* response.Items ?? [];
+      exclusiveStartKey = response.LastEvaluatedKey;
+    } while (exclusiveStartKey);
+  }
+}
+
+/**
+ * The bucket items `write` leaves for `points` when handed them in this order into device-hours that held nothing,
+ * at the store's full allowance: the same keys, points, ids, expiry and rollups. For loading history in bulk with
+ * BatchWriteItem (the benchmark's month: `write` costs a request a reading); a test holds the two to each other.
+ * It checks nothing against the table, so it is only for hours known to be empty.
+ */
+export function bucketItemsFor(
+  points: readonly TelemetryPoint[],
+  retentionDays: number,
+): Record<string, unknown>[] {
+  const hours = new Map<string, TelemetryPoint[]>();
+  for (const point of points) {
+    const key = `${point.deviceId}|${hourStart(new Date(point.observedAt).getTime())}`;
+    hours.set(key, [...(hours.get(key) ?? []), point]);
+  }
+  const items: Record<string, unknown>[] = [];
+  for (const hourPoints of hours.values()) {
+    const first = hourPoints[0] as TelemetryPoint;
+    const hour = hourStart(new Date(first.observedAt).getTime());
+    if (
+      hourPoints.length > MAX_READINGS_PER_HOUR ||
+      new Set(hourPoints.map((p) => p.messageId)).size < hourPoints.length
+    ) {
+      throw new RangeError(
+        `${first.deviceId} has repeated or more than ${MAX_READINGS_PER_HOUR} readings in an hour`,
+      );
+    }
+    for (let start = 0; start < hourPoints.length; start += POINTS_PER_ITEM) {
+      const part = hourPoints.slice(start, start + POINTS_PER_ITEM);
+      // Sums in units of the rollup's last decimal place, so they come out as DynamoDB's exact decimal addition.
+      const scaled = new Map<string, { count: number; units: number }>();
+      for (const point of part) {
+        for (const [name, value] of numericReadings(point.readings)) {
+          const total = scaled.get(name) ?? { count: 0, units: 0 };
+          total.count += 1;
+          total.units += Math.round(rollupIncrement(value) * 10 ** ROLLUP_SUM_DECIMALS);
+          scaled.set(name, total);
+        }
+      }
+      const ward = part.findLast((p) => p.ward)?.ward;
+      const site = part.findLast((p) => p.site)?.site;
+      const item: Record<string, unknown> = {
+        deviceId: first.deviceId,
+        bucketKey: bucketKey(hour, start / POINTS_PER_ITEM + 1),
+        deviceType: (part.at(-1) as TelemetryPoint).deviceType,
+        [TTL_ATTRIBUTE]: Math.floor((hour + HOUR_MS) / 1000) + retentionDays * 86_400,
+        points: part.map((point) => storedPoint(point)),
+        ids: part.map((point) => point.messageId),
+        ...(ward ? { ward } : {}),
+        ...(site ? { site } : {}),
+      };
+      for (const [name, total] of scaled) {
+        const attributes = rollupAttributes(name);
+        item[attributes.count] = total.count;
+        item[attributes.sum] = total.units / 10 ** ROLLUP_SUM_DECIMALS;
+      }
+      items.push(item);
+    }
+  }
+  return items;
 }
 
 /** Byte order of ids, the same order the cursor compares with (not locale order). */

@@ -8,7 +8,14 @@ import {
   type StoredServiceState,
   serviceStateKey,
 } from '../domain/change-detection.js';
-import type { Device, DeviceDirectory } from '../domain/device.js';
+import {
+  type Device,
+  type DeviceListPage,
+  type DeviceListQuery,
+  type DeviceRegistry,
+  revisionOf,
+} from '../domain/device.js';
+import { matchesDeviceFilter } from '../domain/device-registry.js';
 import type { QuarantineEntry, QuarantineQuery, QuarantineStore } from '../domain/quarantine.js';
 import type {
   LatestStateStore,
@@ -19,6 +26,7 @@ import type {
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
+import { readingSummary } from '../domain/telemetry-aggregation.js';
 import { BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, chunk } from './dynamodb-batches.js';
 
 /**
@@ -78,19 +86,8 @@ export class InMemoryPorts {
     for (const device of devices) this.devicesById.set(device.deviceId, device);
   }
 
-  /** Registry lookups batched as BatchGetItem would be. */
-  readonly devices: DeviceDirectory = {
-    findMany: async (ids) => {
-      this.counts.registryReads += chunk(ids, BATCH_GET_LIMIT).length;
-      this.counts.readUnits += ids.length / 2;
-      const found = new Map<string, Device>();
-      for (const id of ids) {
-        const device = this.devicesById.get(id);
-        if (device) found.set(id, device);
-      }
-      return found;
-    },
-  };
+  /** The registry: lookups batched as BatchGetItem would be, listing and conditional changes as in DynamoDB. */
+  readonly devices = new InMemoryDeviceRegistry(this.devicesById, this.counts);
 
   /** Behaves like the DynamoDB store: one conditional put per point, duplicates reported. */
   readonly telemetry: TelemetryStore = {
@@ -121,6 +118,18 @@ export class InMemoryPorts {
       return start + query.limit < items.length
         ? { items: page, nextCursor: String(start + query.limit) }
         : { items: page };
+    },
+    // Every reading on its own: no rollups to keep in memory, and the same answer as a store that has them.
+    aggregate: async (query) => {
+      const fromMs = Date.parse(query.from);
+      const toMs = Date.parse(query.to);
+      return this.series.flatMap((point) => {
+        const at = Date.parse(point.observedAt);
+        const value = point.readings[query.measure];
+        return point.deviceId === query.deviceId && typeof value === 'number' && at >= fromMs && at < toMs
+          ? [readingSummary(at, value)]
+          : [];
+      });
     },
   };
 
@@ -234,5 +243,58 @@ export class RecordingEventPublisher implements DomainEventPublisher {
       else this.published.push(event);
     });
     return refused;
+  }
+}
+
+/**
+ * The device registry in memory, with the DynamoDB adapter's semantics: conditional adds and replaces, and a
+ * listing in id order whose position is the last id returned. Entries are copied in and out, as a round trip
+ * through a table would, so a use case that changed a device object in place is caught by the tests.
+ */
+export class InMemoryDeviceRegistry implements DeviceRegistry {
+  constructor(
+    readonly devicesById: Map<string, Device> = new Map(),
+    private readonly counts: RequestCounts = emptyCounts(),
+  ) {}
+
+  async findMany(ids: readonly string[]): Promise<ReadonlyMap<string, Device>> {
+    this.counts.registryReads += chunk(ids, BATCH_GET_LIMIT).length;
+    this.counts.readUnits += ids.length / 2;
+    const found = new Map<string, Device>();
+    for (const id of ids) {
+      const device = this.devicesById.get(id);
+      if (device) found.set(id, device);
+    }
+    return found;
+  }
+
+  async get(deviceId: string): Promise<Device | undefined> {
+    const device = this.devicesById.get(deviceId);
+    return device ? structuredClone(device) : undefined;
+  }
+
+  async list(query: DeviceListQuery): Promise<DeviceListPage> {
+    const matching = [...this.devicesById.values()]
+      .filter((device) => matchesDeviceFilter(device, query.filter))
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    const rest = query.after
+      ? matching.filter((device) => device.deviceId > (query.after as string))
+      : matching;
+    const items = rest.slice(0, query.limit).map((device) => structuredClone(device));
+    const last = items.at(-1);
+    return rest.length > query.limit && last ? { items, next: last.deviceId } : { items };
+  }
+
+  async add(device: Device): Promise<boolean> {
+    if (this.devicesById.has(device.deviceId)) return false;
+    this.devicesById.set(device.deviceId, structuredClone(device));
+    return true;
+  }
+
+  async replace(device: Device, expectedRevision: number): Promise<boolean> {
+    const stored = this.devicesById.get(device.deviceId);
+    if (!stored || revisionOf(stored) !== expectedRevision) return false;
+    this.devicesById.set(device.deviceId, structuredClone(device));
+    return true;
   }
 }

@@ -16,11 +16,18 @@ import type { ReasonCode } from '../contracts/reason-codes.js';
 import { isDeviceId } from '../contracts/topics.js';
 import type {
   Page,
+  TelemetryAggregateQuery,
   TelemetryPoint,
   TelemetryQuery,
   TelemetryStore,
   WriteOutcome,
 } from '../domain/telemetry.js';
+import {
+  type AggregateInterval,
+  type AggregateStat,
+  maxRangeDays,
+  type ReadingSummary,
+} from '../domain/telemetry-aggregation.js';
 import { chunk, InvalidCursorError } from './dynamodb-batches.js';
 
 /** Timestream's limit of records per WriteRecords call. */
@@ -164,6 +171,91 @@ export class TimestreamTelemetryStore implements TelemetryStore {
       ? { items, nextCursor: Buffer.from(JSON.stringify({ t: response.NextToken })).toString('base64url') }
       : { items };
   }
+
+  /**
+   * One query per answer: the measure's readings in `[from, to)` grouped with `bin()` on the interval (Timestream
+   * bins on the UTC clock, as the buckets are) with the stat and the count per bin. The WHERE clause keeps a bin
+   * cut by the range's edge to readings inside the range. The range is held to the interval's limit here too, so
+   * the query's scan stays bounded whoever calls; its few rows (at most one per bucket) come in one page unless
+   * Timestream splits them, and any further pages of the same query are followed.
+   */
+  async aggregate(query: TelemetryAggregateQuery): Promise<ReadingSummary[]> {
+    if (!isDeviceId(query.deviceId)) throw new Error(`invalid device id '${query.deviceId}'`);
+    if (!MEASURE_NAME_PATTERN.test(query.measure)) throw new Error(`invalid measure '${query.measure}'`);
+    const fromMs = new Date(query.from).getTime();
+    const toMs = new Date(query.to).getTime();
+    if (!(toMs - fromMs <= maxRangeDays(query.interval) * 86_400_000)) {
+      throw new RangeError(
+        `a ${query.interval} aggregate covers at most ${maxRangeDays(query.interval)} days`,
+      );
+    }
+    if (toMs <= fromMs) return [];
+    const sql = aggregateSql(this.databaseName, this.tableName, query);
+    const summaries: ReadingSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const response = await this.reader.send(
+        new QueryCommand({
+          QueryString: sql,
+          MaxRows: 1000,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      );
+      for (const row of parseRows(response)) {
+        const count = Number(row.readings ?? 0);
+        const value = Number(row.value);
+        if (count === 0 || row.bucket === undefined) continue;
+        // A bin cut by the range's start holds only readings from `from` on: that is where its summary starts.
+        const start = Math.max(timestreamTime(row.bucket), fromMs);
+        summaries.push(summaryOf(start, count, value, query.stat));
+      }
+      nextToken = response.NextToken;
+    } while (nextToken);
+    return summaries;
+  }
+}
+
+/** Timestream's interval literals and aggregate functions for the API's intervals and stats. */
+const TIMESTREAM_BINS: Record<AggregateInterval, string> = { '5m': '5m', '1h': '1h', '1d': '1d' };
+const TIMESTREAM_STATS: Record<AggregateStat, string> = {
+  avg: 'avg',
+  min: 'min',
+  max: 'max',
+  count: 'count',
+};
+
+/** The aggregate query; everything interpolated has been validated (ids and names by pattern, times by Date). */
+export function aggregateSql(
+  databaseName: string,
+  tableName: string,
+  query: TelemetryAggregateQuery,
+): string {
+  const bin = TIMESTREAM_BINS[query.interval];
+  const column = `"${query.measure}"`;
+  const from = new Date(query.from).toISOString();
+  const to = new Date(query.to).toISOString();
+  return [
+    `SELECT bin(time, ${bin}) AS bucket, count(${column}) AS readings, ${TIMESTREAM_STATS[query.stat]}(${column}) AS value`,
+    `FROM "${databaseName}"."${tableName}"`,
+    `WHERE "deviceId" = '${query.deviceId}'`,
+    `AND time >= from_iso8601_timestamp('${from}') AND time < from_iso8601_timestamp('${to}')`,
+    `AND ${column} IS NOT NULL`,
+    `GROUP BY bin(time, ${bin})`,
+    'ORDER BY bucket ASC',
+  ].join(' ');
+}
+
+/** A bin's row as a summary: an average is handed on as its sum, so bins merge like the other stores' rollups. */
+function summaryOf(start: number, count: number, value: number, stat: AggregateStat): ReadingSummary {
+  if (stat === 'avg') return { start, count, sum: value * count };
+  if (stat === 'min') return { start, count, min: value };
+  if (stat === 'max') return { start, count, max: value };
+  return { start, count };
+}
+
+/** Timestream's `2026-11-27 10:00:00.000000000` (UTC) in epoch milliseconds. */
+function timestreamTime(text: string): number {
+  return new Date(`${text.replace(' ', 'T').slice(0, 23)}Z`).getTime();
 }
 
 const RESERVED_COLUMNS = new Set([
@@ -206,7 +298,7 @@ function toPoint(
     const numeric = Number(value);
     readings[name] = value !== '' && Number.isFinite(numeric) ? numeric : value;
   }
-  const observedAt = new Date(`${(row.time ?? '').replace(' ', 'T').slice(0, 23)}Z`).toISOString();
+  const observedAt = new Date(timestreamTime(row.time ?? '')).toISOString();
   return {
     deviceId: row.deviceId ?? '',
     deviceType,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { STAFF_GROUPS, type StaffGroup } from './api.js';
+import type { OpenDataView, ServiceBlueprint } from '../../services/shared/blueprint.js';
+import { openDataResponseSchema, STAFF_GROUPS, type StaffGroup } from './api.js';
 
 /**
  * Who may call a route. Every route has exactly one decision, and the CDK construct, the handler, the local
@@ -38,6 +39,13 @@ export interface RouteSpec {
   readonly body?: z.ZodType;
   /** The 2xx response body. @default - undocumented JSON */
   readonly response?: z.ZodType;
+  /** The status of a successful answer (201 for something created). @default 200 */
+  readonly successStatus?: 200 | 201 | 202;
+  /**
+   * The 2xx body by media type, for routes that answer other than plain JSON or in several forms (an export as
+   * `text/csv` or `application/geo+json`); used instead of `response`. @default - `response` as application/json
+   */
+  readonly responseContent?: Readonly<Record<string, z.ZodType>>;
 }
 
 /** `GET /devices/{id}`: how routes are keyed everywhere (as API Gateway names a method). */
@@ -45,14 +53,26 @@ export function routeKey(route: Pick<RouteSpec, 'method' | 'path'>): string {
   return `${route.method} ${route.path}`;
 }
 
-/** A service's open-data route (`GET /parking/sites`), from its blueprint's `openData`. */
-export function openDataRoute(path: string, description: string, response?: z.ZodType): RouteSpec {
+/**
+ * A service's open-data route (`GET /parking/sites`), from its blueprint's `openData`: the service's name and its
+ * sites' public views (`item` describes one, when the blueprint declares it).
+ */
+export function openDataRoute(path: string, description: string, item?: z.ZodType): RouteSpec {
   return {
     method: 'GET',
     path: `/${path}`,
     summary: description,
     tag: 'open data',
     access: OPEN_DATA,
-    ...(response ? { response } : {}),
+    ...(item ? { response: openDataResponseSchema(item) } : {}),
   };
+}
+
+/** The open-data routes of these services, in their order: what each enabled blueprint adds to the API. */
+export function openDataRoutes(blueprints: readonly Pick<ServiceBlueprint, 'openData'>[]): RouteSpec[] {
+  return blueprints.flatMap(({ openData }) => (openData ? [openDataRouteOf(openData)] : []));
+}
+
+function openDataRouteOf(view: OpenDataView): RouteSpec {
+  return openDataRoute(view.path, view.description, view.schema);
 }

@@ -1,11 +1,21 @@
 import {
   alertPathSchema,
+  alertSchema,
   alertsQuerySchema,
+  costReportSchema,
   devicePathSchema,
+  deviceSchema,
+  healthSchema,
   jobChangeSchema,
   jobPathSchema,
+  jobSchema,
   jobsQuerySchema,
+  pageSchema,
+  quarantineEntrySchema,
   quarantineQuerySchema,
+  rangedPageSchema,
+  restoreResultSchema,
+  telemetryPointSchema,
 } from './api.js';
 import { DEVICE_ROUTE_SPECS } from './api-devices.js';
 import { DOCS_ROUTE_SPECS } from './api-docs.js';
@@ -17,7 +27,14 @@ export * from './api-route-spec.js';
 
 /** The platform's own routes, outside the areas below. */
 const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
-  { method: 'GET', path: '/health', summary: 'Liveness', tag: 'platform', access: PUBLIC },
+  {
+    method: 'GET',
+    path: '/health',
+    summary: 'Liveness',
+    tag: 'platform',
+    access: PUBLIC,
+    response: healthSchema,
+  },
   {
     method: 'GET',
     path: '/devices/{id}',
@@ -25,6 +42,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'devices',
     access: ANY_STAFF,
     pathParams: devicePathSchema,
+    response: deviceSchema,
   },
   {
     method: 'GET',
@@ -33,6 +51,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'devices',
     access: ANY_STAFF,
     pathParams: devicePathSchema,
+    response: telemetryPointSchema,
   },
   {
     method: 'GET',
@@ -41,6 +60,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'telemetry',
     access: ANY_STAFF,
     query: quarantineQuerySchema,
+    response: rangedPageSchema(quarantineEntrySchema),
   },
   {
     method: 'GET',
@@ -48,6 +68,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     summary: 'Month to date, forecast, ceiling, tier and recent guard actions',
     tag: 'cost',
     access: ANY_STAFF,
+    response: costReportSchema,
   },
   {
     method: 'POST',
@@ -55,6 +76,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     summary: 'Full service now (audited)',
     tag: 'cost',
     access: ADMINS,
+    response: restoreResultSchema,
   },
   {
     method: 'GET',
@@ -63,6 +85,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'services',
     access: ANY_STAFF,
     query: jobsQuerySchema,
+    response: pageSchema(jobSchema),
   },
   {
     method: 'GET',
@@ -71,6 +94,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'services',
     access: ANY_STAFF,
     pathParams: jobPathSchema,
+    response: jobSchema,
   },
   {
     method: 'PATCH',
@@ -80,6 +104,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     access: OPERATORS,
     pathParams: jobPathSchema,
     body: jobChangeSchema,
+    response: jobSchema,
   },
   {
     method: 'GET',
@@ -88,6 +113,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'services',
     access: ANY_STAFF,
     query: alertsQuerySchema,
+    response: pageSchema(alertSchema),
   },
   {
     method: 'POST',
@@ -96,6 +122,7 @@ const PLATFORM_ROUTE_SPECS: readonly RouteSpec[] = [
     tag: 'services',
     access: OPERATORS,
     pathParams: alertPathSchema,
+    response: alertSchema,
   },
 ];
 

@@ -50,10 +50,12 @@ export const ENV = {
    * the rules see them in `ServiceContext.settings`. Unset: every service runs on its defaults.
    */
   serviceSettings: 'SERVICE_SETTINGS',
-  /** The service blueprint a workflow function runs. */
-  serviceName: 'SERVICE_NAME',
-  /** The SNS topic of the workflow's service. */
-  serviceTopicArn: 'SERVICE_TOPIC_ARN',
+  /** Comma-separated names of the service blueprints a workflow lane's function hosts. */
+  serviceNames: 'SERVICE_NAMES',
+  /** JSON `{ "<service>": "<topic ARN>" }`: the SNS topic of each service the workflow function hosts. */
+  serviceTopicArns: 'SERVICE_TOPIC_ARNS',
+  /** Comma-separated origins browser apps may call the city API from (CORS), or `*`; unset: no CORS headers. */
+  corsAllowOrigins: 'CORS_ALLOW_ORIGINS',
 } as const;
 
 export const TELEMETRY_STORES = ['dynamodb', 'timestream'] as const;

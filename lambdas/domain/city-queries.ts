@@ -3,6 +3,16 @@ import type { ReasonCode } from '../contracts/reason-codes.js';
 import type { Device, DeviceDirectory } from './device.js';
 import type { QuarantineEntry, QuarantineStore } from './quarantine.js';
 import type { LatestStateStore, Page, TelemetryPoint, TelemetryStore } from './telemetry.js';
+import {
+  type AggregateBucket,
+  type AggregateInterval,
+  type AggregateStat,
+  aggregateRangeProblem,
+  aggregateSeries,
+  defaultAggregateRange,
+  numericMeasuresOf,
+  type TelemetryInterval,
+} from './telemetry-aggregation.js';
 
 /** Something the caller asked for does not exist. */
 export class NotFoundError extends Error {
@@ -128,15 +138,45 @@ export interface TelemetryHistoryRequest {
   readonly from?: string;
   readonly to?: string;
   readonly measure?: string;
+  /** @default 'raw' */
+  readonly interval?: TelemetryInterval;
+  /** Aggregates only. @default 'avg' */
+  readonly stat?: AggregateStat;
+  /** Raw readings only: the page size (an aggregated answer is one page). */
   readonly limit: number;
   readonly cursor?: string;
 }
 
+/** A page of a device's readings in time order. */
+export type RawTelemetryHistory = Page<TelemetryPoint> & TimeRange & { readonly interval: 'raw' };
+
+/** One measure of a device in buckets over `[from, to)`, every bucket present (empty ones with count 0). */
+export interface AggregatedTelemetryHistory extends TimeRange {
+  readonly interval: AggregateInterval;
+  readonly stat: AggregateStat;
+  readonly measure: string;
+  readonly buckets: readonly AggregateBucket[];
+}
+
+export type TelemetryHistory = RawTelemetryHistory | AggregatedTelemetryHistory;
+
+/**
+ * A device's history: its raw readings a page at a time, or one numeric measure in buckets of 5 minutes, an hour
+ * or a day with the stat asked for, in one answer whose range is bounded per interval (400 naming the limit).
+ */
 export async function getTelemetryHistory(
   ports: CityQueryPorts,
   request: TelemetryHistoryRequest,
   now: Date,
-): Promise<Page<TelemetryPoint> & TimeRange> {
+): Promise<TelemetryHistory> {
+  const interval = request.interval ?? 'raw';
+  if (interval !== 'raw') return getAggregatedHistory(ports, request, interval, now);
+  if (request.stat) {
+    throw new InvalidRequestError(
+      `'stat' goes with an aggregate interval (interval=5m, 1h or 1d); raw readings are not summarised`,
+      'stat',
+    );
+  }
   const filter = `telemetry|${request.deviceId}|${request.measure ?? ''}`;
   const { range, position } = pageRange(request, filter, now, API_LIMITS.maxRawRangeDays);
   await requireDevice(ports, request.deviceId);
@@ -148,7 +188,56 @@ export async function getTelemetryHistory(
     ...(position ? { cursor: position } : {}),
   });
   const nextCursor = sealCursor(range, filter, page.nextCursor);
-  return { ...range, items: page.items, ...(nextCursor ? { nextCursor } : {}) };
+  return { interval, ...range, items: page.items, ...(nextCursor ? { nextCursor } : {}) };
+}
+
+async function getAggregatedHistory(
+  ports: CityQueryPorts,
+  request: TelemetryHistoryRequest,
+  interval: AggregateInterval,
+  now: Date,
+): Promise<AggregatedTelemetryHistory> {
+  if (request.cursor) {
+    throw new InvalidRequestError(
+      'an aggregated answer comes in one page; cursor continues raw readings only',
+      'cursor',
+    );
+  }
+  const { fromMs, toMs } = defaultAggregateRange(
+    request.from === undefined ? undefined : Date.parse(request.from),
+    request.to === undefined ? undefined : Date.parse(request.to),
+    interval,
+    now,
+  );
+  const problem = aggregateRangeProblem(fromMs, toMs, interval);
+  if (problem) throw new InvalidRequestError(problem, 'from');
+  const device = await requireDevice(ports, request.deviceId);
+  const numeric = numericMeasuresOf(device.deviceType);
+  const measure = request.measure;
+  if (!measure || !numeric.includes(measure)) {
+    throw new InvalidRequestError(
+      numeric.length === 0
+        ? `a ${device.deviceType} has no numeric readings to aggregate; ask for interval=raw`
+        : `an aggregate is of one numeric reading of a ${device.deviceType}: measure=${numeric.join(', measure=')}`,
+      'measure',
+    );
+  }
+  const stat = request.stat ?? 'avg';
+  const range = { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() };
+  const summaries = await ports.telemetry.aggregate({
+    deviceId: device.deviceId,
+    ...range,
+    measure,
+    interval,
+    stat,
+  });
+  return {
+    interval,
+    stat,
+    measure,
+    ...range,
+    buckets: aggregateSeries(fromMs, toMs, interval, stat, summaries),
+  };
 }
 
 export interface QuarantineListRequest {

@@ -1,5 +1,6 @@
 import type { DeviceType, Readings } from '../contracts/device-types.js';
 import type { ReasonCode } from '../contracts/reason-codes.js';
+import type { AggregateInterval, AggregateStat, ReadingSummary } from './telemetry-aggregation.js';
 
 /** One validated, enriched device reading: what the telemetry store keeps. */
 export interface TelemetryPoint {
@@ -42,6 +43,19 @@ export interface TelemetryQuery {
   readonly cursor?: string;
 }
 
+/** One measure of one device, summarised over `[from, to)` for an aggregated history answer. */
+export interface TelemetryAggregateQuery {
+  readonly deviceId: string;
+  /** Inclusive, ISO-8601. */
+  readonly from: string;
+  /** Exclusive, ISO-8601: consecutive ranges never count a reading twice. */
+  readonly to: string;
+  /** A numeric reading. */
+  readonly measure: string;
+  readonly interval: AggregateInterval;
+  readonly stat: AggregateStat;
+}
+
 export interface Page<T> {
   readonly items: readonly T[];
   /** Opaque; absent on the last page. */
@@ -68,6 +82,12 @@ export interface TelemetryStore {
     hourlyAllowance?: (point: TelemetryPoint) => number,
   ): Promise<WriteOutcome>;
   query(query: TelemetryQuery): Promise<Page<TelemetryPoint>>;
+  /**
+   * The measure's readings inside the range, summarised as finely as the store keeps them (hourly rollups where a
+   * whole hour is inside the range and the stat allows, single readings elsewhere); `aggregateSeries` buckets them.
+   * Bounded: the caller has checked the range against the interval's limit, and the store answers in one go.
+   */
+  aggregate(query: TelemetryAggregateQuery): Promise<readonly ReadingSummary[]>;
 }
 
 /** Port: each device's newest reading. */

@@ -18,12 +18,13 @@ import {
   type StaffGroup,
 } from '../contracts/api.js';
 import {
-  openDataRoute,
+  openDataRoutes,
   ROUTE_SPECS,
   type RouteAccess,
   type RouteSpec,
   routeKey,
 } from '../contracts/api-routes.js';
+import { ENV } from '../contracts/environment.js';
 import {
   type CityQueryPorts,
   getDevice,
@@ -47,6 +48,7 @@ import { docsRouteHandlers } from './api/docs-routes.js';
 import { type CostApi, path, query, type Route } from './api/route.js';
 import { standardsRouteHandlers } from './api/standards-routes.js';
 import { telemetryRouteHandlers } from './api/telemetry-routes.js';
+import { allowedOriginsOf, corsHeaders } from './http/cors-headers.js';
 import {
   ForbiddenError,
   jsonResponse,
@@ -163,10 +165,7 @@ function openDataHandler(blueprint: ServiceBlueprint): Route {
 
 /** Every route this deployment serves: the platform's own and the enabled services' open data. */
 export function routeSpecsFor(enabled: readonly ServiceBlueprint[]): RouteSpec[] {
-  return [
-    ...ROUTE_SPECS,
-    ...enabled.flatMap((b) => (b.openData ? [openDataRoute(b.openData.path, b.openData.description)] : [])),
-  ];
+  return [...ROUTE_SPECS, ...openDataRoutes(enabled)];
 }
 
 export interface CityApiHandlerOptions {
@@ -179,6 +178,8 @@ export interface CityApiHandlerOptions {
   readonly enabledServices?: readonly ServiceBlueprint[];
   readonly now?: () => Date;
   readonly logger?: Logger;
+  /** Origins browser apps may call from (`*` for any): CORS headers on every answer. @default - none, no CORS headers */
+  readonly corsAllowOrigins?: readonly string[];
 }
 
 /** The city's read API: one function behind every route, each route one use-case call. */
@@ -206,6 +207,7 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
     if (!run) throw new Error(`route ${key} has a spec but no handler`);
     routes.set(key, { spec, run });
   }
+  // CORS before problemDetails: middy runs onError in reverse order, so the headers land on problems too.
   return middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const route = routes.get(`${event.httpMethod} ${event.resource}`);
     if (!route)
@@ -215,6 +217,7 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
     return route.run(event, { ports, now: options.now?.() ?? new Date(), cost, services });
   })
     .use(injectLambdaContext(logger))
+    .use(corsHeaders(options.corsAllowOrigins ?? []))
     .use(problemDetails(logger));
 }
 
@@ -227,6 +230,7 @@ export const handler = createCityApiHandler({
   logger,
   ports: () => cityQueryPortsFromEnvironment(),
   enabledServices: enabled,
+  corsAllowOrigins: allowedOriginsOf(process.env[ENV.corsAllowOrigins]),
   services: () => ({
     ...serviceRecordsFromEnvironment(
       process.env,

@@ -84,6 +84,30 @@ export interface PlatformConfig {
   readonly apiThrottleRateLimit: number;
   /** API Gateway stage burst (at most 5,000). @default - twice the default rate limit, at most 5,000 */
   readonly apiThrottleBurstLimit: number;
+  /**
+   * Reserved concurrency of the city API function. Off by default for the enrichment's reason (a new account's
+   * quota of 10 cannot deploy any reserved concurrency); the stage throttle already bounds it. Set it to keep
+   * a burst of API calls from taking the concurrency ingestion needs, once the quota is raised. @default - none
+   */
+  readonly apiReservedConcurrency?: number;
+  /**
+   * Origins a browser app may call the API from (CORS): `https://` origins, or `*` alone. Staff routes take a
+   * bearer token in a header, never a cookie, so `*` exposes nothing a page could not already ask for with its
+   * own token. @default - none: no CORS headers, browsers on other origins cannot read the answers
+   */
+  readonly corsAllowOrigins: readonly string[];
+  /**
+   * Requests per second one open-data API key may make (usage plan throttle, per key). @default - half the
+   * stage's rate limit, so one consumer cannot take the whole stage from the council's staff apps
+   */
+  readonly openDataRateLimit: number;
+  /** Burst of one open-data API key (at most 5,000). @default - twice openDataRateLimit, at most the stage burst */
+  readonly openDataBurstLimit: number;
+  /**
+   * Requests a day one open-data API key may make (usage plan quota, reset at midnight UTC).
+   * @default - apiRequestsPerDay with tenfold headroom, at least 1,000, see {@link openDataQuotaDefault}
+   */
+  readonly openDataQuotaPerDay: number;
   /** Timestream memory store retention. @default 24 */
   readonly timestreamMemoryRetentionHours: number;
   /** Timestream magnetic store retention. @default - retentionDays */
@@ -117,7 +141,7 @@ export interface PlatformConfig {
   /** Maximum write units per second of the jobs, alerts and service-sites tables. @default - see {@link serviceCapDefaults} */
   readonly workflowMaxWriteRequestUnits: number;
   /**
-   * Event source mapping maximum concurrency of each service workflow on its queue (SQS allows 2..1000): what
+   * Event source mapping maximum concurrency of each workflow lane's function on its queue (SQS allows 2..1000): what
    * bounds a workflow's cost in the cost statement, however many events the bus carries. The default is the SQS
    * minimum, for the enrichment's reason (a new account's concurrency quota of 10): workflows run a few times a
    * day per device, so their queues are nearly always empty and they rarely run at the cap together; a burst waits
@@ -143,6 +167,19 @@ const DEFAULT_WORKFLOW_MAX_CONCURRENCY = 2;
 
 /** The largest API Gateway stage burst this app accepts. */
 const MAX_API_THROTTLE_BURST = 5_000;
+
+/**
+ * The default daily quota of one open-data API key: the whole city's expected requests a day with
+ * {@link CAP_HEADROOM} (a popular app is welcome; a runaway loop is stopped within the day), and at least 1,000 so
+ * a load profile without API traffic still lets a consumer try the data.
+ */
+export function openDataQuotaDefault(apiRequestsPerDay: number | undefined): number {
+  return Math.max(1_000, (apiRequestsPerDay ?? CONFIG_DEFAULTS.apiRequestsPerDay) * CAP_HEADROOM);
+}
+
+/** An origin as browsers send it: https, a host, an optional port; no path, query or trailing slash. */
+const HTTPS_ORIGIN_PATTERN =
+  /^https:\/\/[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/;
 
 /**
  * Default hard caps from the load profile: DynamoDB writes (a reading costs about two writes: its bucket append
@@ -324,6 +361,60 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     1,
     MAX_API_THROTTLE_BURST,
   );
+  const apiReservedConcurrency = reader.optionalInteger('apiReservedConcurrency', 1, 1000);
+  const corsAllowOrigins = reader.list(
+    'corsAllowOrigins',
+    [],
+    (v) => v === '*' || HTTPS_ORIGIN_PATTERN.test(v),
+    'a comma-separated list of https origins such as https://app.example.gov.uk (no path), or * alone',
+  );
+  if (corsAllowOrigins.includes('*') && corsAllowOrigins.length > 1) {
+    problems.push(
+      `Invalid config 'corsAllowOrigins': got '${corsAllowOrigins.join(',')}'; allowed: * alone (any origin), ` +
+        'or a list of https origins without *',
+    );
+  }
+  const stageRate = apiThrottleRateLimit ?? defaults.apiRate;
+  const openDataRateLimit = reader.integer(
+    'openDataRateLimit',
+    Math.max(1, Math.ceil(stageRate / 2)),
+    1,
+    10_000,
+  );
+  const openDataBurstLimit = reader.integer(
+    'openDataBurstLimit',
+    // Twice the key's rate, but within the stage's burst, so lowering the stage's never makes this default invalid.
+    Math.min(apiThrottleBurstLimit ?? MAX_API_THROTTLE_BURST, (openDataRateLimit ?? 1) * 2),
+    1,
+    MAX_API_THROTTLE_BURST,
+  );
+  const openDataQuotaPerDay = reader.integer(
+    'openDataQuotaPerDay',
+    openDataQuotaDefault(apiRequestsPerDay),
+    1,
+    1_000_000_000,
+  );
+  // A key's limits above the stage's would never apply (the stage throttles first): a config mistake.
+  if (
+    openDataRateLimit !== undefined &&
+    apiThrottleRateLimit !== undefined &&
+    openDataRateLimit > apiThrottleRateLimit
+  ) {
+    problems.push(
+      `Invalid config 'openDataRateLimit': got ${openDataRateLimit}, above apiThrottleRateLimit ${apiThrottleRateLimit}; ` +
+        'allowed: at most the stage rate limit, which applies to every request first',
+    );
+  }
+  if (
+    openDataBurstLimit !== undefined &&
+    apiThrottleBurstLimit !== undefined &&
+    openDataBurstLimit > apiThrottleBurstLimit
+  ) {
+    problems.push(
+      `Invalid config 'openDataBurstLimit': got ${openDataBurstLimit}, above apiThrottleBurstLimit ${apiThrottleBurstLimit}; ` +
+        'allowed: at most the stage burst limit, which applies to every request first',
+    );
+  }
   const timestreamMemoryRetentionHours = reader.integer('timestreamMemoryRetentionHours', 24, 1, 8766);
   const timestreamMagneticRetentionDays = reader.integer(
     'timestreamMagneticRetentionDays',
@@ -434,6 +525,11 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     disconnectRunawayDevices: disconnectRunawayDevices as boolean,
     apiThrottleRateLimit: apiThrottleRateLimit as number,
     apiThrottleBurstLimit: apiThrottleBurstLimit as number,
+    ...(apiReservedConcurrency === undefined ? {} : { apiReservedConcurrency }),
+    corsAllowOrigins: Object.freeze([...new Set(corsAllowOrigins)]),
+    openDataRateLimit: openDataRateLimit as number,
+    openDataBurstLimit: openDataBurstLimit as number,
+    openDataQuotaPerDay: openDataQuotaPerDay as number,
     timestreamMemoryRetentionHours: timestreamMemoryRetentionHours as number,
     timestreamMagneticRetentionDays: timestreamMagneticRetentionDays as number,
     services: Object.freeze([...enabled]),

@@ -1,17 +1,24 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
+  ApiKey,
   AuthorizationType,
   CognitoUserPoolsAuthorizer,
   EndpointType,
+  type IApiKey,
   type IResource,
+  type JsonSchema,
+  JsonSchemaVersion,
   LambdaIntegration,
   LogGroupLogDestination,
   type Method,
+  type MethodOptions,
+  type Model,
+  Period,
   RequestValidator,
-  type Resource,
   ResponseType,
   RestApi,
+  type UsagePlan,
 } from 'aws-cdk-lib/aws-apigateway';
 import {
   AccountRecovery,
@@ -23,18 +30,19 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { z } from 'zod';
 import {
   API_SETTINGS,
-  alertsQuerySchema,
-  jobsQuerySchema,
   PROBLEM_CONTENT_TYPE,
   type ProblemStatus,
   problemKind,
-  quarantineQuerySchema,
-  telemetryQuerySchema,
 } from '../../lambdas/contracts/api.js';
+import { type RouteAccess, type RouteSpec, routeKey } from '../../lambdas/contracts/api-routes.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
+import { routeSpecsFor } from '../../lambdas/handlers/city-api.js';
+import { CORS_EXPOSED_HEADERS } from '../../lambdas/handlers/http/cors-headers.js';
+import { INVALID_API_KEY_DETAIL } from '../../lambdas/handlers/http/problem-details.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import type { LogLevel } from '../config/platform-config.js';
 import type { CostGuardRecords } from './cost-guard-records.js';
@@ -52,12 +60,13 @@ const STAFF_GROUPS = ['admin', 'operator', 'viewer'] as const;
 const GATEWAY_MESSAGE = '$context.error.messageString';
 
 /**
- * API Gateway's own refusals (the Cognito authorizer, stage throttling, unknown routes, its defaults), rewritten
- * as the RFC 9457 problems the handler answers with. `status` is the body's; `setStatus` makes it the HTTP status
- * too (each type's own, except unknown routes: 404 instead of 403). DEFAULT_4XX and DEFAULT_5XX never set one: on
- * a default response it would replace the status of every type not customised here. Their bodies say 400 and 500, so every
- * type this API can produce with another status is listed with its own; the types left to the defaults are 400
- * or 500, or cannot occur here (API keys, usage plans, IAM signatures and WAF are not used).
+ * API Gateway's own refusals (the Cognito authorizer, the open-data API key and its usage plan, stage throttling,
+ * request validation, unknown routes, its defaults), rewritten as the RFC 9457 problems the handler answers with.
+ * `status` is the body's; `setStatus` makes it the HTTP status too (each type's own, except unknown routes: 404
+ * instead of 403). DEFAULT_4XX and DEFAULT_5XX never set one: on a default response it would replace the status of
+ * every type not customised here. Their bodies say 400 and 500, so every type this API can produce with another
+ * status is listed with its own; the types left to the defaults are 400 (request validation: BAD_REQUEST_PARAMETERS,
+ * BAD_REQUEST_BODY) or 500, or cannot occur here (IAM signatures and WAF are not used).
  */
 const GATEWAY_PROBLEMS: readonly {
   readonly id: string;
@@ -76,6 +85,21 @@ const GATEWAY_PROBLEMS: readonly {
     headers: { 'WWW-Authenticate': "'Bearer'" },
   },
   { id: 'AccessDenied', type: ResponseType.ACCESS_DENIED, status: 403, setStatus: true },
+  {
+    // An open-data route called without the x-api-key header, or with a key that is not in the usage plan.
+    id: 'InvalidApiKey',
+    type: ResponseType.INVALID_API_KEY,
+    status: 403,
+    setStatus: true,
+    detail: INVALID_API_KEY_DETAIL,
+  },
+  {
+    id: 'QuotaExceeded',
+    type: ResponseType.QUOTA_EXCEEDED,
+    status: 429,
+    setStatus: true,
+    detail: "this API key's daily open-data quota is used up; it resets at midnight UTC",
+  },
   {
     id: 'Throttled',
     type: ResponseType.THROTTLED,
@@ -107,6 +131,85 @@ function problemTemplate(status: ProblemStatus, detail: string | undefined): str
   return `{"type":${JSON.stringify(type)},"title":${JSON.stringify(title)},"status":${status},"detail":${detailJson}}`;
 }
 
+/** The request headers a browser app sends: a staff token, a JSON body, an open-data key. */
+const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-Api-Key'];
+
+/**
+ * The CORS headers of API Gateway's own refusals (as gateway response header values: quoted literals or a
+ * request mapping). A gateway response cannot test the request's `Origin` against a list, so with several origins
+ * it echoes the caller's: a refusal carries no council data, and staff send a bearer token in a header, never a
+ * cookie, so letting any page read one discloses nothing; the browser app then shows the problem instead of an
+ * opaque CORS failure. The handler's own answers and the preflights do check the list.
+ */
+function gatewayCorsHeaders(origins: readonly string[]): Record<string, string> {
+  if (origins.length === 0) return {};
+  if (origins.length === 1) return { 'Access-Control-Allow-Origin': `'${origins[0]}'` };
+  return { 'Access-Control-Allow-Origin': 'method.request.header.Origin', Vary: "'Origin'" };
+}
+
+/** `{id}` in `/devices/{id}`: a route's path parameters, from its path. */
+function pathParametersOf(path: string): string[] {
+  return [...path.matchAll(/\{([^}+]+)\+?\}/g)].map((match) => match[1] as string);
+}
+
+/**
+ * The request parameters API Gateway checks before calling the function: every path parameter, and each query
+ * parameter of the route's (strict) schema, required when the schema has no default for it. The handler parses
+ * the same schema, so the two cannot disagree; the gateway only refuses a missing one sooner (a value's format,
+ * and unknown parameters, are the handler's to refuse: request parameters have names, not schemas).
+ */
+function requestParametersOf(spec: RouteSpec): Record<string, boolean> {
+  const query = Object.entries(spec.query?.shape ?? {}).map(([name, field]) => [
+    `method.request.querystring.${name}`,
+    !(field as z.ZodType).safeParse(undefined).success,
+  ]);
+  const path = pathParametersOf(spec.path).map((name) => [`method.request.path.${name}`, true]);
+  return Object.fromEntries([...path, ...query]);
+}
+
+/**
+ * A body schema as the JSON Schema draft 4 API Gateway models take. What draft 4 cannot say (a transform, a
+ * refinement) becomes "anything" rather than failing synth: the handler parses the same zod schema, so it stays
+ * the source of truth and the gateway only turns away the plainly malformed before a function runs.
+ */
+export function requestBodyJsonSchema(body: z.ZodType): JsonSchema {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(body, {
+    target: 'draft-4',
+    io: 'input',
+    unrepresentable: 'any',
+  });
+  // CDK passes keys it does not know through as they are ($ref, definitions), so the cast only renames types.
+  return { ...(schema as JsonSchema), schema: JsonSchemaVersion.DRAFT4 };
+}
+
+/** `PATCH /jobs/{id}` -> `PatchJobsId`: a construct id per route. */
+function routeId(spec: RouteSpec): string {
+  return routeKey(spec)
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part.length > 0)
+    .map((part) => part[0]?.toUpperCase() + part.slice(1).toLowerCase())
+    .join('');
+}
+
+/** Why a method without a Cognito authorizer is right, for the cdk-nag acknowledgements on it. */
+function unauthenticatedReason(spec: RouteSpec): string {
+  return spec.access.kind === 'open-data'
+    ? `${routeKey(spec)} is open data (${spec.summary}): it serves public fields only. Callers send an API key ` +
+        'for attribution and the usage plan (per-key quota and throttle); the key is not a security boundary.'
+    : `${routeKey(spec)} is public by its route spec (${spec.summary}): it answers without credentials and ` +
+        'returns no council data.';
+}
+
+/** Throttle and quota of each open-data API key (the usage plan's). */
+export interface OpenDataLimits {
+  /** Steady requests per second of one key. */
+  readonly rateLimit: number;
+  /** Requests one key may make at once above its rate. */
+  readonly burstLimit: number;
+  /** Requests one key may make in a UTC day. */
+  readonly quotaPerDay: number;
+}
+
 /** Props for {@link CityApi}. */
 export interface CityApiProps {
   readonly registry: DeviceRegistry;
@@ -123,6 +226,15 @@ export interface CityApiProps {
   /** Stage steady-state requests per second: with the function's cost this bounds the API bill. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  /** Each open-data API key's throttle and daily quota (within the stage's). */
+  readonly openDataLimits: OpenDataLimits;
+  /**
+   * Origins browser apps may call from: `https://` origins, or `*` alone. Adds the preflights, and the CORS
+   * headers on the function's answers and on API Gateway's refusals. @default - none: no CORS headers
+   */
+  readonly corsAllowOrigins?: readonly string[];
+  /** Reserved concurrency of the API function. @default - none (the stage throttle bounds it) */
+  readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: number;
   /** Level of the functions' application logs. */
   readonly logLevel: LogLevel;
@@ -138,10 +250,12 @@ export interface CityApiProps {
 }
 
 /**
- * The council's REST API: staff routes behind a Cognito user pool (admin-created accounts, TOTP MFA), one query
- * function behind every route, stage throttling and JSON access logs. `GET /health` and the enabled services' open
- * data are the only routes without authorisation. The function writes only where a route changes something: the
- * cost guard's restore, a job's status, an alert's acknowledgement.
+ * The council's REST API, built from the route specs (`routeSpecsFor`): every route's method, its access decision
+ * and its request validation come from the same list the handler, the local server and the OpenAPI document read.
+ * Staff routes sit behind a Cognito user pool (admin-created accounts, TOTP MFA; the handler checks the groups),
+ * open-data routes take an API key under a usage plan, public routes (`/health`, `/openapi.json`) need nothing.
+ * One function behind every route, stage throttling and JSON access logs. The function writes only where a route
+ * changes something: the registry, the cost guard's restore, a job's status, an alert's acknowledgement.
  */
 export class CityApi extends Construct {
   readonly api: RestApi;
@@ -150,6 +264,10 @@ export class CityApi extends Construct {
   readonly queries: PlatformFunction;
   /** The stage's JSON access log group. */
   readonly accessLogs: LogGroup;
+  /** The open-data usage plan on the stage: each key's throttle and daily quota. */
+  readonly usagePlan: UsagePlan;
+  /** The open-data API key of the council's own apps (its value stays in API Gateway; output its id only). */
+  readonly councilAppsKey: IApiKey;
 
   constructor(scope: Construct, id: string, props: CityApiProps) {
     super(scope, id);
@@ -187,6 +305,7 @@ export class CityApi extends Construct {
       preventUserExistenceErrors: true,
     });
 
+    const corsAllowOrigins = props.corsAllowOrigins ?? [];
     const laneControls: LaneControlTargets = {
       [props.ordinaryLane.lane]: props.ordinaryLane.controlTarget,
     };
@@ -197,6 +316,9 @@ export class CityApi extends Construct {
       timeout: Duration.seconds(10),
       logRetentionDays: props.logRetentionDays,
       logLevel: props.logLevel,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       environment: {
         ...props.registry.environment,
         ...props.ingestRecords.environment,
@@ -212,9 +334,10 @@ export class CityApi extends Construct {
         ...(props.monthlyCeilingUsd === undefined
           ? {}
           : { [ENV.monthlyCeilingUsd]: String(props.monthlyCeilingUsd) }),
+        ...(corsAllowOrigins.length === 0 ? {} : { [ENV.corsAllowOrigins]: corsAllowOrigins.join(',') }),
       },
     });
-    props.registry.grantRead(this.queries.role);
+    props.registry.grantManage(this.queries.role);
     props.ingestRecords.grantReadQuarantine(this.queries.role);
     props.telemetryStore.grantRead(this.queries.role);
     props.costRecords.grantGuard(this.queries.role);
@@ -248,9 +371,7 @@ export class CityApi extends Construct {
         responseHeaders: {
           'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
           'Cache-Control': "'no-store'",
-          // Staff sign in with a bearer token in a header, never a cookie, so any origin may read a refusal: a
-          // browser app then shows the problem instead of an opaque CORS failure, and no credentials are exposed.
-          'Access-Control-Allow-Origin': "'*'",
+          ...gatewayCorsHeaders(corsAllowOrigins),
           ...problem.headers,
         },
         templates: { 'application/json': problemTemplate(problem.status, problem.detail) },
@@ -268,10 +389,27 @@ export class CityApi extends Construct {
       {
         id: 'AwsSolutions-APIG3',
         reason:
-          'No WAF yet: AWS WAF adds a fixed monthly fee per web ACL and rule; the API is authenticated and ' +
-          'throttled per stage. To be attached when open-data routes are public.',
+          'No WAF yet: AWS WAF adds a fixed monthly fee per web ACL and rule. Staff routes are authenticated, ' +
+          'the stage is throttled, and each open-data API key has its own throttle and daily quota.',
       },
     );
+
+    // Attribution and fair use, not security: an open-data key is handed to anyone who asks and sits in app
+    // code, and open-data routes serve public fields only. The plan bounds what one consumer can take from the
+    // stage (per-key throttle and daily quota), and API Gateway's per-key metrics say who uses the data.
+    this.usagePlan = this.api.addUsagePlan('OpenDataPlan', {
+      description: "Open data: each API key's throttle and daily quota",
+      throttle: { rateLimit: props.openDataLimits.rateLimit, burstLimit: props.openDataLimits.burstLimit },
+      quota: { limit: props.openDataLimits.quotaPerDay, period: Period.DAY },
+      apiStages: [{ stage }],
+    });
+    // The council's own apps' key. Its value is generated by API Gateway and never in a template or output;
+    // read it with `aws apigateway get-api-key --api-key <id> --include-value`. Other consumers get keys of their
+    // own in the same plan, so their use is counted apart.
+    this.councilAppsKey = new ApiKey(this, 'CouncilAppsKey', {
+      description: "The council's own apps: open-data routes (attribution and usage plan, not security)",
+    });
+    this.usagePlan.addApiKey(this.councilAppsKey);
 
     const authorizer = new CognitoUserPoolsAuthorizer(this, 'StaffAuthorizer', {
       cognitoUserPools: [this.userPool],
@@ -282,80 +420,75 @@ export class CityApi extends Construct {
       validateRequestBody: true,
     });
     const integration = new LambdaIntegration(this.queries.function, { allowTestInvoke: false });
-    const staffMethod = (httpMethod: string, resource: Resource, query: readonly string[] = []): Method =>
-      resource.addMethod(httpMethod, integration, {
-        authorizationType: AuthorizationType.COGNITO,
-        authorizer,
+    const accessOptions = (access: RouteAccess): MethodOptions => {
+      switch (access.kind) {
+        // The authorizer checks the token; the handler checks the groups (403 for a group the route does not list).
+        case 'staff':
+          return { authorizationType: AuthorizationType.COGNITO, authorizer };
+        case 'open-data':
+          return { authorizationType: AuthorizationType.NONE, apiKeyRequired: true };
+        case 'public':
+          return { authorizationType: AuthorizationType.NONE };
+      }
+    };
+
+    // Every route this deployment serves (the platform's own and each enabled service's open data), with exactly
+    // one access decision each, from its spec. Loading the handler module here also runs its own check at synth:
+    // a spec without a handler fails it.
+    const methodsByResource = new Map<IResource, string[]>();
+    for (const spec of routeSpecsFor(props.services ?? [])) {
+      const resource = this.resourceAt(spec.path);
+      const method = resource.addMethod(spec.method, integration, {
+        ...accessOptions(spec.access),
         requestValidator: validator,
-        requestParameters: {
-          ...(resource.path.includes('{id}') ? { 'method.request.path.id': true } : {}),
-          ...Object.fromEntries(query.map((name) => [`method.request.querystring.${name}`, false])),
-        },
+        requestParameters: requestParametersOf(spec),
+        ...(spec.body ? { requestModels: { 'application/json': this.bodyModel(spec, spec.body) } } : {}),
       });
-    const staffGet = (resource: Resource, query: readonly string[] = []): Method =>
-      staffMethod('GET', resource, query);
-
-    const health = this.api.root.addResource('health').addMethod('GET', integration, {
-      authorizationType: AuthorizationType.NONE,
-    });
-    Validations.of(health).acknowledge(
-      {
-        id: 'AwsSolutions-APIG4',
-        reason: 'GET /health is a public liveness probe; it returns no council data.',
-      },
-      {
-        id: 'AwsSolutions-COG4',
-        reason: 'GET /health is a public liveness probe; it returns no council data.',
-      },
-    );
-
-    const device = this.api.root.addResource('devices').addResource('{id}');
-    staffGet(device);
-    staffGet(device.addResource('latest'));
-    // Declared from the handler's own (strict) schemas, so the two cannot disagree.
-    staffGet(device.addResource('telemetry'), Object.keys(telemetryQuerySchema.shape));
-    staffGet(this.api.root.addResource('quarantine'), Object.keys(quarantineQuerySchema.shape));
-
-    // Any staff group may read jobs and alerts; only admin and operator may change them (the handler checks).
-    const jobs = this.api.root.addResource('jobs');
-    staffGet(jobs, Object.keys(jobsQuerySchema.shape));
-    const job = jobs.addResource('{id}');
-    staffGet(job);
-    staffMethod('PATCH', job);
-    const alerts = this.api.root.addResource('alerts');
-    staffGet(alerts, Object.keys(alertsQuerySchema.shape));
-    staffMethod('POST', alerts.addResource('{id}').addResource('ack'));
-    for (const service of props.services ?? []) {
-      if (service.openData) this.addOpenDataRoute(service, integration);
+      if (spec.access.kind !== 'staff') this.acknowledgeUnauthenticated(method, unauthenticatedReason(spec));
+      methodsByResource.set(resource, [...(methodsByResource.get(resource) ?? []), spec.method]);
     }
 
-    // Any staff group may read the cost report; only admin may restore (the handler answers 403 otherwise).
-    const cost = this.api.root.addResource('cost');
-    staffGet(cost);
-    cost.addResource('restore').addMethod('POST', integration, {
-      authorizationType: AuthorizationType.COGNITO,
-      authorizer,
-      requestValidator: validator,
-    });
+    if (corsAllowOrigins.length > 0) {
+      for (const [resource, methods] of methodsByResource) {
+        const preflight = resource.addCorsPreflight({
+          allowOrigins: [...corsAllowOrigins],
+          allowHeaders: CORS_ALLOWED_HEADERS,
+          allowMethods: [...methods, 'OPTIONS'],
+          exposeHeaders: [...CORS_EXPOSED_HEADERS],
+          // Browsers cache a preflight this long (Chromium at most 2 hours): fewer billed OPTIONS requests.
+          maxAge: Duration.hours(1),
+        });
+        this.acknowledgeUnauthenticated(
+          preflight,
+          `OPTIONS ${resource.path} is a CORS preflight: browsers send it without credentials by design, and a ` +
+            'mock integration answers it with the allowed origins, methods and headers, no data and no function.',
+        );
+      }
+    }
   }
 
-  /**
-   * A service's open data, `GET /<path>` (e.g. `/parking/sites`): public, like the council's other open data, and
-   * bounded by the stage throttle. It serves only what the blueprint's view lets out (never internal records).
-   */
-  private addOpenDataRoute(service: ServiceBlueprint, integration: LambdaIntegration): void {
-    const path = service.openData?.path ?? '';
-    const resource = path
+  /** The resource at a route's path, adding the parts that do not exist yet. */
+  private resourceAt(path: string): IResource {
+    return path
       .split('/')
       .filter((part) => part.length > 0)
       .reduce<IResource>(
         (parent, part) => parent.getResource(part) ?? parent.addResource(part),
         this.api.root,
       );
-    const method = resource.addMethod('GET', integration, { authorizationType: AuthorizationType.NONE });
-    const reason =
-      `GET /${path} is the ${service.title} service's open data for residents' apps: the blueprint's public view ` +
-      'of its sites, no personal data; bounded by the stage throttle.';
+  }
+
+  /** The request model of a route's JSON body, from its zod schema (see {@link requestBodyJsonSchema}). */
+  private bodyModel(spec: RouteSpec, body: z.ZodType): Model {
+    return this.api.addModel(`${routeId(spec)}Body`, {
+      contentType: 'application/json',
+      description: `The body of ${routeKey(spec)}`,
+      schema: requestBodyJsonSchema(body),
+    });
+  }
+
+  /** cdk-nag: a method without the Cognito authorizer, with the route's own reason. */
+  private acknowledgeUnauthenticated(method: Method, reason: string): void {
     Validations.of(method).acknowledge(
       { id: 'AwsSolutions-APIG4', reason },
       { id: 'AwsSolutions-COG4', reason },

@@ -1,6 +1,6 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import { TABLES } from '../../lambdas/contracts/tables.js';
@@ -50,6 +50,24 @@ export class DeviceRegistry extends Construct {
   grantRead(grantee: IGrantable): void {
     tableOnlyGrants(this.devicesTable).readData(grantee);
     tableOnlyGrants(this.latestStateTable).readData(grantee);
+  }
+
+  /**
+   * The API's register routes: read both tables, list devices by type (the `byType` index), and register, change
+   * or decommission a device (PutItem with a condition; the record is never deleted, so no DeleteItem).
+   */
+  grantManage(grantee: IGrantable): void {
+    this.grantRead(grantee);
+    const [byType] = TABLES.devices.globalSecondaryIndexes;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.devicesTable.tableArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.devicesTable.tableArn}/index/${byType.indexName}`],
+      }),
+    );
   }
 
   /** Read devices, and read/replace latest state (enrichment: conditional "only if newer" writes). */

@@ -256,7 +256,22 @@ export function analyseCaps(
           const busy =
             (invocations * price('lambda.requestsPerMillion')) / 1e6 +
             concurrency * memoryGb * MONTH_SECONDS * price('lambda.arm64GbSecond');
-          if (reserved !== undefined) {
+          if (reserved !== undefined && apiInvoked && stageRate > 0) {
+            // Both hold at once: invocations within the stage throttle, GB-seconds within the reserved concurrency.
+            const invocations = Math.min(
+              (reserved * MONTH_SECONDS) / SHORTEST_INVOCATION_SECONDS,
+              stageRate * MONTH_SECONDS,
+            );
+            const gbSeconds = Math.min(
+              reserved * memoryGb * MONTH_SECONDS,
+              stageRate * MONTH_SECONDS * timeout * memoryGb,
+            );
+            add(
+              `reserved concurrency ${reserved} and API stage throttle ${stageRate} requests a second`,
+              (invocations * price('lambda.requestsPerMillion')) / 1e6 +
+                gbSeconds * price('lambda.arm64GbSecond'),
+            );
+          } else if (reserved !== undefined) {
             add(`reserved concurrency ${reserved}`, busy);
           } else if (schedule) {
             // The mapping's cap does not hold the schedule's direct invocations: they are added, each to its timeout.
@@ -343,6 +358,24 @@ export function analyseCaps(
         add(
           `throttled at ${rate} requests a second`,
           (rate * MONTH_SECONDS * price('apigateway.restRequestsPerMillion')) / 1e6,
+        );
+        break;
+      }
+      case 'AWS::ApiGateway::UsagePlan': {
+        // Every request, open data included, is priced on the stage's line; the plan bounds each key's share of it.
+        const rate = num((r.props.Throttle as Props | undefined)?.RateLimit);
+        const quota = r.props.Quota as Props | undefined;
+        const limit = num(quota?.Limit);
+        if (rate === undefined || limit === undefined) {
+          flag(
+            'usage plan without a per-key throttle and quota (Throttle, Quota): one API key could take the stage',
+          );
+          break;
+        }
+        add(
+          `each API key at most ${rate} requests a second and ${limit} a ${String(quota?.Period ?? 'DAY').toLowerCase()} ` +
+            '(within the stage throttle, whose line prices every request)',
+          0,
         );
         break;
       }

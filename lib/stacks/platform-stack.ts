@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ORDINARY_LANE } from '../../lambdas/contracts/topics.js';
 import { blueprintsNamed } from '../../services/catalogue.js';
@@ -10,6 +11,7 @@ import type { DeviceRegistry } from '../constructs/device-registry.js';
 import type { IngestRecords } from '../constructs/ingest-records.js';
 import { PlatformAlerts } from '../constructs/platform-alerts.js';
 import type { ServiceRecords } from '../constructs/service-records.js';
+import { constructId } from '../constructs/service-workflow-lane.js';
 import { ServiceWorkflows } from '../constructs/service-workflows.js';
 import { TelemetryIngestion } from '../constructs/telemetry-ingestion.js';
 import type { TelemetryStore } from '../constructs/telemetry-store.js';
@@ -86,6 +88,15 @@ export class PlatformStack extends Stack {
       ...(config.monthlyCeilingUsd === undefined ? {} : { monthlyCeilingUsd: config.monthlyCeilingUsd }),
       throttleRateLimit: config.apiThrottleRateLimit,
       throttleBurstLimit: config.apiThrottleBurstLimit,
+      openDataLimits: {
+        rateLimit: config.openDataRateLimit,
+        burstLimit: config.openDataBurstLimit,
+        quotaPerDay: config.openDataQuotaPerDay,
+      },
+      corsAllowOrigins: config.corsAllowOrigins,
+      ...(config.apiReservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: config.apiReservedConcurrency }),
       logRetentionDays: config.logRetentionDays,
       logLevel: config.logLevel,
       retainUserPool: config.stage === 'prod',
@@ -96,6 +107,8 @@ export class PlatformStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.cityApi.api.url });
     new CfnOutput(this, 'UserPoolId', { value: this.cityApi.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.cityApi.userPoolClient.userPoolClientId });
+    // The id only: the key's value is read from API Gateway (aws apigateway get-api-key --include-value).
+    new CfnOutput(this, 'OpenDataApiKeyId', { value: this.cityApi.councilAppsKey.keyId });
     new CfnOutput(this, 'DevicePolicyName', { value: this.deviceAccess.policyName });
     for (const [lane, ingestLane] of Object.entries(this.ingestion.lanes)) {
       new CfnOutput(this, `${lane}QueueUrl`, { value: ingestLane.queue.queueUrl });
@@ -103,15 +116,19 @@ export class PlatformStack extends Stack {
     }
     if (this.services) {
       new CfnOutput(this, 'ServiceEventBusName', { value: this.services.bus.eventBusName });
-      for (const workflow of this.services.workflows) {
-        const { blueprint } = workflow;
-        const id = workflow.node.id;
-        new CfnOutput(this, `${id}TopicArn`, {
-          value: workflow.topic.topicArn,
-          description: `${blueprint.title}: notices (${blueprint.essential ? 'essential service' : 'ordinary service'})`,
+      for (const lane of this.services.lanes) {
+        const id = lane.node.id;
+        for (const blueprint of lane.blueprints) {
+          new CfnOutput(this, `${constructId(blueprint.name)}TopicArn`, {
+            value: (lane.topics.get(blueprint.name) as Topic).topicArn,
+            description: `${blueprint.title}: notices (${lane.lane} workflow lane)`,
+          });
+        }
+        new CfnOutput(this, `${id}QueueUrl`, {
+          value: lane.queue.queueUrl,
+          description: `${lane.lane} workflow lane: ${lane.blueprints.map((b) => b.name).join(', ')}`,
         });
-        new CfnOutput(this, `${id}QueueUrl`, { value: workflow.queue.queueUrl });
-        new CfnOutput(this, `${id}DeadLetterQueueName`, { value: workflow.deadLetterQueue.queueName });
+        new CfnOutput(this, `${id}DeadLetterQueueName`, { value: lane.deadLetterQueue.queueName });
       }
       // Which services the cost guard may never hold back, stated where an operator reads the stack.
       new CfnOutput(this, 'EssentialServices', {

@@ -1,6 +1,29 @@
+import { z } from 'zod';
+import { locationSchema, timestampSchema } from '../../lambdas/contracts/api.js';
 import type { ServiceBlueprint } from '../shared/blueprint.js';
 import { airQualityDetector } from './detector.js';
+import { DAQI_POLLUTANTS, type DaqiBand } from './rules.js';
 import { AIR_QUALITY_SERVICE, type AirQualitySite, airQualityWorkflow } from './workflow.js';
+
+const daqiIndex = z.number().int().min(1).max(10);
+const pollutant = z.enum(DAQI_POLLUTANTS);
+
+/** One site as `GET /air-quality/sites` serves it. */
+export const airQualitySiteViewSchema = z.object({
+  site: z.string(),
+  ward: z.string().optional(),
+  location: locationSchema.optional(),
+  index: daqiIndex.describe('Daily Air Quality Index, 1 to 10'),
+  band: z.enum({
+    Low: 'Low',
+    Moderate: 'Moderate',
+    High: 'High',
+    'Very High': 'Very High',
+  } satisfies { [B in DaqiBand]: B }),
+  pollutant: pollutant.describe('The pollutant that set the index'),
+  perPollutant: z.partialRecord(pollutant, daqiIndex).describe('The index of each pollutant measured'),
+  observedAt: timestampSchema,
+});
 
 /**
  * Air quality: each site's UK Daily Air Quality Index for residents, and an alert when a site reaches High.
@@ -34,6 +57,7 @@ export const airQualityBlueprint: ServiceBlueprint = {
         observedAt: site.observedAt,
       };
     },
+    schema: airQualitySiteViewSchema,
   },
   cost: {
     watches: ['air-quality'],

@@ -1,6 +1,27 @@
+import { z } from 'zod';
+import { locationSchema, timestampSchema } from '../../lambdas/contracts/api.js';
 import type { ServiceBlueprint } from '../shared/blueprint.js';
 import { floodDetector } from './detector.js';
+import type { FloodLevel } from './rules.js';
 import { FLOOD_EVENT_TYPES, FLOOD_SERVICE, type FloodGauge, floodWorkflow } from './workflow.js';
+
+const metres = z.number();
+
+/** One gauge as `GET /flood/gauges` serves it. */
+export const floodGaugeViewSchema = z.object({
+  deviceId: z.string(),
+  site: z.string(),
+  ward: z.string().optional(),
+  location: locationSchema.optional(),
+  level: z.enum({ normal: 'normal', warning: 'warning', severe: 'severe' } satisfies {
+    [L in FloodLevel]: L;
+  }),
+  waterLevel: metres.describe('Metres above the gauge datum'),
+  risingFast: z.boolean(),
+  warningLevel: metres.nullable(),
+  severeLevel: metres.nullable(),
+  observedAt: timestampSchema,
+});
 
 /**
  * Flood warning: each gauge's level against its warning and severe levels, and an alarm when the water rises
@@ -36,6 +57,7 @@ export const floodBlueprint: ServiceBlueprint = {
         observedAt: gauge.observedAt,
       };
     },
+    schema: floodGaugeViewSchema,
   },
   cost: {
     watches: ['water-level'],

@@ -1,5 +1,8 @@
+import { z } from 'zod';
+import { timestampSchema } from '../../lambdas/contracts/api.js';
 import type { ServiceBlueprint, ServiceCostProfile } from '../shared/blueprint.js';
 import { parkingDetector, SPOT_CHANGED } from './detector.js';
+import type { ParkingSiteStatus } from './rules.js';
 import { carParkView, parkingWorkflow } from './workflow.js';
 
 /** Readings per bay per day: bay sensors send a heartbeat with their status every 2 minutes (the demo city's). */
@@ -31,6 +34,28 @@ export const PARKING_COST: ServiceCostProfile = {
   readUnitsPerDevicePerScheduledRun: 0,
 };
 
+const spaces = z.number().int().min(0);
+
+/** One car park as `GET /parking/sites` serves it (`carParkView`). */
+export const carParkViewSchema = z.object({
+  site: z.string(),
+  ward: z.string().nullable(),
+  free: spaces,
+  occupied: spaces,
+  closed: spaces,
+  unknown: spaces,
+  total: spaces,
+  occupancy: z.number().min(0).max(1),
+  status: z.enum({
+    spacesAvailable: 'spacesAvailable',
+    almostFull: 'almostFull',
+    full: 'full',
+    closed: 'closed',
+    unknown: 'unknown',
+  } satisfies { [S in ParkingSiteStatus]: S }),
+  updatedAt: timestampSchema,
+});
+
 /** Parking availability: free and occupied spaces per car park and its DATEX II status, as open data. */
 export const parkingBlueprint: ServiceBlueprint = {
   name: 'parking',
@@ -46,6 +71,7 @@ export const parkingBlueprint: ServiceBlueprint = {
       'Each car park: free, occupied, closed and unknown spaces, total, occupancy (0..1) and its DATEX II ' +
       'status (spacesAvailable, almostFull, full, closed, unknown).',
     view: carParkView,
+    schema: carParkViewSchema,
   },
   cost: PARKING_COST,
 };

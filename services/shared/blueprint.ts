@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import type { Device } from '../../lambdas/domain/device.js';
 import type { TelemetryPoint } from '../../lambdas/domain/telemetry.js';
@@ -46,6 +47,11 @@ export interface OpenDataView {
   readonly description: string;
   /** A site record as served; undefined to leave it out (e.g. a site with no reading yet). */
   view(record: SiteRecord): Readonly<Record<string, unknown>> | undefined;
+  /**
+   * What `view` returns for one site, exactly: the OpenAPI document and the API's contract test read it, so a
+   * field added to the view without it fails the contract test. @default - items undocumented
+   */
+  readonly schema?: z.ZodType;
 }
 
 /**

@@ -1,6 +1,27 @@
+import { z } from 'zod';
+import { locationSchema, timestampSchema } from '../../lambdas/contracts/api.js';
 import type { ServiceBlueprint } from '../shared/blueprint.js';
 import { trafficDetector } from './detector.js';
 import { TRAFFIC_SERVICE, type TrafficCounter, trafficWorkflow } from './workflow.js';
+
+const hourlyFlowSchema = z.object({
+  hour: timestampSchema.describe('Start of the hour'),
+  vehicles: z.number().int().min(0),
+  periods: z.number().int().min(0),
+  complete: z.boolean().describe('false when a period is missing: the count is then a lower bound'),
+});
+
+/** One counter as `GET /traffic/counters` serves it. */
+export const trafficCounterViewSchema = z.object({
+  deviceId: z.string(),
+  site: z.string(),
+  ward: z.string().optional(),
+  location: locationSchema.optional(),
+  congested: z.boolean(),
+  since: timestampSchema.nullable().describe('When the current congestion began; null while traffic flows'),
+  lastHour: hourlyFlowSchema.nullable(),
+  recentHours: z.array(hourlyFlowSchema).describe('The last 24 hourly counts, oldest first'),
+});
 
 /** Traffic: hourly flow per counter, and a congestion incident when traffic is slow and dense. */
 export const trafficBlueprint: ServiceBlueprint = {
@@ -31,6 +52,7 @@ export const trafficBlueprint: ServiceBlueprint = {
         recentHours: hourly,
       };
     },
+    schema: trafficCounterViewSchema,
   },
   cost: {
     watches: ['traffic-flow'],

@@ -74,25 +74,44 @@ export function publishAcked(
   });
 }
 
-/** GET a JSON resource of the local API with the local token. */
+/** What a client of the local API presents: the bearer token (staff routes) and the API key (open data). */
+export interface ApiCredentials {
+  readonly token: string;
+  readonly apiKey: string;
+}
+
+/** The request headers for these credentials: a bare string is a token alone. */
+function credentialHeaders(credentials: string | ApiCredentials): Record<string, string> {
+  if (typeof credentials === 'string') return { authorization: `Bearer ${credentials}` };
+  return { authorization: `Bearer ${credentials.token}`, 'x-api-key': credentials.apiKey };
+}
+
+/**
+ * GET a JSON resource of the local API with the local token, and the API key when given the platform (or its
+ * local.json settings): `apiGet(platform.apiUrl, platform, '/parking/sites')`.
+ */
 export async function apiGet<T>(
   apiUrl: string,
-  token: string,
+  credentials: string | ApiCredentials,
   pathAndQuery: string,
 ): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${apiUrl}${pathAndQuery}`, { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(`${apiUrl}${pathAndQuery}`, { headers: credentialHeaders(credentials) });
   return { status: response.status, body: (await response.json()) as T };
 }
 
 /** Follows cursors until the last page. */
-export async function apiGetAll<T>(apiUrl: string, token: string, pathAndQuery: string): Promise<T[]> {
+export async function apiGetAll<T>(
+  apiUrl: string,
+  credentials: string | ApiCredentials,
+  pathAndQuery: string,
+): Promise<T[]> {
   const items: T[] = [];
   let cursor: string | undefined;
   do {
     const separator = pathAndQuery.includes('?') ? '&' : '?';
     const page = await apiGet<{ items: T[]; nextCursor?: string }>(
       apiUrl,
-      token,
+      credentials,
       `${pathAndQuery}${cursor ? `${separator}cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
     if (page.status !== 200)

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Readings } from '../../lambdas/contracts/device-types.js';
@@ -64,7 +65,7 @@ describe('local platform: service workflows end to end', () => {
   const alerts = (query = '') =>
     apiGetAll<AlertRecord>(platform.apiUrl, platform.token, `/alerts${query ? `?${query}` : ''}`);
   const openData = async <T>(path: string) =>
-    (await apiGet<{ items: T[] }>(platform.apiUrl, platform.token, path)).body.items;
+    (await apiGet<{ items: T[] }>(platform.apiUrl, platform, path)).body.items;
   const noticesFor = (service: string) => platform.services.notices.filter((n) => n.service === service);
 
   beforeAll(async () => {
@@ -251,5 +252,18 @@ describe('local platform: service workflows end to end', () => {
     expect(await jobs('')).toEqual(before.jobs);
     expect(await alerts()).toEqual(before.alerts);
     expect(platform.services.notices.length).toBe(before.notices);
+  });
+
+  it('runs one durable queue and consumer per workflow lane, as deployed: every event delivered, none dead-lettered', async () => {
+    const backlog = platform.services.bus.backlog();
+    expect(Object.keys(backlog)).toEqual(['essential', 'ordinary']);
+    for (const lane of Object.values(backlog)) expect(lane.deadLettered).toBe(0);
+    const journals = (await readdir(path.join(dataDir, 'queues'))).filter((f) => f.startsWith('bus-'));
+    expect(journals.sort()).toEqual([
+      'bus-workflow-essential-dlq.journal',
+      'bus-workflow-essential.journal',
+      'bus-workflow-ordinary-dlq.journal',
+      'bus-workflow-ordinary.journal',
+    ]);
   });
 });

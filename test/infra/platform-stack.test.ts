@@ -1,9 +1,12 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { routeKey } from '../../lambdas/contracts/api-routes.js';
+import { WORKFLOW_LANES } from '../../lambdas/contracts/domain-event-bus.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { THING_NAME_VARIABLE } from '../../lambdas/contracts/iot-policy.js';
 import { LANES } from '../../lambdas/contracts/topics.js';
-import { BLUEPRINT_NAMES, BLUEPRINTS } from '../../services/catalogue.js';
+import { routeSpecsFor } from '../../lambdas/handlers/city-api.js';
+import { BLUEPRINTS } from '../../services/catalogue.js';
 import { STORE_CONFIGURATIONS, synthesizePlatform } from './platform-app.js';
 
 const stores: Record<keyof typeof STORE_CONFIGURATIONS, Template> = {} as never;
@@ -38,6 +41,8 @@ function laneMappings(template: Template): Found[string][] {
 
 /** The open-data routes the blueprints declare. */
 const OPEN_DATA_ROUTES = BLUEPRINTS.flatMap((b) => (b.openData ? [`GET /${b.openData.path}`] : []));
+/** Every route of the API with every blueprint enabled (cdk.json), from the route specs. */
+const ROUTE_SPECS_ALL = routeSpecsFor(BLUEPRINTS);
 
 /** Each API resource's full path by logical id, from the PathPart chain. */
 function resourcePaths(template: Template): Map<string, string> {
@@ -167,8 +172,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
   it('every queue refuses non-TLS access', () => {
     const t = stores[store];
     const queues = Object.keys(t.findResources('AWS::SQS::Queue'));
-    // Each lane's queue and DLQ, and each service workflow's.
-    expect(queues).toHaveLength(2 * LANES.length + 2 * BLUEPRINT_NAMES.length);
+    // Each ingest lane's queue and DLQ, and each workflow lane's (essential, ordinary).
+    expect(queues).toHaveLength(2 * LANES.length + 2 * WORKFLOW_LANES.length);
     for (const queue of queues) {
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: queue }],
@@ -199,8 +204,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
 
   it('every function is nodejs22.x on arm64', () => {
     const functions = Object.values(stores[store].findResources('AWS::Lambda::Function'));
-    // Enrichment per lane, the city API, a workflow per service.
-    expect(functions).toHaveLength(LANES.length + 1 + BLUEPRINT_NAMES.length);
+    // Enrichment per lane, the city API, a function per workflow lane.
+    expect(functions).toHaveLength(LANES.length + 1 + WORKFLOW_LANES.length);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -243,11 +248,11 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
     const t = stores[store];
     const topic = logicalIdOf(t, 'AWS::SNS::Topic', { DisplayName: 'Civic IoT platform alarms' });
     for (const [metric, threshold, count] of [
-      // Each lane's DLQ and each service workflow's.
-      ['ApproximateNumberOfMessagesVisible', 0, LANES.length + BLUEPRINT_NAMES.length],
+      // Each ingest lane's DLQ and each workflow lane's.
+      ['ApproximateNumberOfMessagesVisible', 0, LANES.length + WORKFLOW_LANES.length],
       ['Errors', 0, LANES.length],
-      // Each lane's queue and each service workflow's.
-      ['ApproximateAgeOfOldestMessage', 900, LANES.length + BLUEPRINT_NAMES.length],
+      // Each ingest lane's queue and each workflow lane's.
+      ['ApproximateAgeOfOldestMessage', 900, LANES.length + WORKFLOW_LANES.length],
     ] as const) {
       const alarms = t.findResources('AWS::CloudWatch::Alarm', {
         Properties: { MetricName: metric, Threshold: threshold, ComparisonOperator: 'GreaterThanThreshold' },
@@ -313,30 +318,16 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
     expect(OPEN_DATA_ROUTES).toEqual(
       expect.arrayContaining(['GET /parking/sites', 'GET /air-quality/sites']),
     );
-    expect(routes(stores[store]).sort()).toEqual(
-      [
-        'GET /health',
-        'GET /devices/{id}',
-        'GET /devices/{id}/latest',
-        'GET /devices/{id}/telemetry',
-        'GET /quarantine',
-        'GET /cost',
-        'POST /cost/restore',
-        'GET /jobs',
-        'GET /jobs/{id}',
-        'PATCH /jobs/{id}',
-        'GET /alerts',
-        'POST /alerts/{id}/ack',
-        // The enabled blueprints' open data (every blueprint is enabled in cdk.json).
-        ...OPEN_DATA_ROUTES,
-      ].sort(),
-    );
+    // Generated from the specs (city-api-routes.test.ts checks each method's access decision).
+    expect(routes(stores[store]).sort()).toEqual(ROUTE_SPECS_ALL.map(routeKey).sort());
+    expect(routes(stores[store])).toEqual(expect.arrayContaining(['GET /health', ...OPEN_DATA_ROUTES]));
   });
 
-  it('requires the Cognito authorizer on every method except GET /health and open data', () => {
+  it('requires the Cognito authorizer on every method except the public and open-data ones', () => {
     const t = stores[store];
     const authorizer = logicalIdOf(t, 'AWS::ApiGateway::Authorizer', { Type: 'COGNITO_USER_POOLS' });
-    const open = ['GET /health', ...OPEN_DATA_ROUTES];
+    const open = ROUTE_SPECS_ALL.filter((spec) => spec.access.kind !== 'staff').map(routeKey);
+    expect(open).toEqual(expect.arrayContaining(['GET /health', ...OPEN_DATA_ROUTES]));
     const paths = resourcePaths(t);
     for (const method of methods()) {
       const route = `${method.Properties.HttpMethod} ${paths.get(method.Properties.ResourceId.Ref)}`;
@@ -378,12 +369,13 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
     const withId = methods().filter(
       (m) => m.Properties.RequestParameters?.['method.request.path.id'] === true,
     );
-    // Three device routes, GET and PATCH /jobs/{id}, POST /alerts/{id}/ack.
-    expect(withId).toHaveLength(6);
+    // Every route with {id} in its path: the device routes, GET and PATCH /jobs/{id}, POST /alerts/{id}/ack.
+    expect(withId).toHaveLength(ROUTE_SPECS_ALL.filter((spec) => spec.path.includes('{id}')).length);
+    expect(withId.length).toBeGreaterThanOrEqual(6);
     for (const method of withId) expect(method.Properties.RequestValidatorId).toEqual({ Ref: validator });
   });
 
-  it('declares exactly the telemetry query parameters the handler accepts (no interval or stat yet)', () => {
+  it('declares exactly the telemetry query parameters the handler accepts', () => {
     const t = stores[store];
     const telemetry = logicalIdOf(t, 'AWS::ApiGateway::Resource', { PathPart: 'telemetry' });
     const method = methods().find((m) => m.Properties.ResourceId.Ref === telemetry);
@@ -392,6 +384,8 @@ describe.each(STORE_NAMES)('CityApi (%s store)', (store) => {
       'method.request.querystring.from': false,
       'method.request.querystring.to': false,
       'method.request.querystring.measure': false,
+      'method.request.querystring.interval': false,
+      'method.request.querystring.stat': false,
       'method.request.querystring.cursor': false,
       'method.request.querystring.limit': false,
     });
@@ -518,16 +512,15 @@ describe.each(STORE_NAMES)('CityApi gateway responses (%s store)', (store) => {
     'MISSING_AUTHENTICATION_TOKEN',
     'DEFAULT_4XX',
     'DEFAULT_5XX',
-  ])(
-    '%s is application/problem+json, not cached, and readable by a browser app on another origin',
-    (type) => {
-      expect(gatewayResponse(type).ResponseParameters).toMatchObject({
-        'gatewayresponse.header.Content-Type': "'application/problem+json'",
-        'gatewayresponse.header.Cache-Control': "'no-store'",
-        'gatewayresponse.header.Access-Control-Allow-Origin': "'*'",
-      });
-    },
-  );
+  ])('%s is application/problem+json and not cached (CORS headers only when configured)', (type) => {
+    expect(gatewayResponse(type).ResponseParameters).toMatchObject({
+      'gatewayresponse.header.Content-Type': "'application/problem+json'",
+      'gatewayresponse.header.Cache-Control': "'no-store'",
+    });
+    expect(gatewayResponse(type).ResponseParameters).not.toHaveProperty(
+      'gatewayresponse.header.Access-Control-Allow-Origin',
+    );
+  });
 
   it('asks for a bearer token on 401', () => {
     expect(gatewayResponse('UNAUTHORIZED').ResponseParameters).toMatchObject({

@@ -4,6 +4,7 @@ import {
   ConfigError,
   capDefaults,
   loadPlatformConfig,
+  openDataQuotaDefault,
   registryReadCapDefault,
   serviceCapDefaults,
   TIMESTREAM_REGIONS,
@@ -467,5 +468,70 @@ describe('service table caps', () => {
     expect(
       loadPlatformConfig({ ...REQUIRED, workflowReservedConcurrency: '1' }).workflowReservedConcurrency,
     ).toBe(1);
+  });
+});
+
+describe('API limits and CORS', () => {
+  it('defaults to no CORS, no reserved API concurrency, and open-data keys at half the stage', () => {
+    const config = loadPlatformConfig(REQUIRED);
+    expect(config.corsAllowOrigins).toEqual([]);
+    expect(config.apiReservedConcurrency).toBeUndefined();
+    // Stage 10/s and burst 20 for 10,000 requests a day: a key gets 5/s, burst 10, and ten days' worth a day.
+    expect(config.openDataRateLimit).toBe(5);
+    expect(config.openDataBurstLimit).toBe(10);
+    expect(config.openDataQuotaPerDay).toBe(100_000);
+  });
+
+  it('derives the open-data defaults from the load profile and the stage', () => {
+    const busy = loadPlatformConfig({ ...REQUIRED, apiRequestsPerDay: 5_000_000 });
+    // 5,000,000 a day is about 58/s: the stage gets 1,158/s (tenfold, twice), a key half of it.
+    expect(busy.apiThrottleRateLimit).toBe(1158);
+    expect(busy.openDataRateLimit).toBe(579);
+    expect(busy.openDataBurstLimit).toBe(1158);
+    expect(busy.openDataQuotaPerDay).toBe(50_000_000);
+    expect(openDataQuotaDefault(0)).toBe(1_000);
+    // A key's default burst stays within a lowered stage burst, so lowering the stage never breaks a default.
+    expect(loadPlatformConfig({ ...REQUIRED, apiThrottleBurstLimit: '3' }).openDataBurstLimit).toBe(3);
+  });
+
+  it('reads every key from -c strings', () => {
+    const config = loadPlatformConfig({
+      ...REQUIRED,
+      apiReservedConcurrency: '4',
+      corsAllowOrigins: 'https://app.example.gov.uk, https://maps.example.gov.uk:8443',
+      openDataRateLimit: '2',
+      openDataBurstLimit: '4',
+      openDataQuotaPerDay: '5000',
+    });
+    expect(config.apiReservedConcurrency).toBe(4);
+    expect(config.corsAllowOrigins).toEqual([
+      'https://app.example.gov.uk',
+      'https://maps.example.gov.uk:8443',
+    ]);
+    expect(config.openDataRateLimit).toBe(2);
+    expect(config.openDataBurstLimit).toBe(4);
+    expect(config.openDataQuotaPerDay).toBe(5000);
+  });
+
+  it('accepts * alone as the CORS origin list', () => {
+    expect(loadPlatformConfig({ ...REQUIRED, corsAllowOrigins: '*' }).corsAllowOrigins).toEqual(['*']);
+  });
+
+  it.each([
+    ['corsAllowOrigins', 'http://app.example.gov.uk', 'allowed: a comma-separated list of https origins'],
+    ['corsAllowOrigins', 'https://app.example.gov.uk/', "got 'https://app.example.gov.uk/'"],
+    ['corsAllowOrigins', 'https://app.example.gov.uk/maps', "got 'https://app.example.gov.uk/maps'"],
+    ['corsAllowOrigins', 'app.example.gov.uk', "got 'app.example.gov.uk'"],
+    ['corsAllowOrigins', '*,https://app.example.gov.uk', 'allowed: * alone'],
+    ['apiReservedConcurrency', '0', "got '0'; allowed: an integer from 1 to 1000"],
+    ['openDataRateLimit', '0', "got '0'; allowed: an integer from 1 to 10000"],
+    ['openDataBurstLimit', '5001', "got '5001'; allowed: an integer from 1 to 5000"],
+    ['openDataQuotaPerDay', 'lots', "got 'lots'; allowed: an integer from 1"],
+    ['openDataRateLimit', '11', 'got 11, above apiThrottleRateLimit 10'],
+    ['openDataBurstLimit', '21', 'got 21, above apiThrottleBurstLimit 20'],
+  ])('refuses %s=%s', (key, raw, message) => {
+    const error = errorFor({ ...REQUIRED, [key]: raw });
+    expect(error.message).toContain(`Invalid config '${key}'`);
+    expect(error.message).toContain(message);
   });
 });

@@ -397,3 +397,78 @@ describe('analyseCaps: the services bus and its workflows', () => {
     );
   });
 });
+
+describe('analyseCaps: the city API', () => {
+  const api = (
+    functionProps: Record<string, unknown>,
+    plan?: Record<string, unknown>,
+  ): Record<string, Template> => ({
+    Platform: {
+      Resources: {
+        Queries: {
+          Type: 'AWS::Lambda::Function',
+          Properties: { MemorySize: 512, Timeout: 10, ...functionProps },
+        },
+        Invoke: {
+          Type: 'AWS::Lambda::Permission',
+          Properties: {
+            Principal: 'apigateway.amazonaws.com',
+            FunctionName: { 'Fn::GetAtt': ['Queries', 'Arn'] },
+          },
+        },
+        Stage: {
+          Type: 'AWS::ApiGateway::Stage',
+          Properties: { MethodSettings: [{ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 }] },
+        },
+        ...(plan ? { Plan: { Type: 'AWS::ApiGateway::UsagePlan', Properties: plan } } : {}),
+      },
+    },
+  });
+
+  it('bounds the API function by the stage throttle: every request a run at its timeout', () => {
+    const line = analyseCaps(api({}), inputs).lines.find((l) => l.resource === 'Queries');
+    expect(line?.cap).toBe('API stage throttle 10 requests a second');
+    // 10 requests/s for 2,592,000 s, each 10 s at 0.5 GB.
+    expect(line?.worstMonthlyUsd).toBeCloseTo(
+      10 * 2_592_000 * 0.2e-6 + 10 * 2_592_000 * 10 * 0.5 * 0.0000133334,
+      6,
+    );
+  });
+
+  it('with reserved concurrency, takes the lesser of the two bounds for invocations and for GB-seconds', () => {
+    const line = analyseCaps(api({ ReservedConcurrentExecutions: 2 }), inputs).lines.find(
+      (l) => l.resource === 'Queries',
+    );
+    expect(line?.cap).toBe('reserved concurrency 2 and API stage throttle 10 requests a second');
+    // Invocations: the throttle's 10/s (below 2 busy for 0.1 s each, 20/s); GB-seconds: 2 busy all month at 0.5 GB.
+    expect(line?.worstMonthlyUsd).toBeCloseTo(
+      10 * 2_592_000 * 0.2e-6 + 2 * 0.5 * 2_592_000 * 0.0000133334,
+      6,
+    );
+  });
+
+  it("states the open-data usage plan's per-key throttle and quota, priced on the stage's line", () => {
+    const { lines, uncapped } = analyseCaps(
+      api({}, { Throttle: { RateLimit: 5, BurstLimit: 10 }, Quota: { Limit: 100_000, Period: 'DAY' } }),
+      inputs,
+    );
+    expect(uncapped).toEqual([]);
+    const plan = lines.find((l) => l.resource === 'Plan');
+    expect(plan?.cap).toMatch(/^each API key at most 5 requests a second and 100000 a day/);
+    expect(plan?.worstMonthlyUsd).toBe(0);
+    expect(lines.find((l) => l.resource === 'Stage')?.worstMonthlyUsd).toBeCloseTo(
+      (10 * 2_592_000 * 3.5) / 1e6,
+      6,
+    );
+  });
+
+  it('reports a usage plan without a quota as uncapped', () => {
+    const { uncapped } = analyseCaps(api({}, { Throttle: { RateLimit: 5, BurstLimit: 10 } }), inputs);
+    expect(uncapped).toEqual([
+      expect.objectContaining({
+        resource: 'Plan',
+        problem: expect.stringMatching(/per-key throttle and quota/),
+      }),
+    ]);
+  });
+});

@@ -1,4 +1,59 @@
-import type { Route } from './route.js';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { devicePathSchema } from '../../contracts/api.js';
+import {
+  deviceChangeSchema,
+  deviceListQuerySchema,
+  deviceRegistrationSchema,
+  parseBoundingBox,
+} from '../../contracts/api-devices.js';
+import { InvalidRequestError } from '../../domain/city-queries.js';
+import {
+  asDeviceRegistry,
+  decommissionDevice,
+  listDevices,
+  registerDevice,
+  updateDevice,
+} from '../../domain/device-registry.js';
+import { jsonResponse } from '../http/problem-details.js';
+import { path, query, type Route } from './route.js';
 
-/** The device registry. */
-export const deviceRouteHandlers: Record<string, Route> = {};
+/** A request body as JSON; a body that is not JSON is the caller's mistake, said plainly. */
+function jsonBody(event: APIGatewayProxyEvent): unknown {
+  if (!event.body) throw new InvalidRequestError('this route needs a JSON body');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('the request body is not valid JSON');
+  }
+}
+
+/** The device registry: list (any staff), register, change and decommission (admins). */
+export const deviceRouteHandlers: Record<string, Route> = {
+  'GET /devices': async (event, { ports }) => {
+    const { type, bbox, ...rest } = deviceListQuerySchema.parse(query(event));
+    // The schema has checked the text; this only turns it into numbers.
+    const box = bbox === undefined ? undefined : parseBoundingBox(bbox);
+    if (typeof box === 'string') throw new InvalidRequestError(box, 'bbox');
+    return jsonResponse(
+      await listDevices(asDeviceRegistry(ports.devices), {
+        ...rest,
+        ...(type ? { deviceType: type } : {}),
+        ...(box ? { bbox: box } : {}),
+      }),
+    );
+  },
+  'POST /devices': async (event, { ports, now }) => {
+    const registration = deviceRegistrationSchema.parse(jsonBody(event));
+    return jsonResponse(await registerDevice(asDeviceRegistry(ports.devices), registration, now), 201);
+  },
+  'PATCH /devices/{id}': async (event, { ports, now }) => {
+    const { id } = devicePathSchema.parse(path(event));
+    const change = deviceChangeSchema.parse(jsonBody(event));
+    return jsonResponse(await updateDevice(asDeviceRegistry(ports.devices), id, change, now));
+  },
+  'DELETE /devices/{id}': async (event, { ports, now }) => {
+    const { id } = devicePathSchema.parse(path(event));
+    return jsonResponse(await decommissionDevice(asDeviceRegistry(ports.devices), id, now));
+  },
+};

@@ -5,13 +5,14 @@ import { path, query, type Route } from './route.js';
 
 /** Time series: history with aggregation. */
 export const telemetryRouteHandlers: Record<string, Route> = {
+  // Raw readings a page at a time, or one measure in 5-minute, hourly or daily buckets in one answer.
   'GET /devices/{id}/telemetry': async (event, { ports, now }) => {
     const { id } = devicePathSchema.parse(path(event));
-    const page = await getTelemetryHistory(
+    const history = await getTelemetryHistory(
       ports,
       { deviceId: id, ...telemetryQuerySchema.parse(query(event)) },
       now,
     );
-    return jsonResponse({ deviceId: id, ...page });
+    return jsonResponse({ deviceId: id, ...history });
   },
 };

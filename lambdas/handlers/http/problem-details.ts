@@ -17,6 +17,13 @@ export class ForbiddenError extends Error {
   override readonly name = 'ForbiddenError';
 }
 
+/**
+ * The refusal of an open-data route without a valid `x-api-key`: API Gateway's (its INVALID_API_KEY response) and
+ * the local server's say the same, so a client sees one answer wherever it runs.
+ */
+export const INVALID_API_KEY_DETAIL =
+  'open-data routes need an API key in the x-api-key header; ask the council for one';
+
 export function problemResponse(
   status: number,
   detail: string,
