@@ -1,22 +1,19 @@
 import { z } from 'zod';
 import { type BoundingBox, DEVICE_STATUSES, MAX_DEVICE_SETTINGS } from '../domain/device.js';
-import { API_LIMITS, deviceIdParam, devicePathSchema, deviceSchema, pageSchema } from './api.js';
+import {
+  cursorParam,
+  deviceIdParam,
+  devicePathSchema,
+  deviceSchema,
+  pageSchema,
+  pageSizeParam,
+} from './api.js';
 import { ADMINS, ANY_STAFF, type RouteSpec } from './api-route-spec.js';
 import { deviceTypeSchema } from './device-types.js';
 import { INGEST_SETTINGS } from './ingest-settings.js';
 
-const pageSize = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(API_LIMITS.maxPageSize)
-  .default(API_LIMITS.defaultPageSize)
-  .describe(`Devices per page, 1 to ${API_LIMITS.maxPageSize}`);
-const cursor = z
-  .string()
-  .max(2048)
-  .optional()
-  .describe("The previous page's nextCursor, to continue the same query (same filters)");
+const pageSize = pageSizeParam('Devices');
+const cursor = cursorParam('the same query (same filters)');
 
 /** A plain decimal, as people write coordinates (no exponents, hex or blanks that `Number` would accept). */
 const DECIMAL = /^-?\d+(\.\d+)?$/;

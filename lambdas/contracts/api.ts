@@ -35,18 +35,24 @@ export type StaffGroup = (typeof STAFF_GROUPS)[number];
 
 export const deviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'letters, digits, _ and -, at most 64');
 const isoTime = z.iso.datetime({ offset: true });
-const pageSize = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(API_LIMITS.maxPageSize)
-  .default(API_LIMITS.defaultPageSize)
-  .describe(`Items per page, 1 to ${API_LIMITS.maxPageSize}`);
-const cursor = z
-  .string()
-  .max(2048)
-  .optional()
-  .describe("The previous page's nextCursor, to continue the same query");
+/** `limit` of a list route: how many `things` a page holds. */
+export function pageSizeParam(things = 'Items') {
+  return z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(API_LIMITS.maxPageSize)
+    .default(API_LIMITS.defaultPageSize)
+    .describe(`${things} per page, 1 to ${API_LIMITS.maxPageSize}`);
+}
+
+/** `cursor` of a list route: the previous page's `nextCursor`, to continue the same query. */
+export function cursorParam(sameWhat = 'the same query') {
+  return z.string().max(2048).optional().describe(`The previous page's nextCursor, to continue ${sameWhat}`);
+}
+
+const pageSize = pageSizeParam();
+const cursor = cursorParam();
 
 export const devicePathSchema = z.strictObject({ id: deviceIdParam });
 

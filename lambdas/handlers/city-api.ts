@@ -29,7 +29,6 @@ import {
   type CityQueryPorts,
   getDevice,
   getLatestReading,
-  InvalidRequestError,
   listQuarantine,
   NotFoundError,
 } from '../domain/city-queries.js';
@@ -45,7 +44,7 @@ import {
 } from '../domain/service-queries.js';
 import { deviceRouteHandlers } from './api/device-routes.js';
 import { docsRouteHandlers } from './api/docs-routes.js';
-import { type CostApi, path, query, type Route } from './api/route.js';
+import { type CostApi, jsonBody, path, query, type Route } from './api/route.js';
 import { standardsRouteHandlers } from './api/standards-routes.js';
 import { telemetryRouteHandlers } from './api/telemetry-routes.js';
 import { allowedOriginsOf, corsHeaders } from './http/cors-headers.js';
@@ -146,17 +145,6 @@ export const ROUTE_HANDLERS: Record<string, Route> = {
     return jsonResponse(await acknowledgeAlert(services(), id, callerOf(event), now));
   },
 };
-
-/** A request body as JSON; a body that is not JSON is the caller's mistake, said plainly. */
-function jsonBody(event: APIGatewayProxyEvent): unknown {
-  if (!event.body) throw new InvalidRequestError('this route needs a JSON body');
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError('the request body is not valid JSON');
-  }
-}
 
 /** Each enabled service's open data (`GET /parking/sites` ...): declared by the blueprint, so a service brings its route. */
 function openDataHandler(blueprint: ServiceBlueprint): Route {

@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { devicePathSchema } from '../../contracts/api.js';
 import {
   deviceChangeSchema,
@@ -15,18 +14,7 @@ import {
   updateDevice,
 } from '../../domain/device-registry.js';
 import { jsonResponse } from '../http/problem-details.js';
-import { path, query, type Route } from './route.js';
-
-/** A request body as JSON; a body that is not JSON is the caller's mistake, said plainly. */
-function jsonBody(event: APIGatewayProxyEvent): unknown {
-  if (!event.body) throw new InvalidRequestError('this route needs a JSON body');
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError('the request body is not valid JSON');
-  }
-}
+import { jsonBody, path, query, type Route } from './route.js';
 
 /** The device registry: list (any staff), register, change and decommission (admins). */
 export const deviceRouteHandlers: Record<string, Route> = {

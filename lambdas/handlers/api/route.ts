@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { CityQueryPorts } from '../../domain/city-queries.js';
+import { type CityQueryPorts, InvalidRequestError } from '../../domain/city-queries.js';
 import type { CostControlSettings, GuardActionPorts } from '../../domain/cost-control.js';
 import type { ServiceQueryPorts } from '../../domain/service-queries.js';
 
@@ -23,3 +23,14 @@ export type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Prom
 export const query = (event: APIGatewayProxyEvent) => event.queryStringParameters ?? {};
 /** Path parameters, never null. */
 export const path = (event: APIGatewayProxyEvent) => event.pathParameters ?? {};
+
+/** A request body as JSON; a body that is not JSON is the caller's mistake, said plainly. */
+export function jsonBody(event: APIGatewayProxyEvent): unknown {
+  if (!event.body) throw new InvalidRequestError('this route needs a JSON body');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('the request body is not valid JSON');
+  }
+}
