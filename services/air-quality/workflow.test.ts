@@ -232,8 +232,8 @@ describe('airQualityWorkflow is idempotent', () => {
     const thrice = await run(3, true);
     expect(once.notifications.map((n) => n.subject)).toEqual([
       'ALERT: Air quality at Market Square: High (DAQI 7, NO2)',
-      'ALERT ESCALATED: Air quality at Market Square: High (DAQI 7, NO2)',
-      'Cleared: Air quality at Market Square: High (DAQI 7, NO2)',
+      'ALERT ESCALATED: Air quality at Market Square: Very High (DAQI 10, NO2)',
+      'Cleared: Air quality at Market Square: Very High (DAQI 10, NO2)',
     ]);
     expect(thrice.alerts).toEqual(once.alerts);
     expect(thrice.sites).toEqual(once.sites);

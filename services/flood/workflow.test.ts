@@ -121,7 +121,7 @@ describe('floodWorkflow: level alerts', () => {
     );
     expect(subjects(ports)).toEqual([
       'ALERT: River level at Gas Works Road: warning (2.10 m, warning at 2.00 m)',
-      'ALERT ESCALATED: River level at Gas Works Road: warning (2.10 m, warning at 2.00 m)',
+      'ALERT ESCALATED: River level at Gas Works Road: severe (2.41 m, severe at 2.30 m)',
     ]);
     expect(alerts(ports)).toMatchObject([{ severity: 'severe', quietSince: at(1800) }]);
     await floodWorkflow.onSchedule?.(ports, context(1800 + 899));

@@ -62,7 +62,8 @@ export async function applyAlert(
     // An escalation takes the new words ("severe" instead of "warning"); otherwise the incident keeps its own.
     const base =
       sameIncident && transition.notify !== 'escalated' ? subjectFields(current) : subjectFields(subject);
-    const record: AlertRecord = { ...base, ...transition.alert };
+    // The alert machine's result carries the stored record's fields along; what the alert is about comes last.
+    const record: AlertRecord = { ...transition.alert, ...base };
     if (!(await ports.alerts.save(record, expected))) continue;
     const notified: AlertNotification[] = transition.ended ? ['cleared'] : [];
     if (transition.notify) {
