@@ -4,7 +4,7 @@ import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cd
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
@@ -13,6 +13,7 @@ import { type Lane, ruleSql } from '../../lambdas/contracts/topics.js';
 import type { LogLevel } from '../config/platform-config.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
+import { queueWithDeadLetters } from './queue-with-dead-letters.js';
 
 /** A queue older than this means enrichment is not keeping up (or the lane is paused) and someone should look. */
 const OLDEST_MESSAGE_ALARM_SECONDS = 15 * 60;
@@ -51,26 +52,14 @@ export class IngestLane extends Construct {
     super(scope, id);
     const { lane } = props;
     this.lane = lane;
-    const retentionPeriod = Duration.days(INGEST_SETTINGS.queueRetentionDays);
-
-    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = queueWithDeadLetters(this, {
+      retentionDays: INGEST_SETTINGS.queueRetentionDays,
+      visibilityTimeoutSeconds: INGEST_SETTINGS.visibilityTimeoutSeconds,
+      maxReceiveCount: INGEST_SETTINGS.maxReceiveCount,
+      deadLetterReason:
         'This is the dead-letter queue of the lane queue; it is alarmed (messages visible > 0) and redriven ' +
         'to the source queue with StartMessageMoveTask after a fix.',
-    });
-    this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(INGEST_SETTINGS.visibilityTimeoutSeconds),
-      retentionPeriod,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: INGEST_SETTINGS.maxReceiveCount },
-    });
+    }));
 
     this.rule = this.createRule(lane, props.errorArchive);
 

@@ -10,7 +10,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   BUS_TO_QUEUE_DELIVERY,
@@ -26,6 +26,7 @@ import type { LogLevel } from '../config/platform-config.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
+import { queueWithDeadLetters } from './queue-with-dead-letters.js';
 import type { ServiceRecords } from './service-records.js';
 
 /**
@@ -125,28 +126,15 @@ export class ServiceWorkflowLane extends Construct {
     Tags.of(this).add(WORKFLOW_LANE_TAG_KEY, lane);
     Tags.of(this).add(ESSENTIAL_TAG_KEY, String(lane === 'essential'));
 
-    const retentionPeriod = Duration.days(WORKFLOW_QUEUE.retentionDays);
-    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
-      // SQS-managed keys: EventBridge can send to the queue without a customer key policy (it cannot use the AWS
-      // managed SQS KMS key), and there is no key fee.
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod,
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = queueWithDeadLetters(this, {
+      retentionDays: WORKFLOW_QUEUE.retentionDays,
+      visibilityTimeoutSeconds: WORKFLOW_QUEUE.visibilityTimeoutSeconds,
+      maxReceiveCount: WORKFLOW_QUEUE.maxReceiveCount,
+      deadLetterReason:
         `This is the dead-letter queue of the ${lane} workflow lane (events that kept failing, events the bus ` +
         'could not queue, scheduled runs that kept failing); it is alarmed (messages visible > 0) and redriven ' +
         'to the lane queue with StartMessageMoveTask after a fix (the workflows are idempotent).',
-    });
-    this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(WORKFLOW_QUEUE.visibilityTimeoutSeconds),
-      retentionPeriod,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: WORKFLOW_QUEUE.maxReceiveCount },
-    });
+    }));
 
     // The AWS managed SNS key: its key policy lets this account's principals publish through SNS, no key fee.
     const snsManagedKey = Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns');
