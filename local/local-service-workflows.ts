@@ -166,6 +166,11 @@ export class LocalServiceWorkflows {
     return workflows;
   }
 
+  /** The names of the services this runtime runs. */
+  get enabled(): readonly string[] {
+    return this.options.blueprints.map((blueprint) => blueprint.name);
+  }
+
   /** Notifications the services sent, oldest first (the last {@link LocalServiceNotifier.KEPT_NOTICES}). */
   get notices(): readonly ServiceNotice[] {
     return this.notifier.notices;

@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   console.log(
     [
       `Civic IoT local platform ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      `  API        ${platform.apiUrl}   (Authorization: Bearer <token from local.json>)`,
+      `  API        ${platform.apiUrl}   (Authorization: Bearer <token from local.json>; open data: x-api-key <apiKey>)`,
+      `  services   ${platform.services.enabled.join(', ') || 'none'} (GET /jobs, /alerts; notices in notifications.log)`,
       `  MQTT       ${platform.mqttUrl}   (mutual TLS; CA ${platform.caCertPath})`,
       `  data dir   ${platform.dataDir}`,
       `  settings   ${platform.settingsPath}`,
