@@ -28,7 +28,11 @@ export interface DeviceIdentity {
   /** Whether the thing exists (AWS) / the device is known to the broker (locally). */
   readonly thing: boolean;
   readonly certificates: readonly { readonly certificateId: string; readonly status: CertificateStatus }[];
-  /** Quarantined devices may connect but not publish (their policy is detached / the broker refuses publishes). */
+  /**
+   * A quarantined device publishes nothing until released: on AWS its certificates lose the per-device policy (so
+   * it cannot connect either; a connect-only quarantine policy is future work), locally the broker refuses its
+   * publishes.
+   */
   readonly quarantined: boolean;
 }
 
@@ -44,7 +48,7 @@ export interface DeviceIdentities {
   deactivate(deviceId: string, certificateId: string): Promise<void>;
   /** Revokes every certificate of the device: its next connection is refused. */
   revoke(deviceId: string): Promise<void>;
-  /** Keeps the device connected but unable to publish until released. */
+  /** Stops the device publishing until released (see {@link DeviceIdentity.quarantined}). */
   quarantine(deviceId: string): Promise<void>;
   release(deviceId: string): Promise<void>;
   describe(deviceId: string): Promise<DeviceIdentity>;

@@ -1,0 +1,334 @@
+import {
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreateThingCommand,
+  DeleteCertificateCommand,
+  DeleteThingCommand,
+  DescribeCertificateCommand,
+  DescribeEndpointCommand,
+  DescribeThingCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
+  IoTClient,
+  ListAttachedPoliciesCommand,
+  ListThingPrincipalsCommand,
+  ResourceNotFoundException,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  DeviceIdentityIssueError,
+  IotDeviceIdentities,
+} from '../../lambdas/adapters/iot-device-identities.js';
+import type { Device } from '../../lambdas/domain/device.js';
+
+const iot = mockClient(IoTClient);
+const POLICY = 'CivicDevicePolicy-ABC123';
+const ROOT_CA = '-----BEGIN CERTIFICATE-----\nTEST-ROOT\n-----END CERTIFICATE-----\n';
+const PRIVATE_KEY = '-----BEGIN RSA PRIVATE KEY-----\nSECRET\n-----END RSA PRIVATE KEY-----\n';
+const certId = (n: number) => String(n).padStart(64, 'c');
+const certArn = (n: number) => `arn:aws:iot:eu-west-2:111122223333:cert/${certId(n)}`;
+
+const gauge: Device = {
+  deviceId: 'gauge-7',
+  deviceType: 'water-level',
+  status: 'active',
+  location: { lat: 51.5, lon: -0.1 },
+  ward: "St Ann's",
+  site: 'Bridge-3',
+  registeredAt: '2025-01-01T00:00:00Z',
+};
+
+const notFound = () => new ResourceNotFoundException({ message: 'no such thing', $metadata: {} });
+
+function identities(): IotDeviceIdentities {
+  return new IotDeviceIdentities({
+    iot: new IoTClient({ region: 'eu-west-2' }),
+    devicePolicyName: POLICY,
+    rootCaPem: ROOT_CA,
+    essentialDeviceTypes: ['water-level', 'air-quality'],
+  });
+}
+
+/** The IoT calls made, by command name, in order. */
+function callNames(): string[] {
+  return iot.calls().map((call) => (call.args[0] as object).constructor.name.replace(/Command$/, ''));
+}
+
+function mockIssueHappyPath(thingExists: boolean) {
+  iot.on(DescribeEndpointCommand).resolves({ endpointAddress: 'abc123-ats.iot.eu-west-2.amazonaws.com' });
+  if (thingExists) iot.on(DescribeThingCommand).resolves({ thingName: gauge.deviceId });
+  else iot.on(DescribeThingCommand).rejects(notFound());
+  iot.on(CreateThingCommand).resolves({ thingName: gauge.deviceId });
+  iot.on(CreateKeysAndCertificateCommand).resolves({
+    certificateArn: certArn(1),
+    certificateId: certId(1),
+    certificatePem: '-----BEGIN CERTIFICATE-----\nDEVICE\n-----END CERTIFICATE-----\n',
+    keyPair: { PrivateKey: PRIVATE_KEY, PublicKey: 'public' },
+  });
+  iot.on(AttachPolicyCommand).resolves({});
+  iot.on(AttachThingPrincipalCommand).resolves({});
+  iot.on(UpdateCertificateCommand).resolves({});
+  iot.on(DetachPolicyCommand).resolves({});
+  iot.on(DeleteCertificateCommand).resolves({});
+  iot.on(DeleteThingCommand).resolves({});
+}
+
+async function issueFailure(): Promise<DeviceIdentityIssueError> {
+  const error = await identities()
+    .issue(gauge)
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(DeviceIdentityIssueError);
+  return error as DeviceIdentityIssueError;
+}
+
+beforeEach(() => iot.reset());
+
+describe('IotDeviceIdentities.issue', () => {
+  it('creates the thing, a certificate with the device policy, attaches it exclusively, and returns the bundle', async () => {
+    mockIssueHappyPath(false);
+    const credentials = await identities().issue(gauge);
+
+    expect(callNames()).toEqual([
+      'DescribeEndpoint',
+      'DescribeThing',
+      'CreateThing',
+      'CreateKeysAndCertificate',
+      'AttachPolicy',
+      'AttachThingPrincipal',
+    ]);
+    expect(iot.commandCalls(DescribeEndpointCommand)[0]?.args[0].input).toEqual({
+      endpointType: 'iot:Data-ATS',
+    });
+    expect(iot.commandCalls(CreateThingCommand)[0]?.args[0].input).toEqual({
+      thingName: 'gauge-7',
+      // The apostrophe and space are not allowed in an IoT attribute value.
+      attributePayload: { attributes: { type: 'water-level', ward: 'St_Ann_s', site: 'Bridge-3' } },
+    });
+    expect(iot.commandCalls(CreateKeysAndCertificateCommand)[0]?.args[0].input).toEqual({
+      setAsActive: true,
+    });
+    expect(iot.commandCalls(AttachPolicyCommand)[0]?.args[0].input).toEqual({
+      policyName: POLICY,
+      target: certArn(1),
+    });
+    expect(iot.commandCalls(AttachThingPrincipalCommand)[0]?.args[0].input).toEqual({
+      thingName: 'gauge-7',
+      principal: certArn(1),
+      thingPrincipalType: 'EXCLUSIVE_THING',
+    });
+    expect(credentials).toEqual({
+      deviceId: 'gauge-7',
+      certificateId: certId(1),
+      certificatePem: '-----BEGIN CERTIFICATE-----\nDEVICE\n-----END CERTIFICATE-----\n',
+      privateKeyPem: PRIVATE_KEY,
+      rootCaPem: ROOT_CA,
+      endpoint: 'mqtts://abc123-ats.iot.eu-west-2.amazonaws.com:8883',
+      topic: '$aws/rules/civic_essential/civic/water-level/gauge-7/telemetry',
+    });
+  });
+
+  it('reuses an existing thing without creating it, and looks the endpoint up once per adapter', async () => {
+    mockIssueHappyPath(true);
+    const adapter = identities();
+    await adapter.issue(gauge);
+    const second = await adapter.issue({ ...gauge, deviceType: 'parking-spot' });
+
+    expect(iot.commandCalls(CreateThingCommand)).toHaveLength(0);
+    expect(iot.commandCalls(DescribeEndpointCommand)).toHaveLength(1);
+    expect(iot.commandCalls(CreateKeysAndCertificateCommand)).toHaveLength(2);
+    expect(second.endpoint).toBe('mqtts://abc123-ats.iot.eu-west-2.amazonaws.com:8883');
+    expect(second.topic).toBe('$aws/rules/civic_ingest/civic/parking-spot/gauge-7/telemetry');
+  });
+
+  it('rolls back a failed AttachPolicy: certificate inactive then deleted, and the thing it created deleted', async () => {
+    mockIssueHappyPath(false);
+    iot.on(AttachPolicyCommand).rejects(new Error('policy limit reached'));
+    const error = await issueFailure();
+
+    expect(error.deviceId).toBe('gauge-7');
+    expect(error.step).toBe('AttachPolicy');
+    expect(error.message).toContain('gauge-7');
+    expect(error.message).toContain('AttachPolicy');
+    expect(error.message).toContain('rolled back');
+    expect(error.message).not.toContain('SECRET');
+    expect(callNames().slice(5)).toEqual(['UpdateCertificate', 'DeleteCertificate', 'DeleteThing']);
+    expect(iot.commandCalls(UpdateCertificateCommand)[0]?.args[0].input).toEqual({
+      certificateId: certId(1),
+      newStatus: 'INACTIVE',
+    });
+    expect(iot.commandCalls(DeleteCertificateCommand)[0]?.args[0].input).toEqual({
+      certificateId: certId(1),
+    });
+    expect(iot.commandCalls(DeleteThingCommand)[0]?.args[0].input).toEqual({ thingName: 'gauge-7' });
+    expect(iot.commandCalls(DetachPolicyCommand)).toHaveLength(0);
+  });
+
+  it('rolls back a failed AttachThingPrincipal: policy detached, certificate deleted, existing thing kept', async () => {
+    mockIssueHappyPath(true);
+    iot.on(AttachThingPrincipalCommand).rejects(new Error('throttled'));
+    const error = await issueFailure();
+
+    expect(error.step).toBe('AttachThingPrincipal');
+    expect(error.message).toContain('gauge-7');
+    expect(error.message).toContain('AttachThingPrincipal');
+    expect(callNames().slice(5)).toEqual(['UpdateCertificate', 'DetachPolicy', 'DeleteCertificate']);
+    expect(iot.commandCalls(DetachPolicyCommand)[0]?.args[0].input).toEqual({
+      policyName: POLICY,
+      target: certArn(1),
+    });
+    expect(iot.commandCalls(DeleteThingCommand)).toHaveLength(0);
+    expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(0);
+  });
+
+  it('rolls back a failed AttachThingPrincipal on a thing it created by deleting that thing too', async () => {
+    mockIssueHappyPath(false);
+    iot.on(AttachThingPrincipalCommand).rejects(new Error('throttled'));
+    const error = await issueFailure();
+
+    expect(error.step).toBe('AttachThingPrincipal');
+    expect(callNames().slice(6)).toEqual([
+      'UpdateCertificate',
+      'DetachPolicy',
+      'DeleteCertificate',
+      'DeleteThing',
+    ]);
+  });
+
+  it('names what is left when a rollback step fails, and creates nothing when the endpoint lookup fails', async () => {
+    mockIssueHappyPath(true);
+    iot.on(AttachPolicyCommand).rejects(new Error('denied'));
+    iot.on(DeleteCertificateCommand).rejects(new Error('conflict'));
+    const error = await issueFailure();
+    expect(error.rollbackFailures).toEqual([`DeleteCertificate ${certId(1)}`]);
+    expect(error.message).toContain(`rollback incomplete, clean up by hand: DeleteCertificate ${certId(1)}`);
+
+    iot.reset();
+    iot.on(DescribeEndpointCommand).rejects(new Error('no endpoint'));
+    const endpointError = await issueFailure();
+    expect(endpointError.step).toBe('DescribeEndpoint');
+    expect(callNames()).toEqual(['DescribeEndpoint']);
+  });
+});
+
+describe('IotDeviceIdentities certificate lifecycle', () => {
+  it("revokes every certificate principal of the device's thing, across pages", async () => {
+    iot
+      .on(ListThingPrincipalsCommand, { thingName: 'gauge-7' })
+      .resolvesOnce({
+        principals: [certArn(1), 'arn:aws:cognito-identity:eu-west-2:111122223333:identity/x'],
+        nextToken: 'p2',
+      })
+      .resolvesOnce({ principals: [certArn(2)] });
+    iot.on(UpdateCertificateCommand).resolves({});
+    await identities().revoke('gauge-7');
+
+    expect(iot.commandCalls(ListThingPrincipalsCommand)[1]?.args[0].input).toEqual({
+      thingName: 'gauge-7',
+      nextToken: 'p2',
+    });
+    expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
+      { certificateId: certId(1), newStatus: 'REVOKED' },
+      { certificateId: certId(2), newStatus: 'REVOKED' },
+    ]);
+  });
+
+  it("deactivates one of the device's certificates and refuses another device's", async () => {
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(1)] });
+    iot.on(UpdateCertificateCommand).resolves({});
+    await identities().deactivate('gauge-7', certId(1));
+    await expect(identities().deactivate('gauge-7', certId(9))).rejects.toThrow(
+      `Certificate ${certId(9)} is not attached to device gauge-7`,
+    );
+    expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
+      { certificateId: certId(1), newStatus: 'INACTIVE' },
+    ]);
+  });
+});
+
+describe('IotDeviceIdentities quarantine and describe', () => {
+  /** Certificate 1 active, 2 inactive, 3 revoked; `withPolicy` lists which ones carry the device policy. */
+  function mockCertificates(withPolicy: readonly number[]) {
+    iot.on(DescribeThingCommand).resolves({ thingName: 'gauge-7' });
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(1), certArn(2), certArn(3)] });
+    iot.on(DescribeCertificateCommand, { certificateId: certId(1) }).resolves({
+      certificateDescription: { status: 'ACTIVE' },
+    });
+    iot.on(DescribeCertificateCommand, { certificateId: certId(2) }).resolves({
+      certificateDescription: { status: 'INACTIVE' },
+    });
+    iot.on(DescribeCertificateCommand, { certificateId: certId(3) }).resolves({
+      certificateDescription: { status: 'REVOKED' },
+    });
+    for (const n of [1, 2, 3]) {
+      iot.on(ListAttachedPoliciesCommand, { target: certArn(n) }).resolves({
+        policies: withPolicy.includes(n) ? [{ policyName: POLICY }] : [{ policyName: 'SomethingElse' }],
+      });
+    }
+    iot.on(DetachPolicyCommand).resolves({});
+    iot.on(AttachPolicyCommand).resolves({});
+  }
+
+  it('quarantine detaches the device policy from every certificate still carrying it, except revoked ones', async () => {
+    mockCertificates([1, 2, 3]);
+    await identities().quarantine('gauge-7');
+    expect(iot.commandCalls(DetachPolicyCommand).map((c) => c.args[0].input)).toEqual([
+      { policyName: POLICY, target: certArn(1) },
+      { policyName: POLICY, target: certArn(2) },
+    ]);
+  });
+
+  it('release attaches the device policy to active certificates that lack it, and only to them', async () => {
+    mockCertificates([]);
+    await identities().release('gauge-7');
+    expect(iot.commandCalls(AttachPolicyCommand).map((c) => c.args[0].input)).toEqual([
+      { policyName: POLICY, target: certArn(1) },
+    ]);
+
+    iot.reset();
+    mockCertificates([1]);
+    await identities().release('gauge-7');
+    expect(iot.commandCalls(AttachPolicyCommand)).toHaveLength(0);
+  });
+
+  it('describes a device with no thing', async () => {
+    iot.on(DescribeThingCommand).rejects(notFound());
+    expect(await identities().describe('gauge-7')).toEqual({
+      deviceId: 'gauge-7',
+      thing: false,
+      certificates: [],
+      quarantined: false,
+    });
+  });
+
+  it('describes certificate statuses and reads quarantine from the active certificate without the policy', async () => {
+    mockCertificates([2]);
+    expect(await identities().describe('gauge-7')).toEqual({
+      deviceId: 'gauge-7',
+      thing: true,
+      certificates: [
+        { certificateId: certId(1), status: 'active' },
+        { certificateId: certId(2), status: 'inactive' },
+        { certificateId: certId(3), status: 'revoked' },
+      ],
+      quarantined: true,
+    });
+
+    iot.reset();
+    mockCertificates([1]);
+    expect((await identities().describe('gauge-7')).quarantined).toBe(false);
+  });
+
+  it('does not call a device without an active certificate quarantined', async () => {
+    iot.on(DescribeThingCommand).resolves({ thingName: 'gauge-7' });
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(2)] });
+    iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'INACTIVE' } });
+    iot.on(ListAttachedPoliciesCommand).resolves({ policies: [] });
+    expect(await identities().describe('gauge-7')).toMatchObject({ quarantined: false });
+  });
+});
