@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { webcrypto } from 'node:crypto';
+import { createHash, type webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,11 +34,48 @@ async function writePrivateKey(file: string, pem: string): Promise<void> {
   await chmod(file, 0o600);
 }
 
+/**
+ * A certificate's id as AWS IoT gives it: the SHA-256 of its DER encoding, in lower-case hex. The broker reads
+ * the same value from the TLS peer certificate ({@link certificateIdOfFingerprint}).
+ */
+export function certificateIdOf(certificate: x509.X509Certificate): string {
+  return createHash('sha256').update(new Uint8Array(certificate.rawData)).digest('hex');
+}
+
+/** The certificate id from Node's `fingerprint256` (`AB:CD:...`) of a TLS peer certificate. */
+export function certificateIdOfFingerprint(fingerprint256: string): string {
+  return fingerprint256.replaceAll(':', '').toLowerCase();
+}
+
+/** A freshly issued device certificate; its key exists only here (the CA keeps no copy). */
+export interface FreshDeviceCertificate {
+  readonly certificateId: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
 function randomSerial(): string {
   // Positive 16-byte serial: RFC 5280 wants it unique per CA and at most 20 octets.
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f;
   return Buffer.from(bytes).toString('hex');
+}
+
+type CertificateProfile = (
+  publicKey: CryptoKey,
+) => Promise<{ subject: string; extensions: x509.Extension[] }>;
+
+/** A device's client certificate: CN = device id (the broker's identity of the device), clientAuth only. */
+function deviceClientProfile(deviceId: string): CertificateProfile {
+  return async (publicKey) => ({
+    subject: `CN=${deviceId}`,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ],
+  });
 }
 
 /**
@@ -100,15 +137,16 @@ export class LocalCertificateAuthority {
    * Files: `<certs>/devices/<deviceId>.cert.pem` and `.key.pem`.
    */
   async deviceCertificate(deviceId: string): Promise<IssuedCertificate> {
-    return this.ensure(path.join(this.directory, 'devices'), deviceId, async (publicKey) => ({
-      subject: `CN=${deviceId}`,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      ],
-    }));
+    return this.ensure(path.join(this.directory, 'devices'), deviceId, deviceClientProfile(deviceId));
+  }
+
+  /**
+   * A new client certificate for a device with a new key pair on every call (onboarding and rotation), written
+   * nowhere: the caller hands the key to the device once. Same profile as {@link deviceCertificate}.
+   */
+  async issueDeviceCertificate(deviceId: string): Promise<FreshDeviceCertificate> {
+    const { certificate, keyPem } = await this.create(deviceClientProfile(deviceId));
+    return { certificateId: certificateIdOf(certificate), certPem: certificate.toString('pem'), keyPem };
   }
 
   /** The broker's server certificate, valid for 127.0.0.1 and localhost. */
@@ -128,11 +166,7 @@ export class LocalCertificateAuthority {
     }));
   }
 
-  private async ensure(
-    dir: string,
-    name: string,
-    profile: (publicKey: CryptoKey) => Promise<{ subject: string; extensions: x509.Extension[] }>,
-  ): Promise<IssuedCertificate> {
+  private async ensure(dir: string, name: string, profile: CertificateProfile): Promise<IssuedCertificate> {
     const certPath = path.join(dir, `${name}.cert.pem`);
     const keyPath = path.join(dir, `${name}.key.pem`);
     if (existsSync(certPath) && existsSync(keyPath)) {
@@ -144,6 +178,16 @@ export class LocalCertificateAuthority {
       };
     }
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    const { certificate, keyPem } = await this.create(profile);
+    const certPem = certificate.toString('pem');
+    await writePrivateKey(keyPath, keyPem);
+    await writeFile(certPath, certPem);
+    return { certPath, keyPath, certPem, keyPem };
+  }
+
+  private async create(
+    profile: CertificateProfile,
+  ): Promise<{ certificate: x509.X509Certificate; keyPem: string }> {
     const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
     const { subject, extensions } = await profile(keys.publicKey);
     const now = Date.now();
@@ -161,10 +205,6 @@ export class LocalCertificateAuthority {
         await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
       ],
     });
-    const certPem = certificate.toString('pem');
-    const keyPem = await exportPrivateKeyPem(keys.privateKey);
-    await writePrivateKey(keyPath, keyPem);
-    await writeFile(certPath, certPem);
-    return { certPath, keyPath, certPem, keyPem };
+    return { certificate, keyPem: await exportPrivateKeyPem(keys.privateKey) };
   }
 }

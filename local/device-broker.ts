@@ -11,6 +11,7 @@ import {
   parseTelemetryTopic,
 } from '../lambdas/contracts/topics.js';
 import type { Device } from '../lambdas/domain/device.js';
+import { certificateIdOfFingerprint } from './certificate-authority.js';
 
 /** Why the broker refused a connection, publish or subscribe; counted and logged. */
 export type RefusalReason =
@@ -24,7 +25,28 @@ export type RefusalReason =
   | 'device-type-mismatch'
   | 'payload-over-broker-limit'
   | 'enqueue-failed'
-  | 'subscribe-not-allowed';
+  | 'subscribe-not-allowed'
+  | IdentityRefusal
+  | 'device-quarantined';
+
+/** Why the device identities refuse a certificate: revoked, or deactivated (rotated out, grace over). */
+export type IdentityRefusal = 'certificate-revoked' | 'certificate-inactive';
+
+/**
+ * The device identities as the broker consults them (local/local-device-identities.ts): which certificates may
+ * connect and which devices are quarantined, checked at CONNECT and on every publish, as AWS IoT checks a
+ * certificate's status and the policy attached to it.
+ */
+export interface DeviceIdentityPolicy {
+  /** Why this certificate of the device may not connect now, or undefined when it may. */
+  connectionRefusal(deviceId: string, certificateId: string): IdentityRefusal | undefined;
+  /** Whether the device may connect but not publish. */
+  quarantined(deviceId: string): boolean;
+  /** The broker accepted a connection with this certificate (a rotation's replacement is now in use). */
+  connected(deviceId: string, certificateId: string): void;
+  /** Called after the identities changed; the broker then ends sessions whose certificate was refused. */
+  onChange(listener: () => void): void;
+}
 
 /** A refusal as reported to {@link DeviceBrokerOptions.onRefusal}. */
 export interface Refusal {
@@ -58,6 +80,8 @@ export interface DeviceBrokerOptions {
    */
   readonly ruleEnabled?: (lane: Lane) => boolean;
   readonly onNotCollected?: (lane: Lane, clientId: string) => void;
+  /** Certificate status and quarantine. @default none: every certificate from the CA, nobody quarantined */
+  readonly identities?: DeviceIdentityPolicy;
 }
 
 /** A running broker. */
@@ -81,6 +105,8 @@ const BROKER_MAX_PAYLOAD_BYTES = 128 * 1024;
 interface Session {
   readonly device: Device;
   readonly allowedTopics: ReadonlySet<string>;
+  /** SHA-256 of the client certificate, as AWS IoT's certificate id. */
+  readonly certificateId: string;
 }
 
 function refusalError(message: string, returnCode: number): AuthenticateError {
@@ -98,6 +124,9 @@ function refusalError(message: string, returnCode: number): AuthenticateError {
 export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<DeviceBroker> {
   const rules = devicePolicyRules(options.essentialDeviceTypes);
   const sessions = new WeakMap<Client, Session>();
+  /** Connected device clients, so an identity change can end the sessions it refuses. */
+  const live = new Set<Client>();
+  const identities = options.identities;
   const enqueuing = new Set<Promise<void>>();
   let draining = false;
   const refuse = (refusal: Refusal) => options.onRefusal?.(refusal);
@@ -144,7 +173,26 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
             });
             return done(refusalError('device is decommissioned', 5), false);
           }
-          sessions.set(client, { device, allowedTopics: new Set(allowedPublishTopics(rules, deviceId)) });
+          const certificateId = certificateIdOfFingerprint(certificate.fingerprint256 ?? '');
+          const identityRefusal = identities?.connectionRefusal(deviceId, certificateId);
+          if (identityRefusal) {
+            refuse({
+              reason: identityRefusal,
+              clientId: deviceId,
+              detail: `'${deviceId}' certificate ${certificateId.slice(0, 12)} is ${identityRefusal.slice('certificate-'.length)}`,
+            });
+            return done(
+              refusalError(`certificate is ${identityRefusal.slice('certificate-'.length)}`, 5),
+              false,
+            );
+          }
+          sessions.set(client, {
+            device,
+            allowedTopics: new Set(allowedPublishTopics(rules, deviceId)),
+            certificateId,
+          });
+          live.add(client);
+          identities?.connected(deviceId, certificateId);
           done(null, true);
         },
         (error: Error) => {
@@ -161,6 +209,19 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
       if (draining) return callback(new Error('broker is shutting down'));
       const session = sessions.get(client);
       const topic = packet.topic;
+      if (session && identities) {
+        // Checked on every publish as well: a revocation or quarantine applies to a session already open.
+        const identityRefusal = identities.connectionRefusal(client.id, session.certificateId);
+        if (identityRefusal) {
+          refuse({ reason: identityRefusal, clientId: client.id, detail: `publish to '${topic}'` });
+          return callback(new Error(`certificate is ${identityRefusal.slice('certificate-'.length)}`));
+        }
+        if (identities.quarantined(client.id)) {
+          // As IoT Core with the device's policy detached: the publish is refused and the connection closed.
+          refuse({ reason: 'device-quarantined', clientId: client.id, detail: `publish to '${topic}'` });
+          return callback(new Error('device is quarantined'));
+        }
+      }
       if (!session?.allowedTopics.has(topic)) {
         refuse({ reason: 'topic-not-allowed', clientId: client.id, detail: `publish to '${topic}'` });
         return callback(new Error('topic not allowed by the device policy'));
@@ -227,9 +288,20 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
     settle();
     connected += 1;
   });
-  broker.on('clientDisconnect', () => {
+  broker.on('clientDisconnect', (client) => {
+    live.delete(client);
     settle();
     connected = Math.max(0, connected - 1);
+  });
+
+  identities?.onChange(() => {
+    for (const client of live) {
+      const session = sessions.get(client);
+      if (session && identities.connectionRefusal(client.id, session.certificateId)) {
+        live.delete(client);
+        client.close();
+      }
+    }
   });
 
   const server = tls.createServer(

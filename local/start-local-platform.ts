@@ -30,6 +30,7 @@ import { DurableQueue } from './durable-queue.js';
 import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './dynamodb-server.js';
 import { IngestMeter } from './ingest-meter.js';
 import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
+import { watchIdentityRegister } from './local-device-identities.js';
 import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
 import { LocalServiceWorkflows } from './local-service-workflows.js';
 import { loadOrCreateApiKey, loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
@@ -409,6 +410,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       );
     }
 
+    // Certificates and quarantine as `npm run device` sets them; re-read while running (revocation within seconds).
+    const identities = await watchIdentityRegister(ca.directory, { log });
+    stops.push(async () => identities.close());
     const broker = await startDeviceBroker({
       host: HOST,
       port: options.mqttPort ?? 8883,
@@ -424,6 +428,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         usage.sqsSent += 1;
       },
       ruleEnabled: (lane) => laneControls.ruleEnabled(lane),
+      identities,
       onNotCollected: (lane) => counters.dropNotCollected(lane),
       onRefusal: (refusal) => {
         counters.refuse(refusal.reason);

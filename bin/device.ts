@@ -1,0 +1,413 @@
+/**
+ * `npm run device -- <command> --local [--data-dir .civic] [options]`: onboard, list, revoke, rotate and quarantine
+ * devices (run it with no command for the list).
+ *
+ * Against the local runtime, the platform (`npm start`) must be running: registry changes go through its REST API
+ * (POST /devices, GET /devices, GET /devices/{id}) with the token in `<data-dir>/local.json`, as a council's admin
+ * tool would on AWS, so the running process stays the only owner of its store. Certificates come from the local CA
+ * in `<data-dir>/certs/` (this CLI is the CA's owner on this machine) and their status lives in the identity
+ * register there, which the running broker re-reads within a second of a change. Usage errors exit 2; a command
+ * the platform cannot carry out (bad value, unknown or duplicate device) exits 1, naming the device and the field.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import type { Device } from '../lambdas/domain/device.js';
+import type { DeviceCredentials, DeviceIdentities } from '../lambdas/domain/device-onboarding.js';
+import {
+  type AddCommand,
+  type BundleManifest,
+  countCertificates,
+  DeviceInputError,
+  DeviceUsageError,
+  describeCertificates,
+  type PlatformTarget,
+  type PublishTestCommand,
+  parseDeviceCommand,
+  type RotateCommand,
+  readBundleManifest,
+  SAMPLE_READINGS,
+  shortCertificateId,
+} from '../lambdas/domain/device-onboarding-commands.js';
+import { LocalCertificateAuthority } from '../local/certificate-authority.js';
+import { LocalDeviceIdentities } from '../local/local-device-identities.js';
+import type { LocalSettings } from '../local/local-settings-file.js';
+import { loadLocalConfig } from '../local/start-local-platform.js';
+
+/** Where the CLI writes and which directory relative paths start from (tests pass a temp dir). */
+export interface DeviceCliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly cwd: string;
+}
+
+/** The device registry through the platform's REST API. */
+interface RegistryApi {
+  get(deviceId: string): Promise<Device | undefined>;
+  register(device: AddCommand): Promise<Device>;
+  list(): Promise<Device[]>;
+}
+
+interface Platform {
+  readonly registry: RegistryApi;
+  readonly identities: DeviceIdentities;
+}
+
+/** The problem+json `detail`, or the status line when the body has none. */
+async function problemOf(response: Response): Promise<string> {
+  const body = (await response.json().catch(() => undefined)) as
+    | { detail?: string; title?: string }
+    | undefined;
+  return body?.detail ?? body?.title ?? `HTTP ${response.status}`;
+}
+
+function registryApi(settings: Pick<LocalSettings, 'apiUrl' | 'token'>): RegistryApi {
+  const call = async (method: string, pathAndQuery: string, body?: unknown): Promise<Response> => {
+    try {
+      return await fetch(`${settings.apiUrl}${pathAndQuery}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${settings.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new DeviceInputError(
+        `the platform at ${settings.apiUrl} is not answering (${(error as Error).message}): is npm start running?`,
+      );
+    }
+  };
+  return {
+    get: async (deviceId) => {
+      const response = await call('GET', `/devices/${encodeURIComponent(deviceId)}`);
+      if (response.status === 404) return undefined;
+      if (!response.ok) throw new DeviceInputError(`device '${deviceId}': ${await problemOf(response)}`);
+      return (await response.json()) as Device;
+    },
+    register: async (add) => {
+      const response = await call('POST', '/devices', {
+        deviceId: add.deviceId,
+        deviceType: add.deviceType,
+        location: add.location,
+        ...(add.ward === undefined ? {} : { ward: add.ward }),
+        ...(add.site === undefined ? {} : { site: add.site }),
+        ...(add.expectedIntervalSeconds === undefined
+          ? {}
+          : { expectedIntervalSeconds: add.expectedIntervalSeconds }),
+      });
+      if (response.status === 409) {
+        throw new DeviceInputError(`device '${add.deviceId}': --id is already registered`);
+      }
+      if (!response.ok) throw new DeviceInputError(`device '${add.deviceId}': ${await problemOf(response)}`);
+      return (await response.json()) as Device;
+    },
+    list: async () => {
+      const devices: Device[] = [];
+      let cursor: string | undefined;
+      do {
+        const response = await call(
+          'GET',
+          `/devices?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        if (!response.ok) throw new DeviceInputError(`listing devices: ${await problemOf(response)}`);
+        const page = (await response.json()) as { items: Device[]; nextCursor?: string };
+        devices.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return devices;
+    },
+  };
+}
+
+async function localPlatform(target: PlatformTarget, io: DeviceCliIo, graceSeconds = 0): Promise<Platform> {
+  const dataDir = path.resolve(io.cwd, target.dataDir);
+  const settingsPath = path.join(dataDir, 'local.json');
+  const caDir = path.join(dataDir, 'certs');
+  if (!existsSync(settingsPath) || !existsSync(path.join(caDir, 'ca.key.pem'))) {
+    throw new DeviceInputError(
+      `no local platform in ${dataDir} (local.json and certs/ are missing): start it with npm start -- --data-dir ${target.dataDir}`,
+    );
+  }
+  const settings = JSON.parse(await readFile(settingsPath, 'utf8')) as LocalSettings;
+  const config = await loadLocalConfig();
+  const identities = new LocalDeviceIdentities({
+    ca: await LocalCertificateAuthority.loadOrCreate(caDir),
+    endpoint: settings.mqttUrl,
+    essentialDeviceTypes: config.essentialDeviceTypes,
+    rotationGraceSeconds: graceSeconds,
+  });
+  return { registry: registryApi(settings), identities };
+}
+
+async function registered(platform: Platform, deviceId: string): Promise<Device> {
+  const device = await platform.registry.get(deviceId);
+  if (!device)
+    throw new DeviceInputError(`device '${deviceId}': --id is not registered (npm run device -- list)`);
+  return device;
+}
+
+async function writeKey(file: string, pem: string): Promise<void> {
+  await writeFile(file, pem, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+/** Writes a file by temp file and rename, so a bundle never holds half a certificate. */
+async function replaceFile(file: string, content: string, secret = false): Promise<void> {
+  const temp = `${file}.tmp`;
+  if (secret) await writeKey(temp, content);
+  else await writeFile(temp, content);
+  await rename(temp, file);
+}
+
+function manifestOf(credentials: DeviceCredentials, device: Pick<Device, 'deviceType'>): BundleManifest {
+  return {
+    deviceId: credentials.deviceId,
+    type: device.deviceType,
+    endpoint: credentials.endpoint,
+    topic: credentials.topic,
+  };
+}
+
+/** cert.pem, key.pem (0600), ca.pem and device.json; the folder is made whole in a temp folder, then renamed. */
+async function writeNewBundle(
+  dir: string,
+  credentials: DeviceCredentials,
+  manifest: BundleManifest,
+): Promise<void> {
+  const temp = `${dir}.${randomUUID()}.tmp`;
+  await mkdir(temp, { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path.join(temp, 'cert.pem'), credentials.certificatePem);
+    await writeKey(path.join(temp, 'key.pem'), credentials.privateKeyPem);
+    await writeFile(path.join(temp, 'ca.pem'), credentials.rootCaPem);
+    await writeFile(path.join(temp, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await rename(temp, dir);
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function testCommand(io: DeviceCliIo, dir: string): string {
+  const shown = path.relative(io.cwd, dir) || '.';
+  return `test: npm run device -- publish-test --bundle ${shown.startsWith('..') ? dir : shown}`;
+}
+
+async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
+  const platform = await localPlatform(command.target, io);
+  const { deviceId } = command;
+  const existing = await platform.registry.get(deviceId);
+  if (existing) {
+    throw new DeviceInputError(
+      `device '${deviceId}': --id is already registered (status ${existing.status})`,
+    );
+  }
+  const dir = path.resolve(io.cwd, command.out);
+  if (existsSync(dir)) {
+    throw new DeviceInputError(
+      `device '${deviceId}': --out ${dir} already exists; remove it or choose another`,
+    );
+  }
+  const device: Device = {
+    deviceId,
+    deviceType: command.deviceType,
+    status: 'active',
+    location: command.location,
+    registeredAt: new Date().toISOString(),
+  };
+  // Certificate and bundle first, registration last: if registering fails, the certificate is revoked and the
+  // bundle removed, and the registry never holds a device without credentials.
+  const credentials = await platform.identities.issue(device);
+  try {
+    await mkdir(path.dirname(dir), { recursive: true });
+    await writeNewBundle(dir, credentials, manifestOf(credentials, device));
+    await platform.registry.register(command);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    await platform.identities.revoke(deviceId);
+    throw error;
+  }
+  io.out(
+    `added ${deviceId} (${command.deviceType}) at ${command.location.lat},${command.location.lon}: ` +
+      `certificate ${shortCertificateId(credentials.certificateId)}, bundle ${dir}, topic ${credentials.topic}`,
+  );
+  io.out(testCommand(io, dir));
+}
+
+async function rotate(command: RotateCommand, io: DeviceCliIo): Promise<void> {
+  const platform = await localPlatform(command.target, io, command.graceSeconds);
+  const device = await registered(platform, command.deviceId);
+  if (device.status === 'decommissioned') {
+    throw new DeviceInputError(`device '${device.deviceId}': --id is decommissioned; nothing to rotate`);
+  }
+  const credentials = await platform.identities.issue(device);
+  const dir = path.resolve(io.cwd, command.out);
+  const manifest = manifestOf(credentials, device);
+  if (existsSync(dir)) {
+    await replaceFile(path.join(dir, 'key.pem'), credentials.privateKeyPem, true);
+    await replaceFile(path.join(dir, 'cert.pem'), credentials.certificatePem);
+    await replaceFile(path.join(dir, 'ca.pem'), credentials.rootCaPem);
+    await replaceFile(path.join(dir, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  } else {
+    await mkdir(path.dirname(dir), { recursive: true });
+    await writeNewBundle(dir, credentials, manifest);
+  }
+  io.out(
+    `rotated ${device.deviceId}: new certificate ${shortCertificateId(credentials.certificateId)} in ${dir}; ` +
+      `the old one stops once the device connects with the new one, or in ${command.graceSeconds} s`,
+  );
+  io.out(testCommand(io, dir));
+}
+
+async function publishTest(command: PublishTestCommand, io: DeviceCliIo): Promise<void> {
+  const dir = path.resolve(io.cwd, command.bundle);
+  let manifest: BundleManifest | string;
+  let files: { cert: string; key: string; ca: string };
+  try {
+    manifest = readBundleManifest(JSON.parse(await readFile(path.join(dir, 'device.json'), 'utf8')));
+    files = {
+      cert: await readFile(path.join(dir, 'cert.pem'), 'utf8'),
+      key: await readFile(path.join(dir, 'key.pem'), 'utf8'),
+      ca: await readFile(path.join(dir, 'ca.pem'), 'utf8'),
+    };
+  } catch (error) {
+    throw new DeviceInputError(`--bundle ${dir}: ${(error as Error).message}`);
+  }
+  if (typeof manifest === 'string') throw new DeviceInputError(`--bundle ${dir}: ${manifest}`);
+  const messageId = `publish-test-${Date.now()}`;
+  const payload = JSON.stringify({
+    messageId,
+    observedAt: new Date().toISOString(),
+    readings: SAMPLE_READINGS[manifest.type],
+  });
+  const { deviceId, topic, endpoint } = manifest;
+  const client = mqtt.connect(endpoint, {
+    clientId: deviceId,
+    cert: files.cert,
+    key: files.key,
+    ca: files.ca,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  try {
+    const outcome = await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve('no acknowledgement within 5 s'), 5000);
+      const done = (result: string | undefined) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      client.once('error', (error) => done(`refused: ${error.message}`));
+      client.once('close', () => done('the broker closed the connection'));
+      client.once('connect', () =>
+        client.publish(topic, payload, { qos: 1 }, (error) =>
+          done(error ? `refused: ${error.message}` : undefined),
+        ),
+      );
+    });
+    if (outcome !== undefined)
+      throw new DeviceInputError(`device '${deviceId}': publish to ${topic}: ${outcome}`);
+    io.out(`acknowledged: ${deviceId} published ${messageId} to ${topic}`);
+  } finally {
+    client.end(true);
+  }
+}
+
+/**
+ * Runs one `npm run device` command; resolves to the exit status (0, 1 for a refused command, 2 for a usage
+ * error). Messages go to `io`, never to the console, so tests run it in-process.
+ */
+export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Promise<number> {
+  try {
+    const command = parseDeviceCommand(argv);
+    switch (command.command) {
+      case 'publish-test':
+        await publishTest(command, io);
+        break;
+      case 'add':
+        await add(command, io);
+        break;
+      case 'rotate':
+        await rotate(command, io);
+        break;
+      case 'list': {
+        const platform = await localPlatform(command.target, io);
+        const devices = await platform.registry.list();
+        for (const device of devices) {
+          const identity = await platform.identities.describe(device.deviceId);
+          io.out(
+            [
+              device.deviceId.padEnd(24),
+              device.deviceType.padEnd(16),
+              device.status.padEnd(15),
+              `certificates ${identity.thing ? countCertificates(identity, 'active') : 'runtime'} active`,
+              identity.quarantined ? 'QUARANTINED' : '',
+            ]
+              .join(' ')
+              .trimEnd(),
+          );
+        }
+        io.out(`${devices.length} device(s)`);
+        break;
+      }
+      case 'show': {
+        const platform = await localPlatform(command.target, io);
+        const device = await registered(platform, command.deviceId);
+        const identity = await platform.identities.describe(device.deviceId);
+        io.out(`device ${device.deviceId}`);
+        io.out(`  type          ${device.deviceType}`);
+        io.out(`  status        ${device.status}`);
+        io.out(`  location      ${device.location.lat},${device.location.lon}`);
+        if (device.ward) io.out(`  ward          ${device.ward}`);
+        if (device.site) io.out(`  site          ${device.site}`);
+        io.out(
+          `  certificates  ${identity.thing ? describeCertificates(identity) : 'issued by the runtime (not managed here)'}`,
+        );
+        io.out(`  quarantined   ${identity.quarantined ? 'yes' : 'no'}`);
+        break;
+      }
+      case 'revoke': {
+        const platform = await localPlatform(command.target, io);
+        await registered(platform, command.deviceId);
+        await platform.identities.revoke(command.deviceId);
+        io.out(
+          `revoked every certificate of ${command.deviceId}: its connections are refused within 5 s ` +
+            '(rotate issues a new one)',
+        );
+        break;
+      }
+      case 'quarantine':
+      case 'release': {
+        const platform = await localPlatform(command.target, io);
+        await registered(platform, command.deviceId);
+        if (command.command === 'quarantine') {
+          await platform.identities.quarantine(command.deviceId);
+          io.out(`quarantined ${command.deviceId}: it may connect, its publishes are refused until released`);
+        } else {
+          await platform.identities.release(command.deviceId);
+          io.out(`released ${command.deviceId}: its publishes are accepted again`);
+        }
+        break;
+      }
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof DeviceUsageError || error instanceof DeviceInputError) {
+      io.err(`device: ${error.message}`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  process.exitCode = await runDeviceCli(process.argv.slice(2), {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    cwd: process.cwd(),
+  });
+}

@@ -1,0 +1,292 @@
+import { DEVICE_TYPES, type DeviceType, isDeviceType } from '../contracts/device-types.js';
+import { DEVICE_ID_PATTERN } from '../contracts/topics.js';
+import type { CertificateStatus, DeviceIdentity } from './device-onboarding.js';
+
+/**
+ * The `npm run device` commands as data: what each takes, how its arguments are checked, and the sentences the
+ * CLI prints. Pure: no file system, network or clock, so the same checks and words serve the local runtime and
+ * AWS.
+ */
+
+/** A malformed command line (unknown command or flag, a missing value or required flag): exit status 2. */
+export class DeviceUsageError extends Error {
+  override readonly name = 'DeviceUsageError';
+  readonly exitCode = 2;
+}
+
+/**
+ * A well-formed command the platform cannot carry out as asked (bad coordinates, unknown type, duplicate or unknown
+ * device): exit status 1. The message names the device and the field.
+ */
+export class DeviceInputError extends Error {
+  override readonly name = 'DeviceInputError';
+  readonly exitCode = 1;
+}
+
+export const DEVICE_USAGE = `usage: npm run device -- <command> --local [--data-dir .civic] [options]
+
+commands:
+  add --id ID --type TYPE --lat LAT --lon LON [--ward W] [--site S] [--interval 5m] [--out DIR]
+                      register a device, issue its certificate, write its bundle (default devices/<id>/)
+  list                registered devices with their certificates and quarantine
+  show --id ID        one device
+  revoke --id ID      revoke every certificate of the device: its connections are refused within 5 s
+  rotate --id ID [--out DIR] [--grace 1h]
+                      new certificate into the bundle; the old one stops once the device has connected with
+                      the new one, or when the grace period ends
+  quarantine --id ID  the device may connect but its publishes are refused
+  release --id ID     lift the quarantine
+  publish-test --bundle DIR
+                      publish one sample reading with a bundle's certificate and wait for the acknowledgement
+
+types: ${DEVICE_TYPES.join(', ')}`;
+
+/** Where the platform is: the local runtime's data directory (AWS is not wired to this CLI yet). */
+export interface PlatformTarget {
+  readonly local: true;
+  readonly dataDir: string;
+}
+
+export interface AddCommand {
+  readonly command: 'add';
+  readonly target: PlatformTarget;
+  readonly deviceId: string;
+  readonly deviceType: DeviceType;
+  readonly location: { readonly lat: number; readonly lon: number };
+  readonly ward?: string;
+  readonly site?: string;
+  readonly expectedIntervalSeconds?: number;
+  /** The bundle folder; `devices/<id>` when not given. */
+  readonly out: string;
+}
+
+export interface DeviceIdCommand {
+  readonly command: 'show' | 'revoke' | 'quarantine' | 'release';
+  readonly target: PlatformTarget;
+  readonly deviceId: string;
+}
+
+export interface RotateCommand {
+  readonly command: 'rotate';
+  readonly target: PlatformTarget;
+  readonly deviceId: string;
+  readonly out: string;
+  /** How long the old certificate keeps working if the device does not connect with the new one first. */
+  readonly graceSeconds: number;
+}
+
+export interface ListCommand {
+  readonly command: 'list';
+  readonly target: PlatformTarget;
+}
+
+export interface PublishTestCommand {
+  readonly command: 'publish-test';
+  readonly bundle: string;
+}
+
+export type DeviceCommand = AddCommand | DeviceIdCommand | RotateCommand | ListCommand | PublishTestCommand;
+
+/** The rotation grace period when `--grace` is not given: long enough for a device that reports hourly. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 3600;
+
+const COMMAND_FLAGS: Record<DeviceCommand['command'], readonly string[]> = {
+  add: ['--id', '--type', '--lat', '--lon', '--ward', '--site', '--interval', '--out'],
+  list: [],
+  show: ['--id'],
+  revoke: ['--id'],
+  rotate: ['--id', '--out', '--grace'],
+  quarantine: ['--id'],
+  release: ['--id'],
+  'publish-test': ['--bundle'],
+};
+const TARGET_FLAGS = ['--data-dir'];
+
+/** A plain decimal, as people write coordinates (no exponents, hex or blanks that `Number` would accept). */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/** Parses `30s`, `5m`, `1h`, `1d` or plain seconds; undefined when it is none of them. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+function coordinate(deviceId: string, flag: '--lat' | '--lon', value: string): number {
+  const [limit, what] = flag === '--lat' ? [90, 'a latitude'] : [180, 'a longitude'];
+  if (!DECIMAL.test(value.trim()) || Math.abs(Number(value)) > limit) {
+    throw new DeviceInputError(
+      `device '${deviceId}': ${flag} '${value}' is not ${what} in degrees between -${limit} and ${limit}`,
+    );
+  }
+  return Number(value);
+}
+
+function deviceIdOf(value: string): string {
+  if (!DEVICE_ID_PATTERN.test(value)) {
+    throw new DeviceInputError(
+      `--id '${value}' is not a device id: letters, digits, _ and -, starting with a letter or digit, at most 64`,
+    );
+  }
+  return value;
+}
+
+function text(deviceId: string, flag: string, value: string, max: number): string {
+  const trimmed = value.trim();
+  if (trimmed.length === 0 || trimmed.length > max) {
+    throw new DeviceInputError(`device '${deviceId}': ${flag} must be 1 to ${max} characters`);
+  }
+  return trimmed;
+}
+
+/**
+ * Reads a `npm run device` command line. Throws {@link DeviceUsageError} for a malformed line and
+ * {@link DeviceInputError} for a value the platform would refuse, before anything is created.
+ */
+export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === 'help') throw new DeviceUsageError(DEVICE_USAGE);
+  if (!Object.hasOwn(COMMAND_FLAGS, name)) {
+    throw new DeviceUsageError(`unknown command '${name}'\n${DEVICE_USAGE}`);
+  }
+  const command = name as DeviceCommand['command'];
+  const allowed = [...COMMAND_FLAGS[command], ...(command === 'publish-test' ? [] : TARGET_FLAGS)];
+  const values = new Map<string, string>();
+  let local = false;
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i] as string;
+    if (flag === '--local' && command !== 'publish-test') {
+      local = true;
+      continue;
+    }
+    if (!allowed.includes(flag)) throw new DeviceUsageError(`${command}: unknown argument '${flag}'`);
+    const value = rest[i + 1];
+    if (value === undefined || value.startsWith('--'))
+      throw new DeviceUsageError(`${command}: ${flag} needs a value`);
+    if (values.has(flag)) throw new DeviceUsageError(`${command}: ${flag} is given twice`);
+    values.set(flag, value);
+    i++;
+  }
+  const required = (flag: string): string => {
+    const value = values.get(flag);
+    if (value === undefined) throw new DeviceUsageError(`${command}: ${flag} is required`);
+    return value;
+  };
+
+  if (command === 'publish-test') return { command, bundle: required('--bundle') };
+  if (!local) {
+    throw new DeviceUsageError(
+      `${command}: pass --local to work on the local runtime (npm start); AWS is not wired to this command yet`,
+    );
+  }
+  const target: PlatformTarget = { local: true, dataDir: values.get('--data-dir') ?? '.civic' };
+  if (command === 'list') return { command, target };
+  const deviceId = deviceIdOf(required('--id'));
+
+  if (command === 'add') {
+    const type = required('--type');
+    if (!isDeviceType(type)) {
+      throw new DeviceInputError(
+        `device '${deviceId}': --type '${type}' is not a device type; known: ${DEVICE_TYPES.join(', ')}`,
+      );
+    }
+    const lat = coordinate(deviceId, '--lat', required('--lat'));
+    const lon = coordinate(deviceId, '--lon', required('--lon'));
+    const ward = values.get('--ward');
+    const site = values.get('--site');
+    const interval = values.get('--interval');
+    let expectedIntervalSeconds: number | undefined;
+    if (interval !== undefined) {
+      expectedIntervalSeconds = parseDuration(interval);
+      if (
+        expectedIntervalSeconds === undefined ||
+        expectedIntervalSeconds < 1 ||
+        expectedIntervalSeconds > 7 * 86_400
+      ) {
+        throw new DeviceInputError(
+          `device '${deviceId}': --interval '${interval}' must be a duration from 1s to 7d, e.g. 30s, 5m or 1h`,
+        );
+      }
+    }
+    return {
+      command,
+      target,
+      deviceId,
+      deviceType: type,
+      location: { lat, lon },
+      ...(ward === undefined ? {} : { ward: text(deviceId, '--ward', ward, 100) }),
+      ...(site === undefined ? {} : { site: text(deviceId, '--site', site, 200) }),
+      ...(expectedIntervalSeconds === undefined ? {} : { expectedIntervalSeconds }),
+      out: values.get('--out') ?? defaultBundleDir(deviceId),
+    };
+  }
+  if (command === 'rotate') {
+    const grace = values.get('--grace');
+    const graceSeconds = grace === undefined ? DEFAULT_ROTATION_GRACE_SECONDS : parseDuration(grace);
+    if (graceSeconds === undefined || graceSeconds > 30 * 86_400) {
+      throw new DeviceInputError(
+        `device '${deviceId}': --grace '${grace}' must be a duration from 0s to 30d, e.g. 0s, 15m or 1h`,
+      );
+    }
+    return {
+      command,
+      target,
+      deviceId,
+      out: values.get('--out') ?? defaultBundleDir(deviceId),
+      graceSeconds,
+    };
+  }
+  return { command, target, deviceId };
+}
+
+/** Where a device's bundle goes unless `--out` says otherwise (git-ignored: it holds a private key). */
+export function defaultBundleDir(deviceId: string): string {
+  return `devices/${deviceId}`;
+}
+
+/** `device.json` in a bundle: what the device (or publish-test) needs besides its certificate and key. */
+export interface BundleManifest {
+  readonly deviceId: string;
+  readonly type: DeviceType;
+  readonly endpoint: string;
+  readonly topic: string;
+}
+
+/** Checks a parsed `device.json`; a sentence saying what is wrong otherwise. */
+export function readBundleManifest(value: unknown): BundleManifest | string {
+  const manifest = value as Partial<Record<keyof BundleManifest, unknown>> | null;
+  if (typeof manifest !== 'object' || manifest === null) return 'device.json is not a JSON object';
+  for (const field of ['deviceId', 'type', 'endpoint', 'topic'] as const) {
+    if (typeof manifest[field] !== 'string') return `device.json has no ${field}`;
+  }
+  if (!isDeviceType(manifest.type))
+    return `device.json: type '${String(manifest.type)}' is not a device type`;
+  return manifest as BundleManifest;
+}
+
+/** A plausible reading for each type, as `publish-test` sends (valid against the type's readings schema). */
+export const SAMPLE_READINGS: Readonly<Record<DeviceType, Readonly<Record<string, unknown>>>> = {
+  'waste-container': { fillingLevel: 0.42 },
+  'parking-spot': { status: 'free' },
+  'air-quality': { no2: 21.5, pm25: 8.1 },
+  'traffic-flow': { intensity: 120, averageVehicleSpeed: 38, occupancy: 0.18, periodSeconds: 300 },
+  'water-level': { waterLevel: 0.62 },
+};
+
+/** A short form of a certificate id for people (AWS shows ids of 64 hex digits). */
+export function shortCertificateId(certificateId: string): string {
+  return certificateId.slice(0, 12);
+}
+
+/** The certificates of an identity as one line: `3f2a9c01b7de active, 81c0d2e4f5a6 inactive`. */
+export function describeCertificates(identity: DeviceIdentity): string {
+  if (identity.certificates.length === 0) return 'none';
+  return identity.certificates
+    .map((certificate) => `${shortCertificateId(certificate.certificateId)} ${certificate.status}`)
+    .join(', ');
+}
+
+/** How many of an identity's certificates have a status. */
+export function countCertificates(identity: DeviceIdentity, status: CertificateStatus): number {
+  return identity.certificates.filter((certificate) => certificate.status === status).length;
+}
