@@ -16,14 +16,23 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import mqtt from 'mqtt';
 import type { Device } from '../lambdas/domain/device.js';
+import {
+  describeImportTally,
+  type ImportRow,
+  type ImportStep,
+  importStep,
+  readDeviceImport,
+} from '../lambdas/domain/device-import.js';
 import type { DeviceCredentials, DeviceIdentities } from '../lambdas/domain/device-onboarding.js';
 import {
   type AddCommand,
   type BundleManifest,
   countCertificates,
+  type DeviceFields,
   DeviceInputError,
   DeviceUsageError,
   describeCertificates,
+  type ImportCommand,
   type PlatformTarget,
   type PublishTestCommand,
   parseDeviceCommand,
@@ -42,12 +51,17 @@ export interface DeviceCliIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
   readonly cwd: string;
+  /**
+   * A one-line progress indicator that redraws in place; given only when stderr is a terminal, so logs and pipes
+   * get the summary alone. Called with '' to clear it.
+   */
+  readonly progress?: (line: string) => void;
 }
 
 /** The device registry through the platform's REST API. */
 interface RegistryApi {
   get(deviceId: string): Promise<Device | undefined>;
-  register(device: AddCommand): Promise<Device>;
+  register(device: DeviceFields): Promise<Device>;
   list(): Promise<Device[]>;
 }
 
@@ -111,7 +125,7 @@ function registryApi(settings: Pick<LocalSettings, 'apiUrl' | 'token'>): Registr
       do {
         const response = await call(
           'GET',
-          `/devices?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          `/devices?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
         );
         if (!response.ok) throw new DeviceInputError(`listing devices: ${await problemOf(response)}`);
         const page = (await response.json()) as { items: Device[]; nextCursor?: string };
@@ -238,6 +252,162 @@ async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
   io.out(testCommand(io, dir));
 }
 
+/** How many rows an import works on at once: certificates, bundle writes and POST /devices in flight. */
+const IMPORT_CONCURRENCY = 8;
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function inPool<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The device id in `<dir>/device.json`, or undefined when there is no readable bundle there. */
+async function bundleOwner(dir: string): Promise<string | undefined> {
+  try {
+    const manifest = readBundleManifest(JSON.parse(await readFile(path.join(dir, 'device.json'), 'utf8')));
+    return typeof manifest === 'string' ? undefined : manifest.deviceId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first few items of a long list, for one readable line. */
+function someOf(items: readonly string[], shown = 5): string {
+  const rest = items.length - shown;
+  return rest > 0 ? `${items.slice(0, shown).join(', ')} and ${rest} more` : items.join(', ');
+}
+
+/**
+ * `import`: every row checked (CSV, `add`'s rules, duplicates, the registry) before anything is made; then each
+ * row is created, completed or skipped (see {@link importStep}) with {@link IMPORT_CONCURRENCY} rows in flight.
+ * A row that fails while being made is rolled back as `add` does and counted; re-running completes it.
+ */
+async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<number> {
+  const file = path.resolve(io.cwd, command.csv);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new DeviceInputError(`--csv ${file}: ${(error as Error).message}`);
+  }
+  const platform = await localPlatform(command.target, io);
+  const devices = await platform.registry.list();
+  const reading = readDeviceImport(text, new Map(devices.map((device) => [device.deviceId, device])));
+  const outDir = path.resolve(io.cwd, command.out);
+  const bundleDir = (row: ImportRow) => path.join(outDir, row.deviceId);
+
+  const problems = reading.ok ? [] : [...reading.problems];
+  const steps = new Map<ImportRow, ImportStep>();
+  const leftovers = new Set<ImportRow>();
+  if (reading.ok) {
+    const known = new Set(devices.map((device) => device.deviceId));
+    await inPool(reading.rows, IMPORT_CONCURRENCY, async (row) => {
+      const owner = await bundleOwner(bundleDir(row));
+      const registered = known.has(row.deviceId);
+      if (!registered && existsSync(bundleDir(row))) {
+        // A bundle of this device left by a run that stopped before registering it is replaced; anything else
+        // in its place is not ours to remove.
+        if (owner === row.deviceId) leftovers.add(row);
+        else {
+          problems.push(
+            `line ${row.line}: device '${row.deviceId}': ${bundleDir(row)} already exists and is not its bundle; ` +
+              'remove it or choose another --out',
+          );
+        }
+      }
+      const identity = registered ? await platform.identities.describe(row.deviceId) : undefined;
+      steps.set(
+        row,
+        importStep({
+          registered,
+          activeCertificate: identity !== undefined && countCertificates(identity, 'active') > 0,
+          bundle: owner === row.deviceId,
+        }),
+      );
+    });
+  }
+  if (!reading.ok || problems.length > 0) {
+    problems.sort((a, b) => lineOf(a) - lineOf(b));
+    for (const problem of problems) io.err(problem);
+    io.err(
+      `device: import: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}; ` +
+        'nothing was created (fix them and run again)',
+    );
+    return 1;
+  }
+
+  const rows = reading.rows;
+  const tally = { created: 0, completed: 0, skipped: 0, failed: 0 };
+  const skipped: string[] = [];
+  let done = 0;
+  io.progress?.(`imported 0/${rows.length}`);
+  await inPool(rows, IMPORT_CONCURRENCY, async (row) => {
+    const step = steps.get(row) ?? 'create';
+    const dir = bundleDir(row);
+    try {
+      if (step === 'skip') {
+        skipped.push(row.deviceId);
+        tally.skipped++;
+        return;
+      }
+      const device: Device = {
+        deviceId: row.deviceId,
+        deviceType: row.deviceType,
+        status: 'active',
+        location: row.location,
+        registeredAt: new Date().toISOString(),
+      };
+      // As add: certificate and bundle first, registration last, undone together if registering fails.
+      const credentials = await platform.identities.issue(device);
+      try {
+        if (step === 'complete' || leftovers.has(row)) await rm(dir, { recursive: true, force: true });
+        await mkdir(outDir, { recursive: true });
+        await writeNewBundle(dir, credentials, manifestOf(credentials, device));
+        if (step === 'create') await platform.registry.register(row);
+      } catch (error) {
+        if (step === 'create') {
+          await rm(dir, { recursive: true, force: true });
+          await platform.identities.revoke(row.deviceId);
+        }
+        throw error;
+      }
+      if (step === 'create') tally.created++;
+      else {
+        tally.completed++;
+        io.out(
+          `completed ${row.deviceId} (line ${row.line}): it was registered; new certificate and bundle ${dir}`,
+        );
+      }
+    } catch (error) {
+      tally.failed++;
+      io.err(`line ${row.line}: device '${row.deviceId}': not imported: ${(error as Error).message}`);
+    } finally {
+      done++;
+      io.progress?.(`imported ${done}/${rows.length}`);
+    }
+  });
+  io.progress?.('');
+  if (skipped.length > 0) {
+    io.out(
+      `skipped ${skipped.length} already onboarded (registered, active certificate, bundle): ${someOf(skipped)}`,
+    );
+  }
+  io.out(`${describeImportTally(tally)}; bundles in ${outDir}`);
+  return tally.failed > 0 ? 1 : 0;
+}
+
+/** The line number a problem starts with (`line 7: ...`), for reporting in file order. */
+function lineOf(problem: string): number {
+  return Number(/^line (\d+):/.exec(problem)?.[1] ?? 0);
+}
+
 async function rotate(command: RotateCommand, io: DeviceCliIo): Promise<void> {
   const platform = await localPlatform(command.target, io, command.graceSeconds);
   const device = await registered(platform, command.deviceId);
@@ -331,6 +501,8 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
       case 'add':
         await add(command, io);
         break;
+      case 'import':
+        return await importDevices(command, io);
       case 'rotate':
         await rotate(command, io);
         break;
@@ -409,5 +581,6 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
     out: (line) => console.log(line),
     err: (line) => console.error(line),
     cwd: process.cwd(),
+    ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`\r\x1b[K${line}`) } : {}),
   });
 }

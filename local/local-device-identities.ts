@@ -213,13 +213,45 @@ export class LocalDeviceIdentities implements DeviceIdentities {
     deviceId: string,
     update: (identity: RegisteredIdentity) => RegisteredIdentity,
   ): Promise<void> {
-    // One writer at a time is assumed (the CLI run by a person); the broker only reads.
-    const register = await readIdentityRegister(this.file);
-    const identity = register.devices[deviceId] ?? { certificates: [], quarantined: false };
-    await writeJson(this.file, {
-      devices: { ...register.devices, [deviceId]: update(identity) },
+    // One writing process is assumed (the CLI run by a person; the broker only reads). Within it, changes may
+    // come concurrently (import issues many certificates at once): they are queued and each write applies every
+    // change queued meanwhile, so none is lost to a read-modify-write race and a thousand changes are not a
+    // thousand rewrites of the whole register.
+    return new Promise((resolve, reject) => {
+      this.pending.push({ deviceId, update, resolve, reject });
+      if (!this.writing) void this.writePending();
     });
   }
+
+  private readonly pending: PendingChange[] = [];
+  private writing = false;
+
+  private async writePending(): Promise<void> {
+    this.writing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        const devices = { ...(await readIdentityRegister(this.file)).devices };
+        for (const change of batch) {
+          devices[change.deviceId] = change.update(
+            devices[change.deviceId] ?? { certificates: [], quarantined: false },
+          );
+        }
+        await writeJson(this.file, { devices });
+        for (const change of batch) change.resolve();
+      } catch (error) {
+        for (const change of batch) change.reject(error as Error);
+      }
+    }
+    this.writing = false;
+  }
+}
+
+interface PendingChange {
+  readonly deviceId: string;
+  readonly update: (identity: RegisteredIdentity) => RegisteredIdentity;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
 }
 
 /** The broker's side of the register: read, kept current, and closed with the broker. */

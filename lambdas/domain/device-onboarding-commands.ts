@@ -28,6 +28,11 @@ export const DEVICE_USAGE = `usage: npm run device -- <command> --local [--data-
 commands:
   add --id ID --type TYPE --lat LAT --lon LON [--ward W] [--site S] [--interval 5m] [--out DIR]
                       register a device, issue its certificate, write its bundle (default devices/<id>/)
+  import --csv FILE [--out DIR]
+                      add every row of a CSV (columns id,type,lat,lon and optional ward,site,interval, in
+                      any order); every row is checked first and nothing is made if one is bad; a re-run
+                      skips devices already onboarded and completes half-done ones; bundles go to DIR/<id>/
+                      (default devices/)
   list                registered devices with their certificates and quarantine
   show --id ID        one device
   revoke --id ID      revoke every certificate of the device: its connections are refused within 5 s
@@ -80,18 +85,35 @@ export interface ListCommand {
   readonly target: PlatformTarget;
 }
 
+/** `import`: every row of an asset CSV onboarded as `add` would, all rows checked before anything is made. */
+export interface ImportCommand {
+  readonly command: 'import';
+  readonly target: PlatformTarget;
+  /** The CSV file (see {@link readDeviceImport} for its columns). */
+  readonly csv: string;
+  /** The folder the bundles go under, one `<out>/<id>/` per device. */
+  readonly out: string;
+}
+
 export interface PublishTestCommand {
   readonly command: 'publish-test';
   readonly bundle: string;
 }
 
-export type DeviceCommand = AddCommand | DeviceIdCommand | RotateCommand | ListCommand | PublishTestCommand;
+export type DeviceCommand =
+  | AddCommand
+  | ImportCommand
+  | DeviceIdCommand
+  | RotateCommand
+  | ListCommand
+  | PublishTestCommand;
 
 /** The rotation grace period when `--grace` is not given: long enough for a device that reports hourly. */
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3600;
 
 const COMMAND_FLAGS: Record<DeviceCommand['command'], readonly string[]> = {
   add: ['--id', '--type', '--lat', '--lon', '--ward', '--site', '--interval', '--out'],
+  import: ['--csv', '--out'],
   list: [],
   show: ['--id'],
   revoke: ['--id'],
@@ -131,12 +153,62 @@ function deviceIdOf(value: string): string {
   return value;
 }
 
-function text(deviceId: string, flag: string, value: string, max: number): string {
+function textField(deviceId: string, flag: string, value: string, max: number): string {
   const trimmed = value.trim();
   if (trimmed.length === 0 || trimmed.length > max) {
     throw new DeviceInputError(`device '${deviceId}': ${flag} must be 1 to ${max} characters`);
   }
   return trimmed;
+}
+
+/** A device's fields as text, from `add`'s flags or a row of an `import` CSV (absent optional = undefined). */
+export interface DeviceFieldsText {
+  readonly id: string;
+  readonly type: string;
+  readonly lat: string;
+  readonly lon: string;
+  readonly ward?: string | undefined;
+  readonly site?: string | undefined;
+  readonly interval?: string | undefined;
+}
+
+/** A device as `add` and `import` register it. */
+export type DeviceFields = Omit<AddCommand, 'command' | 'target' | 'out'>;
+
+/**
+ * Checks a device's fields with `add`'s rules (id pattern, known type, coordinates, text lengths, interval).
+ * Throws {@link DeviceInputError} naming the device and the field at the first bad one.
+ */
+export function readDeviceFields(text: DeviceFieldsText): DeviceFields {
+  const deviceId = deviceIdOf(text.id);
+  if (!isDeviceType(text.type)) {
+    throw new DeviceInputError(
+      `device '${deviceId}': --type '${text.type}' is not a device type; known: ${DEVICE_TYPES.join(', ')}`,
+    );
+  }
+  const lat = coordinate(deviceId, '--lat', text.lat);
+  const lon = coordinate(deviceId, '--lon', text.lon);
+  let expectedIntervalSeconds: number | undefined;
+  if (text.interval !== undefined) {
+    expectedIntervalSeconds = parseDuration(text.interval);
+    if (
+      expectedIntervalSeconds === undefined ||
+      expectedIntervalSeconds < 1 ||
+      expectedIntervalSeconds > 7 * 86_400
+    ) {
+      throw new DeviceInputError(
+        `device '${deviceId}': --interval '${text.interval}' must be a duration from 1s to 7d, e.g. 30s, 5m or 1h`,
+      );
+    }
+  }
+  return {
+    deviceId,
+    deviceType: text.type,
+    location: { lat, lon },
+    ...(text.ward === undefined ? {} : { ward: textField(deviceId, '--ward', text.ward, 100) }),
+    ...(text.site === undefined ? {} : { site: textField(deviceId, '--site', text.site, 200) }),
+    ...(expectedIntervalSeconds === undefined ? {} : { expectedIntervalSeconds }),
+  };
 }
 
 /**
@@ -181,44 +253,23 @@ export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
   }
   const target: PlatformTarget = { local: true, dataDir: values.get('--data-dir') ?? '.civic' };
   if (command === 'list') return { command, target };
+
+  if (command === 'import') {
+    return { command, target, csv: required('--csv'), out: values.get('--out') ?? DEFAULT_BUNDLES_DIR };
+  }
   const deviceId = deviceIdOf(required('--id'));
 
   if (command === 'add') {
-    const type = required('--type');
-    if (!isDeviceType(type)) {
-      throw new DeviceInputError(
-        `device '${deviceId}': --type '${type}' is not a device type; known: ${DEVICE_TYPES.join(', ')}`,
-      );
-    }
-    const lat = coordinate(deviceId, '--lat', required('--lat'));
-    const lon = coordinate(deviceId, '--lon', required('--lon'));
-    const ward = values.get('--ward');
-    const site = values.get('--site');
-    const interval = values.get('--interval');
-    let expectedIntervalSeconds: number | undefined;
-    if (interval !== undefined) {
-      expectedIntervalSeconds = parseDuration(interval);
-      if (
-        expectedIntervalSeconds === undefined ||
-        expectedIntervalSeconds < 1 ||
-        expectedIntervalSeconds > 7 * 86_400
-      ) {
-        throw new DeviceInputError(
-          `device '${deviceId}': --interval '${interval}' must be a duration from 1s to 7d, e.g. 30s, 5m or 1h`,
-        );
-      }
-    }
-    return {
-      command,
-      target,
-      deviceId,
-      deviceType: type,
-      location: { lat, lon },
-      ...(ward === undefined ? {} : { ward: text(deviceId, '--ward', ward, 100) }),
-      ...(site === undefined ? {} : { site: text(deviceId, '--site', site, 200) }),
-      ...(expectedIntervalSeconds === undefined ? {} : { expectedIntervalSeconds }),
-      out: values.get('--out') ?? defaultBundleDir(deviceId),
-    };
+    const fields = readDeviceFields({
+      id: deviceId,
+      type: required('--type'),
+      lat: required('--lat'),
+      lon: required('--lon'),
+      ward: values.get('--ward'),
+      site: values.get('--site'),
+      interval: values.get('--interval'),
+    });
+    return { command, target, ...fields, out: values.get('--out') ?? defaultBundleDir(deviceId) };
   }
   if (command === 'rotate') {
     const grace = values.get('--grace');
@@ -239,9 +290,12 @@ export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
   return { command, target, deviceId };
 }
 
-/** Where a device's bundle goes unless `--out` says otherwise (git-ignored: it holds a private key). */
+/** The folder bundles go under unless `--out` says otherwise (git-ignored: bundles hold private keys). */
+export const DEFAULT_BUNDLES_DIR = 'devices';
+
+/** Where a device's bundle goes unless `--out` says otherwise. */
 export function defaultBundleDir(deviceId: string): string {
-  return `devices/${deviceId}`;
+  return `${DEFAULT_BUNDLES_DIR}/${deviceId}`;
 }
 
 /** `device.json` in a bundle: what the device (or publish-test) needs besides its certificate and key. */
