@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
@@ -27,7 +28,10 @@ import type { Device } from '../../lambdas/domain/device.js';
 const iot = mockClient(IoTClient);
 const POLICY = 'CivicDevicePolicy-ABC123';
 const ROOT_CA = '-----BEGIN CERTIFICATE-----\nTEST-ROOT\n-----END CERTIFICATE-----\n';
-const PRIVATE_KEY = '-----BEGIN RSA PRIVATE KEY-----\nSECRET\n-----END RSA PRIVATE KEY-----\n';
+// Made at run time, never committed: the adapter must hand it over once and never put it in an error or a log.
+const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 const certId = (n: number) => String(n).padStart(64, 'c');
 const certArn = (n: number) => `arn:aws:iot:eu-west-2:111122223333:cert/${certId(n)}`;
 
