@@ -41,6 +41,7 @@ import {
   SAMPLE_READINGS,
   shortCertificateId,
 } from '../lambdas/domain/device-onboarding-commands.js';
+import { forEachLimited } from '../lambdas/domain/for-each-limited.js';
 import { LocalCertificateAuthority } from '../local/certificate-authority.js';
 import { LocalDeviceIdentities } from '../local/local-device-identities.js';
 import type { LocalSettings } from '../local/local-settings-file.js';
@@ -255,19 +256,6 @@ async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
 /** How many rows an import works on at once: certificates, bundle writes and POST /devices in flight. */
 const IMPORT_CONCURRENCY = 8;
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inPool<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** The device id in `<dir>/device.json`, or undefined when there is no readable bundle there. */
 async function bundleOwner(dir: string): Promise<string | undefined> {
   try {
@@ -308,7 +296,7 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
   const leftovers = new Set<ImportRow>();
   if (reading.ok) {
     const known = new Set(devices.map((device) => device.deviceId));
-    await inPool(reading.rows, IMPORT_CONCURRENCY, async (row) => {
+    await forEachLimited(reading.rows, IMPORT_CONCURRENCY, async (row) => {
       const owner = await bundleOwner(bundleDir(row));
       const registered = known.has(row.deviceId);
       if (!registered && existsSync(bundleDir(row))) {
@@ -348,7 +336,7 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
   const skipped: string[] = [];
   let done = 0;
   io.progress?.(`imported 0/${rows.length}`);
-  await inPool(rows, IMPORT_CONCURRENCY, async (row) => {
+  await forEachLimited(rows, IMPORT_CONCURRENCY, async (row) => {
     const step = steps.get(row) ?? 'create';
     const dir = bundleDir(row);
     try {

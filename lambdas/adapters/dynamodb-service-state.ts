@@ -7,6 +7,7 @@ import {
   type StoredServiceState,
   serviceStateKey,
 } from '../domain/change-detection.js';
+import { forEachLimited } from '../domain/for-each-limited.js';
 import { batchGet, isConditionFailure } from './dynamodb-batches.js';
 
 /**
@@ -55,21 +56,14 @@ export class DynamoDbServiceStateStore implements ServiceStateStore {
 
   async save(entries: readonly ServiceStateEntry[]): Promise<readonly number[]> {
     const retry: number[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length) {
-        const index = next;
-        next += 1;
-        const entry = entries[index] as ServiceStateEntry;
-        try {
-          await this.client.send(this.putCommand(entry));
-        } catch (error) {
-          if (!isConditionFailure(error)) this.onError(error, entry);
-          retry.push(index);
-        }
+    await forEachLimited(entries, STATE_SAVE_CONCURRENCY, async (entry, index) => {
+      try {
+        await this.client.send(this.putCommand(entry));
+      } catch (error) {
+        if (!isConditionFailure(error)) this.onError(error, entry);
+        retry.push(index);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(STATE_SAVE_CONCURRENCY, entries.length) }, worker));
+    });
     return retry.sort((a, b) => a - b);
   }
 

@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceType, Readings } from '../contracts/device-types.js';
 import { TTL_ATTRIBUTE } from '../contracts/tables.js';
+import { forEachLimited } from '../domain/for-each-limited.js';
 import { MAX_READINGS_PER_HOUR } from '../domain/rate-policy.js';
 import type {
   Page,
@@ -31,22 +32,6 @@ const ONE_QUERY_SPAN_MS = 48 * HOUR_MS;
  * several consumers stays near the table's write cap instead of being throttled and handed back to the queue.
  */
 export const WRITE_PARALLELISM = 16;
-
-/** Runs `work` over `items` with at most `limit` running at a time. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(runners);
-}
 
 /**
  * Points per bucket item. A 5-minute device fills about one item an hour; the item stays near 1 KB, so an append

@@ -1,6 +1,7 @@
 import type { ChangeDetector, ServiceBlueprint, ServiceContext } from '../../services/shared/blueprint.js';
 import type { DomainEvent, ServiceName } from '../../services/shared/domain-events.js';
 import type { Device } from './device.js';
+import { forEachLimited } from './for-each-limited.js';
 import type { TelemetryPoint, TelemetryStore } from './telemetry.js';
 
 /** Which detector state: one per device and service. */
@@ -249,7 +250,7 @@ export async function detectChanges(
   const needsHistory = [...byDevice.keys()].filter((deviceId) =>
     [...pending.keys()].some((u) => u.deviceId === deviceId && (historyMs.get(u.watcher) ?? 0) > 0),
   );
-  await forEachBounded(needsHistory, HISTORY_READ_CONCURRENCY, async (deviceId) => {
+  await forEachLimited(needsHistory, HISTORY_READ_CONCURRENCY, async (deviceId) => {
     const asking = [...pending.entries()].filter(
       ([u]) => u.deviceId === deviceId && (historyMs.get(u.watcher) ?? 0) > 0,
     );
@@ -400,20 +401,4 @@ function withBatchPoints(read: readonly TelemetryPoint[], batch: readonly Indexe
     .map((point) => ({ point, index: -1, ms: Date.parse(point.observedAt) }));
   merged.push(...batch);
   return merged.sort((a, b) => a.ms - b.ms);
-}
-
-async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
