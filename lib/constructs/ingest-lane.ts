@@ -13,7 +13,7 @@ import { type Lane, ruleSql } from '../../lambdas/contracts/topics.js';
 import type { LogLevel } from '../config/platform-config.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
-import { queueWithDeadLetters } from './queue-with-dead-letters.js';
+import { deadLettersAlarm, queueWithDeadLetters } from './queue-with-dead-letters.js';
 
 /** A queue older than this means enrichment is not keeping up (or the lane is paused) and someone should look. */
 const OLDEST_MESSAGE_ALARM_SECONDS = 15 * 60;
@@ -173,17 +173,11 @@ export class IngestLane extends Construct {
 
   private createAlarms(lane: Lane, alerts: PlatformAlerts): void {
     const alarms = [
-      new Alarm(this, 'DeadLettersAlarm', {
-        alarmDescription: `${lane}: messages failed enrichment ${INGEST_SETTINGS.maxReceiveCount} times and wait in the DLQ`,
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: 'Maximum',
-        }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
+      deadLettersAlarm(
+        this,
+        this.deadLetterQueue,
+        `${lane}: messages failed enrichment ${INGEST_SETTINGS.maxReceiveCount} times and wait in the DLQ`,
+      ),
       new Alarm(this, 'ErrorsAlarm', {
         alarmDescription: `${lane}: the enrichment function failed (whole batches are retried)`,
         metric: this.enrichment.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),

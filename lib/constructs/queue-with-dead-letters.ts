@@ -1,4 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
@@ -36,4 +37,22 @@ export function queueWithDeadLetters(
     deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
   });
   return { queue, deadLetterQueue };
+}
+
+/**
+ * `DeadLettersAlarm` in `scope`: in alarm as soon as anything waits in the dead-letter queue (checked every 5
+ * minutes; no data, as for an empty queue, is not a breach).
+ */
+export function deadLettersAlarm(scope: Construct, deadLetterQueue: Queue, description: string): Alarm {
+  return new Alarm(scope, 'DeadLettersAlarm', {
+    alarmDescription: description,
+    metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    }),
+    threshold: 0,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
 }

@@ -26,7 +26,7 @@ import type { LogLevel } from '../config/platform-config.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { PlatformAlerts } from './platform-alerts.js';
 import { PlatformFunction } from './platform-function.js';
-import { queueWithDeadLetters } from './queue-with-dead-letters.js';
+import { deadLettersAlarm, queueWithDeadLetters } from './queue-with-dead-letters.js';
 import type { ServiceRecords } from './service-records.js';
 
 /**
@@ -215,19 +215,12 @@ export class ServiceWorkflowLane extends Construct {
 
     if (blueprints.some((blueprint) => blueprint.workflow.onSchedule)) this.schedule = this.createSchedule();
 
-    this.deadLettersAlarm = new Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription:
-        `${lane} workflow lane (${names.join(', ')}): events or scheduled runs wait in its dead-letter queue ` +
+    this.deadLettersAlarm = deadLettersAlarm(
+      this,
+      this.deadLetterQueue,
+      `${lane} workflow lane (${names.join(', ')}): events or scheduled runs wait in its dead-letter queue ` +
         '(fix the cause, then redrive them to its queue; the workflows are idempotent)',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    );
     props.alerts.notifyOn(this.deadLettersAlarm);
     // Queued events expire unseen after the retention period: a consumer that stopped must be noticed long before.
     this.backlogAlarm = new Alarm(this, 'BacklogAlarm', {
