@@ -4,6 +4,7 @@ import { TimestreamWriteClient } from '@aws-sdk/client-timestream-write';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { blueprintsNamed } from '../../services/catalogue.js';
+import { parseBoundingBox } from '../contracts/api-devices.js';
 import { ENV, TELEMETRY_STORES, type TelemetryStoreKind } from '../contracts/environment.js';
 import { INGEST_SETTINGS } from '../contracts/ingest-settings.js';
 import type { TableId } from '../contracts/tables.js';
@@ -15,6 +16,7 @@ import {
   serviceDetectors,
 } from '../domain/change-detection.js';
 import type { CityQueryPorts } from '../domain/city-queries.js';
+import type { BoundingBox } from '../domain/device.js';
 import type { EnrichTelemetryPorts, ReadingSampling } from '../domain/enrich-telemetry.js';
 import type { TelemetryStore } from '../domain/telemetry.js';
 import { createDocumentClient } from './dynamodb-client.js';
@@ -104,6 +106,20 @@ export function laneSamplingFromEnvironment(
     onError,
   );
   return new LaneSampling(settings, lane as Lane);
+}
+
+/**
+ * The council's area (`COUNCIL_AREA`, `west,south,east,north`); none when unset or empty. A malformed value is a
+ * deployment fault (config validated it at synth), reported with the variable's name rather than ignored.
+ */
+export function councilAreaFromEnvironment(env: Environment): BoundingBox | undefined {
+  const raw = env[ENV.councilArea];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const area = parseBoundingBox(raw);
+  if (typeof area === 'string') {
+    throw new MissingSettingError(ENV.councilArea, `west,south,east,north in decimal degrees (${area})`);
+  }
+  return area;
 }
 
 /** The enabled service blueprints' names (`ENABLED_SERVICES`, comma-separated); none when unset or empty. */

@@ -35,6 +35,33 @@ export function isInside(location: Device['location'], bbox: BoundingBox): boole
   );
 }
 
+/**
+ * A bounding box as config, the stack output and messages write it: `west,south,east,north` (that is
+ * `minLon,minLat,maxLon,maxLat`, the order of the `bbox` query parameter) in decimal degrees.
+ */
+export function boundingBoxText(bbox: BoundingBox): string {
+  return `${bbox.minLon},${bbox.minLat},${bbox.maxLon},${bbox.maxLat}`;
+}
+
+/**
+ * Refuses a device's location outside the council's area (config `councilArea`), edges included, so a slip in a
+ * coordinate (a dropped minus, lat and lon swapped) is a clear 400 instead of a bin in the sea that no crew can
+ * find. Pure; nothing is read or written. No area (`undefined`): any location is accepted.
+ * @throws InvalidRequestError naming the device, the field (`location`) and the area
+ */
+export function requireInsideCouncilArea(
+  deviceId: string,
+  location: Device['location'],
+  councilArea: BoundingBox | undefined,
+): void {
+  if (councilArea === undefined || isInside(location, councilArea)) return;
+  throw new InvalidRequestError(
+    `device '${deviceId}': location ${location.lat},${location.lon} (lat,lon) is outside the council area ` +
+      `${boundingBoxText(councilArea)} (west,south,east,north)`,
+    'location',
+  );
+}
+
 /** What a registry listing keeps: every field of the filter that is given must hold. */
 export function matchesDeviceFilter(device: Device, filter: DeviceFilter): boolean {
   return (
@@ -135,16 +162,28 @@ export interface DeviceRegistration {
   readonly settings?: Readonly<Record<string, number>>;
 }
 
+/** The council's rules {@link registerDevice} and {@link updateDevice} apply beyond a device's own fields. */
+export interface DeviceRegistryOptions {
+  /**
+   * The council's area (config `councilArea`): a device is registered or moved only inside it, edges included.
+   * @default - none: any location is accepted
+   */
+  readonly councilArea?: BoundingBox;
+}
+
 /**
  * Adds a device to the registry, in service from now. Only the registry entry: on AWS the device's IoT thing and
  * certificate are device provisioning's (issue 7). An id already registered is a conflict, whatever its status:
- * a decommissioned device keeps its id, so its history is never mixed with a newcomer's.
+ * a decommissioned device keeps its id, so its history is never mixed with a newcomer's. A location outside the
+ * council's area is refused before anything is written.
  */
 export async function registerDevice(
   registry: DeviceRegistry,
   registration: DeviceRegistration,
   now: Date,
+  options: DeviceRegistryOptions = {},
 ): Promise<Device> {
+  requireInsideCouncilArea(registration.deviceId, registration.location, options.councilArea);
   const device: Device = {
     deviceId: registration.deviceId,
     deviceType: registration.deviceType,
@@ -219,14 +258,17 @@ async function requireEntry(registry: DeviceRegistry, deviceId: string): Promise
  * Changes a device's location, ward, site, reporting interval or settings. A decommissioned device's entry is
  * history and is not changed. The write is conditional on the revision read, so a concurrent change is never
  * overwritten: without a `revision` from the caller the change is re-applied to the newer entry (a few times),
- * with one it is refused as soon as the entry is not at that revision.
+ * with one it is refused as soon as the entry is not at that revision. A move outside the council's area is
+ * refused before the entry is read.
  */
 export async function updateDevice(
   registry: DeviceRegistry,
   deviceId: string,
   change: DeviceChange,
   now: Date,
+  options: DeviceRegistryOptions = {},
 ): Promise<Device> {
+  if (change.location) requireInsideCouncilArea(deviceId, change.location, options.councilArea);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
     const device = await requireEntry(registry, deviceId);
     if (device.status === 'decommissioned') {

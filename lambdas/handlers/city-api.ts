@@ -5,7 +5,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { blueprintsNamed } from '../../services/catalogue.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import { costApiFromEnvironment } from '../adapters/cost-ports-from-environment.js';
-import { cityQueryPortsFromEnvironment, enabledServices } from '../adapters/ports-from-environment.js';
+import {
+  cityQueryPortsFromEnvironment,
+  councilAreaFromEnvironment,
+  enabledServices,
+} from '../adapters/ports-from-environment.js';
 import { serviceRecordsFromEnvironment } from '../adapters/workflow-ports-from-environment.js';
 import {
   alertPathSchema,
@@ -33,6 +37,7 @@ import {
   NotFoundError,
 } from '../domain/city-queries.js';
 import { costReport, restoreService } from '../domain/cost-control.js';
+import type { BoundingBox } from '../domain/device.js';
 import {
   acknowledgeAlert,
   getJob,
@@ -168,6 +173,11 @@ export interface CityApiHandlerOptions {
   readonly logger?: Logger;
   /** Origins browser apps may call from (`*` for any): CORS headers on every answer. @default - none, no CORS headers */
   readonly corsAllowOrigins?: readonly string[];
+  /**
+   * The council's area: `POST /devices` and `PATCH /devices/{id}` refuse a location outside it (400, naming the
+   * device and `location`). @default - none: any location is accepted
+   */
+  readonly councilArea?: BoundingBox;
 }
 
 /** The city's read API: one function behind every route, each route one use-case call. */
@@ -202,7 +212,13 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
       return problemResponse(404, `no route ${event.httpMethod} ${event.path}`, undefined, event.path);
     authorize(event, route.spec.access);
     ports ??= options.ports();
-    return route.run(event, { ports, now: options.now?.() ?? new Date(), cost, services });
+    return route.run(event, {
+      ports,
+      now: options.now?.() ?? new Date(),
+      cost,
+      services,
+      councilArea: options.councilArea,
+    });
   })
     .use(injectLambdaContext(logger))
     .use(corsHeaders(options.corsAllowOrigins ?? []))
@@ -219,6 +235,7 @@ export const handler = createCityApiHandler({
   ports: () => cityQueryPortsFromEnvironment(),
   enabledServices: enabled,
   corsAllowOrigins: allowedOriginsOf(process.env[ENV.corsAllowOrigins]),
+  councilArea: councilAreaFromEnvironment(process.env),
   services: () => ({
     ...serviceRecordsFromEnvironment(
       process.env,

@@ -1,6 +1,7 @@
 import { DEVICE_TYPES, type DeviceType } from '../../lambdas/contracts/device-types.js';
 import { TELEMETRY_STORES, type TelemetryStoreKind } from '../../lambdas/contracts/environment.js';
 import { DEFAULT_FLEET_MIX, type FleetMix, fleetMixOf } from '../../lambdas/domain/cost-model.js';
+import type { BoundingBox } from '../../lambdas/domain/device.js';
 import { BLUEPRINT_NAMES, blueprintsNamed } from '../../services/catalogue.js';
 import { WORKFLOW_SCHEDULE_SECONDS } from '../../services/shared/blueprint.js';
 
@@ -32,6 +33,15 @@ export interface PlatformConfig {
   /** Lowercase slug naming the deployment (`dev`, `test`, `prod`, ...). `prod` retains stateful resources. */
   readonly stage: string;
   readonly councilName: string;
+  /**
+   * The council's area, `west,south,east,north` in decimal degrees (WGS 84): a device is registered or moved
+   * (the API's `POST /devices` and `PATCH /devices/{id}`, `npm run device -- add` and `import`) only inside it,
+   * edges included, so a slip in a coordinate (a dropped minus, lat and lon swapped) is refused with the device
+   * and the field named instead of putting a bin where no crew will find it. Text (`-c councilArea=...`) or, in
+   * cdk.json, the same text or an array of 4 numbers.
+   * @default - none: no area check, any coordinates on Earth are accepted
+   */
+  readonly councilArea?: BoundingBox;
   /** AWS region code the stacks deploy to. @default eu-west-2 */
   readonly region: string;
   /** Which adapter stores telemetry. @default dynamodb */
@@ -304,6 +314,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
     'a lowercase slug (a-z, 0-9, -), 1 to 16 characters, starting with a letter',
   );
   const councilName = reader.text('councilName', undefined, (v) => v.trim().length > 0, 'a non-empty name');
+  const councilArea = reader.optionalBoundingBox('councilArea');
   const region = reader.text(
     'region',
     CONFIG_DEFAULTS.region,
@@ -503,6 +514,7 @@ export function loadPlatformConfig(context: Readonly<Record<string, unknown>>): 
   return Object.freeze({
     stage: stage as string,
     councilName: (councilName as string).trim(),
+    ...(councilArea === undefined ? {} : { councilArea: Object.freeze({ ...councilArea }) }),
     region: region as string,
     telemetryStore: telemetryStore as TelemetryStoreKind,
     retentionDays: retentionDays as number,
@@ -617,6 +629,35 @@ class ContextReader {
       return this.invalid(key, raw, `a number greater than ${exclusiveMin}`);
     }
     return value;
+  }
+
+  /**
+   * A bounding box `west,south,east,north` in decimal degrees, as text (`-c`, cdk.json) or a JSON array of 4
+   * numbers (cdk.json, or its text from `-c`); undefined when absent. Names what is wrong with a bad one.
+   */
+  optionalBoundingBox(key: string): BoundingBox | undefined {
+    const raw = this.raw(key);
+    if (raw === undefined) return undefined;
+    const value = parseJson(raw);
+    const parts: unknown[] =
+      typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [value];
+    const numbers = parts.map(toNumber);
+    const problem =
+      numbers.length !== 4
+        ? `${numbers.length} value${numbers.length === 1 ? '' : 's'}, not 4`
+        : numbers.some((n) => n === undefined)
+          ? 'not all numbers'
+          : boundingBoxProblem(...(numbers as [number, number, number, number]));
+    if (problem === undefined) {
+      const [minLon, minLat, maxLon, maxLat] = numbers as [number, number, number, number];
+      return { minLon, minLat, maxLon, maxLat };
+    }
+    this.problems.push(
+      `Invalid config '${key}': got ${describe(raw)} (${problem}); allowed: 4 numbers west,south,east,north in ` +
+        'decimal degrees (text, or a JSON array in cdk.json), longitudes within -180..180, latitudes within ' +
+        '-90..90, west < east and south < north, e.g. -1.07,51.39,-0.91,51.51',
+    );
+    return undefined;
   }
 
   oneOfNumbers(key: string, fallback: number, allowed: readonly number[]): number | undefined {
@@ -739,6 +780,25 @@ class ContextReader {
 function toNumber(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isFinite(raw) ? raw : undefined;
   if (typeof raw === 'string' && NUMBER_PATTERN.test(raw.trim())) return Number(raw.trim());
+  return undefined;
+}
+
+/** What is wrong with a bounding box's edges (degrees), or undefined when they make one. */
+function boundingBoxProblem(west: number, south: number, east: number, north: number): string | undefined {
+  const edges = { west, south, east, north };
+  const outside = Object.entries(edges).filter(([edge, value]) =>
+    edge === 'west' || edge === 'east' ? Math.abs(value) > 180 : Math.abs(value) > 90,
+  );
+  if (outside.length > 0) {
+    return outside
+      .map(
+        ([edge, value]) =>
+          `${edge} ${value} is not within ${edge === 'west' || edge === 'east' ? '-180..180' : '-90..90'}`,
+      )
+      .join(', ');
+  }
+  if (west >= east) return `west ${west} is not less than east ${east}`;
+  if (south >= north) return `south ${south} is not less than north ${north}`;
   return undefined;
 }
 

@@ -40,6 +40,8 @@ import {
 import { type RouteAccess, type RouteSpec, routeKey } from '../../lambdas/contracts/api-routes.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { LaneControlTargets } from '../../lambdas/contracts/metered-resources.js';
+import type { BoundingBox } from '../../lambdas/domain/device.js';
+import { boundingBoxText } from '../../lambdas/domain/device-registry.js';
 import { routeSpecsFor } from '../../lambdas/handlers/city-api.js';
 import { CORS_EXPOSED_HEADERS } from '../../lambdas/handlers/http/cors-headers.js';
 import { INVALID_API_KEY_DETAIL } from '../../lambdas/handlers/http/problem-details.js';
@@ -233,6 +235,11 @@ export interface CityApiProps {
    * headers on the function's answers and on API Gateway's refusals. @default - none: no CORS headers
    */
   readonly corsAllowOrigins?: readonly string[];
+  /**
+   * The council's area: the device routes register and move devices only inside it (`COUNCIL_AREA`).
+   * @default - none: any location is accepted
+   */
+  readonly councilArea?: BoundingBox;
   /** Reserved concurrency of the API function. @default - none (the stage throttle bounds it) */
   readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: number;
@@ -335,6 +342,7 @@ export class CityApi extends Construct {
           ? {}
           : { [ENV.monthlyCeilingUsd]: String(props.monthlyCeilingUsd) }),
         ...(corsAllowOrigins.length === 0 ? {} : { [ENV.corsAllowOrigins]: corsAllowOrigins.join(',') }),
+        ...(props.councilArea === undefined ? {} : { [ENV.councilArea]: boundingBoxText(props.councilArea) }),
       },
     });
     props.registry.grantManage(this.queries.role);

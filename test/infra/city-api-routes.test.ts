@@ -26,8 +26,12 @@ let severalOrigins: SynthesizedPlatform;
 beforeAll(() => {
   plain = synthesizePlatform();
   // With cdk-nag: the preflights are methods without authorisation, each acknowledged with its reason.
-  withCors = synthesizePlatform({ corsAllowOrigins: APP_ORIGIN, apiReservedConcurrency: '4' }, { nag: true });
-  severalOrigins = synthesizePlatform({ corsAllowOrigins: `${APP_ORIGIN},${MAPS_ORIGIN}` });
+  // The council area as a cdk.json array here; cleared (`-c councilArea=`) with several origins.
+  withCors = synthesizePlatform(
+    { corsAllowOrigins: APP_ORIGIN, apiReservedConcurrency: '4', councilArea: [-1.2, 51.3, -0.8, 51.6] },
+    { nag: true },
+  );
+  severalOrigins = synthesizePlatform({ corsAllowOrigins: `${APP_ORIGIN},${MAPS_ORIGIN}`, councilArea: '' });
 });
 
 const specsOf = (synthesized: SynthesizedPlatform): RouteSpec[] =>
@@ -369,5 +373,26 @@ describe('API function concurrency and the cost statement', () => {
     expect(plan?.cap).toMatch(/^each API key at most 5 requests a second and 100000 a day/);
     const queries = statement.worstCaseLines.find((line) => line.resource.startsWith('CityApiQueries'));
     expect(queries?.cap).toBe('reserved concurrency 4 and API stage throttle 10 requests a second');
+  });
+});
+
+describe('the council area from config', () => {
+  it("tells the API function cdk.json's area and states it as a stack output", () => {
+    expect(apiEnvironment(plain.platform)[ENV.councilArea]).toBe('-1.07,51.39,-0.91,51.51');
+    plain.platform.hasOutput('CouncilArea', {
+      Value: '-1.07,51.39,-0.91,51.51',
+      Description: Match.stringLikeRegexp('west,south,east,north'),
+    });
+  });
+
+  it('writes an area given as a JSON array west,south,east,north', () => {
+    expect(apiEnvironment(withCors.platform)[ENV.councilArea]).toBe('-1.2,51.3,-0.8,51.6');
+    withCors.platform.hasOutput('CouncilArea', { Value: '-1.2,51.3,-0.8,51.6' });
+  });
+
+  it('without an area, neither tells the function nor outputs one', () => {
+    expect(severalOrigins.built.config.councilArea).toBeUndefined();
+    expect(apiEnvironment(severalOrigins.platform)).not.toHaveProperty(ENV.councilArea);
+    expect(severalOrigins.platform.findOutputs('CouncilArea')).toEqual({});
   });
 });

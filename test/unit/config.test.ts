@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FLEET_MIX } from '../../lambdas/domain/cost-model.js';
+import { isInside } from '../../lambdas/domain/device-registry.js';
 import {
   ConfigError,
   capDefaults,
@@ -9,6 +10,8 @@ import {
   serviceCapDefaults,
   TIMESTREAM_REGIONS,
 } from '../../lib/config/platform-config.js';
+import { DEMO_TOWN, demoCityDevices } from '../../local/demo-city.js';
+import { loadLocalConfig } from '../../local/start-local-platform.js';
 import { BLUEPRINT_NAMES } from '../../services/catalogue.js';
 import { OFFLINE_COST } from '../../services/offline/blueprint.js';
 
@@ -533,5 +536,69 @@ describe('API limits and CORS', () => {
     const error = errorFor({ ...REQUIRED, [key]: raw });
     expect(error.message).toContain(`Invalid config '${key}'`);
     expect(error.message).toContain(message);
+  });
+});
+
+describe('councilArea', () => {
+  const READING = { minLon: -1.07, minLat: 51.39, maxLon: -0.91, maxLat: 51.51 };
+  const ALLOWED =
+    'allowed: 4 numbers west,south,east,north in decimal degrees (text, or a JSON array in cdk.json), ' +
+    'longitudes within -180..180, latitudes within -90..90, west < east and south < north';
+
+  it('is optional: without it there is no area (no check)', () => {
+    expect(loadPlatformConfig(REQUIRED)).not.toHaveProperty('councilArea');
+    expect(loadPlatformConfig({ ...REQUIRED, councilArea: '' })).not.toHaveProperty('councilArea');
+  });
+
+  it.each([
+    ['text from -c or cdk.json', '-1.07,51.39,-0.91,51.51'],
+    ['text with blanks', ' -1.07, 51.39 ,-0.91 , 51.51 '],
+    ['an array in cdk.json', [-1.07, 51.39, -0.91, 51.51]],
+    ['a JSON array as text from -c', '[-1.07, 51.39, -0.91, 51.51]'],
+  ])('reads %s as west,south,east,north', (_form, raw) => {
+    expect(loadPlatformConfig({ ...REQUIRED, councilArea: raw }).councilArea).toEqual(READING);
+  });
+
+  it.each([
+    ['the whole world, edges included', '-180,-90,180,90'],
+    ['a box a metre wide', '-0.97001,51.45,-0.97,51.45001'],
+  ])('accepts %s', (_what, raw) => {
+    expect(loadPlatformConfig({ ...REQUIRED, councilArea: raw }).councilArea).toBeDefined();
+  });
+
+  it.each([
+    ['-1.07,51.39,-0.91', "got '-1.07,51.39,-0.91' (3 values, not 4)"],
+    ['-1.07,51.39,-0.91,51.51,0', '(5 values, not 4)'],
+    [[-1.07, 51.39, -0.91], 'got [-1.07,51.39,-0.91] (3 values, not 4)'],
+    ['-1.07,51.39,west,51.51', "got '-1.07,51.39,west,51.51' (not all numbers)"],
+    ['-1.07;51.39;-0.91;51.51', '(1 value, not 4)'],
+    ['1e1,51.39,-0.91,51.51', '(not all numbers)'],
+    [[-1.07, '51.39x', -0.91, 51.51], '(not all numbers)'],
+    [{ west: -1.07 }, '(1 value, not 4)'],
+    [42, 'got 42 (1 value, not 4)'],
+    ['-180.5,51.39,-0.91,51.51', '(west -180.5 is not within -180..180)'],
+    ['-1.07,51.39,181,51.51', '(east 181 is not within -180..180)'],
+    ['-1.07,-91,-0.91,51.51', '(south -91 is not within -90..90)'],
+    ['-1.07,51.39,-0.91,90.01', '(north 90.01 is not within -90..90)'],
+    ['-0.91,51.39,-1.07,51.51', '(west -0.91 is not less than east -1.07)'],
+    ['-1.07,51.39,-1.07,51.51', '(west -1.07 is not less than east -1.07)'],
+    ['-1.07,51.51,-0.91,51.39', '(south 51.51 is not less than north 51.39)'],
+    ['51.39,-1.07,-0.91,51.51', '(west 51.39 is not less than east -0.91)'],
+  ])('refuses councilArea=%j, naming the key, the value and what is allowed', (raw, got) => {
+    const error = errorFor({ ...REQUIRED, councilArea: raw });
+    expect(error.message).toContain(`Invalid config 'councilArea': `);
+    expect(error.message).toContain(got);
+    expect(error.message).toContain(ALLOWED);
+  });
+
+  it("cdk.json's area holds the demo town and every demo device, whatever the seed", async () => {
+    const area = (await loadLocalConfig()).councilArea;
+    expect(area).toBeDefined();
+    if (!area) return;
+    expect(isInside(DEMO_TOWN, area)).toBe(true);
+    for (const seed of ['reading', 'e2e', 'another town']) {
+      const outside = demoCityDevices(seed).filter(({ device }) => !isInside(device.location, area));
+      expect(outside.map(({ device }) => device.deviceId)).toEqual([]);
+    }
   });
 });

@@ -3,12 +3,14 @@ import { CachedDeviceDirectory } from '../../lambdas/adapters/dynamodb-device-di
 import { InMemoryDeviceRegistry, InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
 import { INGEST_SETTINGS } from '../../lambdas/contracts/ingest-settings.js';
 import { getDevice, InvalidRequestError, NotFoundError } from '../../lambdas/domain/city-queries.js';
-import { type Device, MAX_DEVICE_SETTINGS } from '../../lambdas/domain/device.js';
+import { type BoundingBox, type Device, MAX_DEVICE_SETTINGS } from '../../lambdas/domain/device.js';
 import {
   asDeviceRegistry,
+  boundingBoxText,
   decommissionDevice,
   listDevices,
   registerDevice,
+  requireInsideCouncilArea,
   updateDevice,
 } from '../../lambdas/domain/device-registry.js';
 import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
@@ -332,5 +334,88 @@ describe('asDeviceRegistry', () => {
     const ports = town();
     expect(asDeviceRegistry(ports.devices)).toBe(ports.devices);
     expect(() => asDeviceRegistry({ findMany: async () => new Map() })).toThrow(/cannot list or change/);
+  });
+});
+
+describe('the council area', () => {
+  /** Roughly the Borough of Reading with a margin, as cdk.json has it. */
+  const AREA: BoundingBox = { minLon: -1.07, minLat: 51.39, maxLon: -0.91, maxLat: 51.51 };
+  const AREA_TEXT = '-1.07,51.39,-0.91,51.51 (west,south,east,north)';
+
+  it('writes a box west,south,east,north', () => {
+    expect(boundingBoxText(AREA)).toBe('-1.07,51.39,-0.91,51.51');
+  });
+
+  it.each([
+    ['the centre', { lat: 51.4551, lon: -0.9734 }],
+    ['the south-west corner', { lat: 51.39, lon: -1.07 }],
+    ['the north-east corner', { lat: 51.51, lon: -0.91 }],
+    ['the west edge', { lat: 51.45, lon: -1.07 }],
+    ['the north edge', { lat: 51.51, lon: -0.97 }],
+  ])('counts %s as inside', (_where, location) => {
+    expect(() => requireInsideCouncilArea('bin-9', location, AREA)).not.toThrow();
+  });
+
+  it.each([
+    ['just west', { lat: 51.45, lon: -1.0701 }],
+    ['just east', { lat: 51.45, lon: -0.9099 }],
+    ['just south', { lat: 51.3899, lon: -0.97 }],
+    ['just north', { lat: 51.5101, lon: -0.97 }],
+    ['lat and lon swapped', { lat: -0.97, lon: 51.45 }],
+    ['a dropped minus', { lat: 51.45, lon: 0.97 }],
+  ])('refuses a location %s of the area', (_where, location) => {
+    expect(() => requireInsideCouncilArea('bin-9', location, AREA)).toThrow(InvalidRequestError);
+  });
+
+  it('accepts anywhere when no area is configured', () => {
+    expect(() => requireInsideCouncilArea('bin-9', { lat: -33.86, lon: 151.21 }, undefined)).not.toThrow();
+  });
+
+  it('refuses to register a device outside, naming the device, the field and the area; nothing is written', async () => {
+    const ports = town();
+    const outside = { ...registration, location: { lat: 52.1, lon: -1.3 } };
+    const refusal = registerDevice(ports.devices, outside, NOW, { councilArea: AREA });
+    await expect(refusal).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(refusal).rejects.toMatchObject({
+      parameter: 'location',
+      message: `device 'bin-100': location 52.1,-1.3 (lat,lon) is outside the council area ${AREA_TEXT}`,
+    });
+    await expect(getDevice(ports, 'bin-100')).rejects.toThrow(NotFoundError);
+  });
+
+  it('registers a device on the edge of the area, and anywhere without one', async () => {
+    const ports = town();
+    const onEdge = { ...registration, location: { lat: 51.39, lon: -0.91 } };
+    expect(await registerDevice(ports.devices, onEdge, NOW, { councilArea: AREA })).toMatchObject({
+      location: { lat: 51.39, lon: -0.91 },
+    });
+    const far = { ...registration, deviceId: 'bin-101', location: { lat: 52.1, lon: -1.3 } };
+    expect((await registerDevice(ports.devices, far, NOW)).location).toEqual({ lat: 52.1, lon: -1.3 });
+  });
+
+  it('refuses to move a device outside and leaves its entry as it was', async () => {
+    const ports = town();
+    const before = await getDevice(ports, 'bin-1');
+    await expect(
+      updateDevice(ports.devices, 'bin-1', { location: { lat: 51.3, lon: -0.97 }, ward: 'X' }, NOW, {
+        councilArea: AREA,
+      }),
+    ).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+      parameter: 'location',
+      message: `device 'bin-1': location 51.3,-0.97 (lat,lon) is outside the council area ${AREA_TEXT}`,
+    });
+    expect(await getDevice(ports, 'bin-1')).toEqual(before);
+  });
+
+  it('moves a device to the edge, and changes other fields of one already outside (the check is on moves)', async () => {
+    const ports = town();
+    const moved = await updateDevice(ports.devices, 'bin-1', { location: { lat: 51.51, lon: -1.07 } }, NOW, {
+      councilArea: AREA,
+    });
+    expect(moved.location).toEqual({ lat: 51.51, lon: -1.07 });
+    // aq-1 (51.5, -1.1) was registered before the area was configured: it stays changeable without a move.
+    const renamed = await updateDevice(ports.devices, 'aq-1', { ward: 'Norcot' }, NOW, { councilArea: AREA });
+    expect(renamed.ward).toBe('Norcot');
   });
 });

@@ -1,9 +1,12 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
+import { councilAreaFromEnvironment } from '../../lambdas/adapters/ports-from-environment.js';
 import { deviceSchema, PROBLEM_CONTENT_TYPE } from '../../lambdas/contracts/api.js';
 import { DEVICE_ROUTE_SPECS, devicePageSchema } from '../../lambdas/contracts/api-devices.js';
 import { routeKey } from '../../lambdas/contracts/api-routes.js';
+import { ENV } from '../../lambdas/contracts/environment.js';
+import type { BoundingBox } from '../../lambdas/domain/device.js';
 import { createCityApiHandler, ROUTE_HANDLERS } from '../../lambdas/handlers/city-api.js';
 import { device, NOW } from '../support/messages.js';
 
@@ -41,13 +44,13 @@ function event(call: Call): APIGatewayProxyEvent {
   };
 }
 
-function setup() {
+function setup(options: { councilArea?: BoundingBox } = {}) {
   const ports = new InMemoryPorts([
     device('bin-1', 'waste-container', { ward: 'Abbey', location: { lat: 51.455, lon: -0.97 } }),
     device('bin-2', 'waste-container', { ward: 'Katesgrove', location: { lat: 51.44, lon: -0.96 } }),
     device('bay-1', 'parking-spot', { ward: 'Abbey', location: { lat: 51.457, lon: -0.972 } }),
   ]);
-  const handler = createCityApiHandler({ ports: () => ports, now: () => NOW });
+  const handler = createCityApiHandler({ ports: () => ports, now: () => NOW, ...options });
   const send = async (call: Call) => {
     const response = await handler(event(call), context);
     return { ...response, json: JSON.parse(response.body) as Record<string, unknown> };
@@ -360,5 +363,53 @@ describe('device registry routes', () => {
       expectProblem(await send(retire('ghost')), 404);
       expectProblem(await send(retire('bad id!')), 400, 'id');
     });
+  });
+});
+
+describe('the council area on the device routes', () => {
+  /** cdk.json's area: roughly the Borough of Reading with a margin. */
+  const councilArea: BoundingBox = { minLon: -1.07, minLat: 51.39, maxLon: -0.91, maxLat: 51.51 };
+
+  it('refuses POST /devices outside the area with 400 naming the device and location; nothing is registered', async () => {
+    const { ports, send } = setup({ councilArea });
+    const response = await send(register({ ...registration, location: { lat: 52.1, lon: -1.3 } }));
+    expectProblem(response, 400, 'location');
+    expect(response.json.detail).toBe(
+      "device 'gauge-1': location 52.1,-1.3 (lat,lon) is outside the council area " +
+        '-1.07,51.39,-0.91,51.51 (west,south,east,north)',
+    );
+    expect(ports.devicesById.has('gauge-1')).toBe(false);
+  });
+
+  it('registers inside the area and on its edge', async () => {
+    const { send } = setup({ councilArea });
+    expect((await send(register(registration))).statusCode).toBe(201);
+    const onEdge = { ...registration, deviceId: 'gauge-2', location: { lat: 51.51, lon: -1.07 } };
+    expect((await send(register(onEdge))).statusCode).toBe(201);
+  });
+
+  it('refuses PATCH /devices/{id} moving a device outside with 400 naming location; the entry is unchanged', async () => {
+    const { ports, send } = setup({ councilArea });
+    const before = ports.devicesById.get('bin-1');
+    const response = await send(change('bin-1', { location: { lat: 51.455, lon: 0.97 } }));
+    expectProblem(response, 400, 'location');
+    expect(response.json.detail).toContain("device 'bin-1': location 51.455,0.97 (lat,lon) is outside");
+    expect(ports.devicesById.get('bin-1')).toEqual(before);
+    expect((await send(change('bin-1', { location: { lat: 51.46, lon: -0.98 } }))).statusCode).toBe(200);
+  });
+
+  it('accepts any location when the platform has no area', async () => {
+    const { send } = setup();
+    const far = { ...registration, location: { lat: 52.1, lon: -1.3 } };
+    expect((await send(register(far))).statusCode).toBe(201);
+  });
+
+  it(`reads the area from ${ENV.councilArea}, none when unset, and refuses a malformed one`, () => {
+    expect(councilAreaFromEnvironment({ [ENV.councilArea]: '-1.07,51.39,-0.91,51.51' })).toEqual(councilArea);
+    expect(councilAreaFromEnvironment({})).toBeUndefined();
+    expect(councilAreaFromEnvironment({ [ENV.councilArea]: '' })).toBeUndefined();
+    expect(() => councilAreaFromEnvironment({ [ENV.councilArea]: '-0.91,51.39,-1.07,51.51' })).toThrow(
+      /COUNCIL_AREA.*minLon \(-0\.91\) must be less than maxLon/,
+    );
   });
 });

@@ -31,14 +31,19 @@ export const deviceRouteHandlers: Record<string, Route> = {
       }),
     );
   },
-  'POST /devices': async (event, { ports, now }) => {
+  'POST /devices': async (event, { ports, now, councilArea }) => {
     const registration = deviceRegistrationSchema.parse(jsonBody(event));
-    return jsonResponse(await registerDevice(asDeviceRegistry(ports.devices), registration, now), 201);
+    return jsonResponse(
+      await registerDevice(asDeviceRegistry(ports.devices), registration, now, { councilArea }),
+      201,
+    );
   },
-  'PATCH /devices/{id}': async (event, { ports, now }) => {
+  'PATCH /devices/{id}': async (event, { ports, now, councilArea }) => {
     const { id } = devicePathSchema.parse(path(event));
     const change = deviceChangeSchema.parse(jsonBody(event));
-    return jsonResponse(await updateDevice(asDeviceRegistry(ports.devices), id, change, now));
+    return jsonResponse(
+      await updateDevice(asDeviceRegistry(ports.devices), id, change, now, { councilArea }),
+    );
   },
   'DELETE /devices/{id}': async (event, { ports, now }) => {
     const { id } = devicePathSchema.parse(path(event));

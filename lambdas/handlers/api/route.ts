@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type CityQueryPorts, InvalidRequestError } from '../../domain/city-queries.js';
 import type { CostControlSettings, GuardActionPorts } from '../../domain/cost-control.js';
+import type { BoundingBox } from '../../domain/device.js';
 import type { ServiceQueryPorts } from '../../domain/service-queries.js';
 
 /** The cost guard as the API sees it: its records, the lane switches (for restore) and its settings. */
@@ -15,6 +16,8 @@ export interface RouteContext {
   readonly now: Date;
   readonly cost: () => CostApi;
   readonly services: () => ServiceQueryPorts;
+  /** The council's area: devices are registered and moved only inside it. @default - none: any location */
+  readonly councilArea?: BoundingBox;
 }
 
 export type Route = (event: APIGatewayProxyEvent, context: RouteContext) => Promise<APIGatewayProxyResult>;
