@@ -61,6 +61,7 @@ export function buildApp(
     telemetryStore: dataStack.telemetryStore,
     costRecords: dataStack.costRecords,
     serviceRecords: dataStack.serviceRecords,
+    provisioningAllowList: dataStack.provisioningAllowList,
     description: `Civic IoT platform (${config.councilName}, ${config.stage}): ingestion, device access, service workflows, city API`,
   });
   // After the platform: it meters the platform's resources and may switch off its ordinary lane.

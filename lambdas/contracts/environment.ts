@@ -13,6 +13,7 @@ export const ENV = {
     jobs: 'JOBS_TABLE',
     alerts: 'ALERTS_TABLE',
     'service-sites': 'SERVICE_SITES_TABLE',
+    'provisioning-allow-list': 'PROVISIONING_ALLOW_LIST_TABLE',
   } satisfies Record<TableId, string>,
   telemetryStore: 'TELEMETRY_STORE',
   timestreamDatabase: 'TIMESTREAM_DATABASE',
@@ -56,6 +57,11 @@ export const ENV = {
   serviceTopicArns: 'SERVICE_TOPIC_ARNS',
   /** Comma-separated origins browser apps may call the city API from (CORS), or `*`; unset: no CORS headers. */
   corsAllowOrigins: 'CORS_ALLOW_ORIGINS',
+  /**
+   * The council's area, `west,south,east,north` in decimal degrees (config `councilArea`): the city API registers
+   * and moves devices only inside it. Unset: any location is accepted.
+   */
+  councilArea: 'COUNCIL_AREA',
 } as const;
 
 export const TELEMETRY_STORES = ['dynamodb', 'timestream'] as const;

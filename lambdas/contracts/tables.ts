@@ -36,7 +36,8 @@ export type TableId =
   | 'service-state'
   | 'jobs'
   | 'alerts'
-  | 'service-sites';
+  | 'service-sites'
+  | 'provisioning-allow-list';
 
 export const TTL_ATTRIBUTE = 'expiresAt';
 
@@ -143,6 +144,13 @@ export const TABLES = {
       'served as open data.',
     partitionKey: { name: 'service', type: 'S' },
     sortKey: { name: 'site', type: 'S' },
+  },
+  'provisioning-allow-list': {
+    id: 'provisioning-allow-list',
+    description:
+      'Serial numbers a device may provision itself under by claim (fleet provisioning), each with the device ' +
+      'it becomes; an entry is used once.',
+    partitionKey: { name: 'serialNumber', type: 'S' },
   },
 } as const satisfies Record<TableId, TableDefinition>;
 

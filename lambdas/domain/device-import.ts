@@ -1,6 +1,6 @@
 import type { DeviceType } from '../contracts/device-types.js';
 import { CsvSyntaxError, parseCsv } from './csv.js';
-import type { DeviceStatus } from './device.js';
+import type { BoundingBox, DeviceStatus } from './device.js';
 import { type DeviceFields, DeviceInputError, readDeviceFields } from './device-onboarding-commands.js';
 
 /**
@@ -12,8 +12,6 @@ import { type DeviceFields, DeviceInputError, readDeviceFields } from './device-
 export const REQUIRED_IMPORT_COLUMNS = ['id', 'type', 'lat', 'lon'] as const;
 /** The columns it may have; an empty cell is the same as no value. */
 export const OPTIONAL_IMPORT_COLUMNS = ['ward', 'site', 'interval'] as const;
-type ImportColumn = (typeof REQUIRED_IMPORT_COLUMNS)[number] | (typeof OPTIONAL_IMPORT_COLUMNS)[number];
-const KNOWN_COLUMNS: readonly string[] = [...REQUIRED_IMPORT_COLUMNS, ...OPTIONAL_IMPORT_COLUMNS];
 
 /** One good row: the device as `add` would register it and the CSV line it came from. */
 export interface ImportRow extends DeviceFields {
@@ -31,15 +29,27 @@ export type ImportReading =
   | { readonly ok: true; readonly rows: readonly ImportRow[] }
   | { readonly ok: false; readonly problems: readonly string[] };
 
+/** A data row of an asset CSV: its line, and its cells by column name (a blank cell is no value). */
+export interface AssetCsvRow {
+  readonly line: number;
+  cell(column: string): string | undefined;
+}
+
+/** An asset CSV whose header is good: its rows of the right width, and a problem for each row that is not. */
+export type AssetCsv =
+  | { readonly ok: true; readonly rows: readonly AssetCsvRow[]; readonly rowProblems: readonly string[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
 /**
- * Reads and checks an import CSV: the header (required columns present, no unknown or repeated column), each
- * row with `add`'s rules, ids repeated within the file (naming both lines) and ids registered with another type
- * or decommissioned. Every problem is reported, not just the first, so one fix-up pass is enough.
+ * Parses an asset CSV (the device list of `import`, the serials of `allow`) and checks its header: every required
+ * column present, nothing unknown or repeated, in any order and any case. A file without a good header stops here
+ * (its rows cannot be read); rows with the wrong number of values are reported and left out.
  */
-export function readDeviceImport(
+export function readAssetCsv(
   csvText: string,
-  registered: ReadonlyMap<string, RegisteredDevice>,
-): ImportReading {
+  required: readonly string[],
+  optional: readonly string[],
+): AssetCsv {
   let records: ReturnType<typeof parseCsv>;
   try {
     records = parseCsv(csvText);
@@ -47,27 +57,28 @@ export function readDeviceImport(
     if (error instanceof CsvSyntaxError) return { ok: false, problems: [error.message] };
     throw error;
   }
+  const known = [...required, ...optional];
   const [header, ...body] = records;
   if (!header) {
     return {
       ok: false,
-      problems: [`the file is empty: the first line names the columns, e.g. id,type,lat,lon`],
+      problems: [`the file is empty: the first line names the columns, e.g. ${required.join(',')}`],
     };
   }
   const columns = header.fields.map((name) => name.trim().toLowerCase());
   const headerProblems: string[] = [];
-  const missing = REQUIRED_IMPORT_COLUMNS.filter((name) => !columns.includes(name));
+  const missing = required.filter((name) => !columns.includes(name));
   if (missing.length > 0) {
     headerProblems.push(
       `line ${header.line}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
-        `(the header has ${columns.join(',')}; required: ${REQUIRED_IMPORT_COLUMNS.join(',')})`,
+        `(the header has ${columns.join(',')}; required: ${required.join(',')})`,
     );
   }
-  const unknown = columns.filter((name) => !KNOWN_COLUMNS.includes(name));
+  const unknown = columns.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     headerProblems.push(
       `line ${header.line}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}` +
-        ` (the columns are ${KNOWN_COLUMNS.join(', ')})`,
+        ` (the columns are ${known.join(', ')})`,
     );
   }
   const repeated = columns.filter((name, index) => columns.indexOf(name) !== index);
@@ -77,31 +88,67 @@ export function readDeviceImport(
   if (headerProblems.length > 0) return { ok: false, problems: headerProblems };
   if (body.length === 0) return { ok: false, problems: ['the file has a header but no devices'] };
 
-  const problems: string[] = [];
-  const rows: ImportRow[] = [];
-  const firstLineOf = new Map<string, number>();
+  const rows: AssetCsvRow[] = [];
+  const rowProblems: string[] = [];
   for (const record of body) {
-    const prefix = `line ${record.line}: `;
     if (record.fields.length !== columns.length) {
-      problems.push(`${prefix}${record.fields.length} values, the header has ${columns.length} columns`);
+      rowProblems.push(
+        `line ${record.line}: ${record.fields.length} values, the header has ${columns.length} columns`,
+      );
       continue;
     }
-    const cell = (name: ImportColumn): string | undefined => {
-      const index = columns.indexOf(name);
-      const value = index < 0 ? undefined : record.fields[index];
-      return value === undefined || value.trim() === '' ? undefined : value;
-    };
+    rows.push({
+      line: record.line,
+      cell: (column) => {
+        const index = columns.indexOf(column);
+        const value = index < 0 ? undefined : record.fields[index];
+        return value === undefined || value.trim() === '' ? undefined : value;
+      },
+    });
+  }
+  return { ok: true, rows, rowProblems };
+}
+
+/**
+ * A row's device, checked with `add`'s rules (and the council's area, when given).
+ * @throws DeviceInputError naming the device and the field
+ */
+export function deviceFieldsOfRow(row: AssetCsvRow, councilArea?: BoundingBox): DeviceFields {
+  return readDeviceFields(
+    {
+      id: (row.cell('id') ?? '').trim(),
+      type: (row.cell('type') ?? '').trim(),
+      lat: row.cell('lat') ?? '',
+      lon: row.cell('lon') ?? '',
+      ward: row.cell('ward'),
+      site: row.cell('site'),
+      interval: row.cell('interval'),
+    },
+    councilArea,
+  );
+}
+
+/**
+ * Reads and checks an import CSV: the header (required columns present, no unknown or repeated column), each
+ * row with `add`'s rules, ids repeated within the file (naming both lines) and ids registered with another type
+ * or decommissioned, and, given the council's area, rows outside it. Every problem is reported, not just the
+ * first, so one fix-up pass is enough.
+ */
+export function readDeviceImport(
+  csvText: string,
+  registered: ReadonlyMap<string, RegisteredDevice>,
+  councilArea?: BoundingBox,
+): ImportReading {
+  const csv = readAssetCsv(csvText, REQUIRED_IMPORT_COLUMNS, OPTIONAL_IMPORT_COLUMNS);
+  if (!csv.ok) return csv;
+  const problems: string[] = [...csv.rowProblems];
+  const rows: ImportRow[] = [];
+  const firstLineOf = new Map<string, number>();
+  for (const row of csv.rows) {
+    const prefix = `line ${row.line}: `;
     let fields: DeviceFields;
     try {
-      fields = readDeviceFields({
-        id: (cell('id') ?? '').trim(),
-        type: (cell('type') ?? '').trim(),
-        lat: cell('lat') ?? '',
-        lon: cell('lon') ?? '',
-        ward: cell('ward'),
-        site: cell('site'),
-        interval: cell('interval'),
-      });
+      fields = deviceFieldsOfRow(row, councilArea);
     } catch (error) {
       if (!(error instanceof DeviceInputError)) throw error;
       problems.push(`${prefix}${error.message}`);
@@ -113,7 +160,7 @@ export function readDeviceImport(
       problems.push(`${prefix}device '${deviceId}': id is also on line ${earlier}; each device once`);
       continue;
     }
-    firstLineOf.set(deviceId, record.line);
+    firstLineOf.set(deviceId, row.line);
     const existing = registered.get(deviceId);
     if (existing && existing.deviceType !== fields.deviceType) {
       problems.push(
@@ -125,9 +172,16 @@ export function readDeviceImport(
       problems.push(`${prefix}device '${deviceId}': is decommissioned; remove the row or use a new id`);
       continue;
     }
-    rows.push({ ...fields, line: record.line });
+    rows.push({ ...fields, line: row.line });
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, rows };
+  // Row-width problems first came first in file order too; sorted by line so the report reads top to bottom.
+  return problems.length > 0 ? { ok: false, problems: sortedByLine(problems) } : { ok: true, rows };
+}
+
+/** Problems in file order (each starts `line N:`). */
+export function sortedByLine(problems: readonly string[]): string[] {
+  const lineOf = (problem: string) => Number(/^line (\d+):/.exec(problem)?.[1] ?? 0);
+  return [...problems].sort((a, b) => lineOf(a) - lineOf(b));
 }
 
 /** What a device already has on this machine and platform, as the CLI finds it. */

@@ -70,6 +70,19 @@ export class DeviceRegistry extends Construct {
     );
   }
 
+  /**
+   * Register a new device, and nothing else (the fleet provisioning hook): read one entry consistently and add it
+   * with a conditional PutItem. No listing, no index, no latest state.
+   */
+  grantRegister(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [this.devicesTable.tableArn],
+      }),
+    );
+  }
+
   /** Read devices, and read/replace latest state (enrichment: conditional "only if newer" writes). */
   grantRecordLatest(grantee: IGrantable): void {
     tableOnlyGrants(this.devicesTable).readData(grantee);

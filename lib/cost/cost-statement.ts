@@ -65,6 +65,11 @@ const MONTH_SECONDS = COST_ASSUMPTIONS.secondsPerMonth;
 const SHORTEST_INVOCATION_SECONDS = 0.1;
 /** AWS IoT Core's limit of publishes per second on one connection: how fast a broken device can send. */
 const MAX_PUBLISHES_PER_DEVICE_SECOND = 100;
+/**
+ * AWS IoT's throttle on RegisterThing, per account (the IoT throttling limits table): how often a fleet provisioning
+ * template's pre-provisioning hook can be invoked, however many devices, genuine or not, present a claim certificate.
+ */
+export const REGISTER_THING_PER_SECOND = 10;
 /** How long the guard can take to act after spend crosses the ceiling: meter period, metric delay, one retry. */
 export const GUARD_REACTION_SECONDS = 15 * 60;
 
@@ -233,6 +238,16 @@ export function analyseCaps(
             s.props.Protocol === 'lambda' &&
             refersTo(s.props.Endpoint, r.id),
         );
+        // A provisioning template's pre-provisioning hook that only IoT may invoke: one run per RegisterThing.
+        const provisioningHook =
+          all.some(
+            (t) =>
+              t.type === 'AWS::IoT::ProvisioningTemplate' &&
+              refersTo((t.props.PreProvisioningHook as Props | undefined)?.TargetArn, r.id),
+          ) &&
+          all
+            .filter((p) => p.type === 'AWS::Lambda::Permission' && refersTo(p.props.FunctionName, r.id))
+            .every((p) => p.props.Principal === 'iot.amazonaws.com');
         const concurrency =
           reserved ?? (mappings.length > 0 && Number.isFinite(mappingCap) ? mappingCap : undefined);
         const scheduled = () => {
@@ -291,6 +306,11 @@ export function analyseCaps(
           );
         } else if (schedule) {
           add(`schedule ${schedule.props.ScheduleExpression}`, lambdaRunUsd(r.props, scheduled()));
+        } else if (provisioningHook) {
+          add(
+            `pre-provisioning hook: AWS IoT's RegisterThing throttle, ${REGISTER_THING_PER_SECOND} requests a second, each a run at its timeout`,
+            lambdaRunUsd(r.props, REGISTER_THING_PER_SECOND * MONTH_SECONDS),
+          );
         } else if (snsOnly) {
           // Triggered only by AWS Budgets notices: a handful a month.
           add('invoked by budget notices only', 100 * timeout * memoryGb * price('lambda.arm64GbSecond'));

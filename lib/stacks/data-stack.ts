@@ -6,6 +6,7 @@ import type { PlatformConfig } from '../config/platform-config.js';
 import { CostGuardRecords } from '../constructs/cost-guard-records.js';
 import { DeviceRegistry } from '../constructs/device-registry.js';
 import { IngestRecords } from '../constructs/ingest-records.js';
+import { ProvisioningAllowList } from '../constructs/provisioning-allow-list.js';
 import { ServiceRecords } from '../constructs/service-records.js';
 import { TelemetryStore } from '../constructs/telemetry-store.js';
 
@@ -21,9 +22,9 @@ export interface MeteredTable {
 }
 
 /**
- * Everything stateful: registry, ingest bookkeeping, the telemetry store, the cost guard's records and the service
- * records (detector state, jobs, alerts, site views). Kept apart from the stateless platform so that redeploying or
- * deleting the platform never touches data; retained in `prod`.
+ * Everything stateful: registry, ingest bookkeeping, the telemetry store, the cost guard's records, the service
+ * records (detector state, jobs, alerts, site views) and the provisioning allow-list. Kept apart from the stateless
+ * platform so that redeploying or deleting the platform never touches data; retained in `prod`.
  */
 export class DataStack extends Stack {
   readonly registry: DeviceRegistry;
@@ -31,6 +32,8 @@ export class DataStack extends Stack {
   readonly telemetryStore: TelemetryStore;
   readonly costRecords: CostGuardRecords;
   readonly serviceRecords: ServiceRecords;
+  /** The serial numbers devices may provision themselves under by claim (fleet provisioning). */
+  readonly provisioningAllowList: ProvisioningAllowList;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -64,6 +67,7 @@ export class DataStack extends Stack {
       workflowMaxWriteRequestUnits: config.workflowMaxWriteRequestUnits,
       removalPolicy,
     });
+    this.provisioningAllowList = new ProvisioningAllowList(this, 'ProvisioningAllowList', { removalPolicy });
   }
 
   /** Every DynamoDB table, with its index names, for the usage meter. */
@@ -87,6 +91,7 @@ export class DataStack extends Stack {
       { table: this.serviceRecords.jobsTable, indexes: indexes('jobs') },
       { table: this.serviceRecords.alertsTable, indexes: indexes('alerts') },
       { table: this.serviceRecords.sitesTable, indexes: indexes('service-sites') },
+      { table: this.provisioningAllowList.table, indexes: indexes('provisioning-allow-list') },
     ];
   }
 }

@@ -135,16 +135,16 @@ describe('CostGuard: the meter and its schedule', () => {
     expect(metered.usageRates.workflowInvocationsPerHour).toBeGreaterThan(0);
   });
 
-  it('reads as many metrics as the cost model prices (11 a run, 44 more hourly), within one request', () => {
+  it('reads as many metrics as the cost model prices (11 a run, 46 more hourly), within one request', () => {
     const metered = built.built.costGuardStack.guard.metered;
     // Every run: 2 rules, 2 lane queues, 1 API, 3 functions x 2. Hourly: 2 workflow lane queues, 2 workflow lane
-    // functions x 2, 10 tables and 6 indexes x 2, 6 log groups.
-    expect(meterMetricCounts(metered)).toEqual({ perRun: 11, perReconciliation: 44 });
+    // functions x 2, 11 tables and 6 indexes x 2, 6 log groups.
+    expect(meterMetricCounts(metered)).toEqual({ perRun: 11, perReconciliation: 46 });
     expect(meterMetricCounts(metered)).toEqual(
       meterMetricCounts(nominalMeteredResources('dynamodb', ['essential', 'ordinary'])),
     );
     expect(meterMetricsPerMonth({ telemetryStore: 'dynamodb', services: serviceLoads() })).toBe(
-      11 * 8_640 + 44 * 720,
+      11 * 8_640 + 46 * 720,
     );
     const timestream = synthesizePlatform(STORE_CONFIGURATIONS.timestream).built;
     expect(meterMetricCounts(timestream.costGuardStack.guard.metered)).toEqual(

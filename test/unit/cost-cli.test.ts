@@ -86,16 +86,16 @@ describe('cost model', () => {
     const prices = pricesFor('eu-west-2');
     const platform = estimatePlatform({ ...profile, devices: 1000 }, prices);
     const guard = platform.lines.filter((l) => l.costGuard);
-    // Without services: 2 rules, 2 queues, 1 API, 3 functions x 2 a run; 10 tables and 6 indexes x 2, 4 logs hourly.
+    // Without services: 2 rules, 2 queues, 1 API, 3 functions x 2 a run; 11 tables and 6 indexes x 2, 4 logs hourly.
     expect(guard.map((l) => l.item)).toEqual(
       expect.arrayContaining([
-        'cost guard: GetMetricData (11 metrics a run, 36 more hourly)',
+        'cost guard: GetMetricData (11 metrics a run, 38 more hourly)',
         'cost guard: meter schedule',
         'cost guard: meter and budget-alert invocations',
       ]),
     );
-    // 11 x 8,640 + 36 x 720 = 120,960 metrics at $0.01 a thousand, +20% unverified in London.
-    expect(guard.find((l) => l.unit === 'metrics')?.monthlyUsd).toBeCloseTo(120.96 * 0.01 * 1.2, 9);
+    // 11 x 8,640 + 38 x 720 = 122,400 metrics at $0.01 a thousand, +20% unverified in London.
+    expect(guard.find((l) => l.unit === 'metrics')?.monthlyUsd).toBeCloseTo(122.4 * 0.01 * 1.2, 9);
     expect(costGuardUsd(platform)).toBeGreaterThan(1.45);
     expect(costGuardUsd(platform)).toBeLessThan(1.55);
     expect(renderCostReport(parseCostArguments(['--devices', '1000']))).toMatch(

@@ -4,6 +4,7 @@ import { estimatePlatform } from '../../lambdas/domain/cost-model.js';
 import {
   analyseCaps,
   buildCostStatement,
+  REGISTER_THING_PER_SECOND,
   renderCostStatement,
   summaryLines,
   type Template,
@@ -211,6 +212,63 @@ describe('analyseCaps', () => {
     const { ceilingUsd: _ceiling, ...noCeiling } = inputs;
     const { uncapped } = analyseCaps(capped, noCeiling);
     expect(uncapped.map((u) => u.resource)).toEqual(['Rule']);
+  });
+});
+
+describe('analyseCaps: a fleet provisioning hook', () => {
+  const hookTemplates = (permissions: Record<string, { Principal: string }>): Record<string, Template> => ({
+    Platform: {
+      Resources: {
+        Hook: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 128, Timeout: 3 } },
+        Template: {
+          Type: 'AWS::IoT::ProvisioningTemplate',
+          Properties: {
+            PreProvisioningHook: {
+              PayloadVersion: '2020-04-01',
+              TargetArn: { 'Fn::GetAtt': ['Hook', 'Arn'] },
+            },
+          },
+        },
+        ...Object.fromEntries(
+          Object.entries(permissions).map(([id, { Principal }]) => [
+            id,
+            {
+              Type: 'AWS::Lambda::Permission',
+              Properties: { FunctionName: { 'Fn::GetAtt': ['Hook', 'Arn'] }, Principal },
+            },
+          ]),
+        ),
+      },
+    },
+  });
+
+  it("prices a hook only IoT invokes at IoT's RegisterThing throttle, each run to its timeout, by hand", () => {
+    const { lines, uncapped } = analyseCaps(
+      hookTemplates({ ByIot: { Principal: 'iot.amazonaws.com' } }),
+      inputs,
+    );
+    expect(uncapped).toEqual([]);
+    const hook = lines.find((l) => l.resource === 'Hook');
+    expect(hook?.cap).toBe(
+      `pre-provisioning hook: AWS IoT's RegisterThing throttle, ${REGISTER_THING_PER_SECOND} requests a second, each a run at its timeout`,
+    );
+    // 10 a second for 2,592,000 s: 25.92 M requests at $0.20 a million, each 3 s at 0.125 GB.
+    const runs = REGISTER_THING_PER_SECOND * 2_592_000;
+    expect(hook?.worstMonthlyUsd).toBeCloseTo(
+      (runs * 0.2) / 1e6 + runs * 3 * 0.125 * prices['lambda.arm64GbSecond'].usd,
+      6,
+    );
+  });
+
+  it('reports a hook that something other than IoT may invoke as uncapped', () => {
+    const { uncapped } = analyseCaps(
+      hookTemplates({
+        ByIot: { Principal: 'iot.amazonaws.com' },
+        ByAnyone: { Principal: 'events.amazonaws.com' },
+      }),
+      inputs,
+    );
+    expect(uncapped.map((u) => u.resource)).toEqual(['Hook']);
   });
 });
 

@@ -1,0 +1,347 @@
+import type { DeviceType } from '../contracts/device-types.js';
+import {
+  isSerialNumber,
+  NO_ATTRIBUTE_VALUE,
+  PROVISIONING_PARAMETERS,
+  type ProvisioningParameter,
+  SERIAL_NUMBER_PATTERN,
+} from '../contracts/provisioning-template.js';
+import { thingAttributeValue } from '../contracts/thing-attributes.js';
+import { laneFor, telemetryTopic } from '../contracts/topics.js';
+import { InvalidRequestError } from './city-queries.js';
+import type { BoundingBox, Device, DeviceRegistry } from './device.js';
+import {
+  deviceFieldsOfRow,
+  OPTIONAL_IMPORT_COLUMNS,
+  REQUIRED_IMPORT_COLUMNS,
+  type RegisteredDevice,
+  readAssetCsv,
+  sortedByLine,
+} from './device-import.js';
+import { type DeviceFields, DeviceInputError } from './device-onboarding-commands.js';
+import { registerDevice } from './device-registry.js';
+import { ConflictError } from './service-queries.js';
+
+/**
+ * Fleet provisioning by claim: devices that leave the vendor without a certificate of their own carry a shared
+ * claim certificate, and exchange it for their own on first connection. Only serial numbers the council put on
+ * the allow-list are admitted, each once, and each as the device the council said it would be. Pure: the
+ * allow-list and the registry are ports; the clock is passed in.
+ */
+
+export const ALLOW_LIST_STATES = ['waiting', 'provisioned'] as const;
+/** `waiting`: on the list, not yet used; `provisioned`: a device has provisioned under it (never offered again). */
+export type AllowListState = (typeof ALLOW_LIST_STATES)[number];
+
+/** A serial number and the device it becomes: the fields the registry needs, as `add` takes them. */
+export interface AllowedDevice {
+  readonly serialNumber: string;
+  readonly deviceId: string;
+  readonly deviceType: DeviceType;
+  readonly location: { readonly lat: number; readonly lon: number };
+  readonly ward?: string;
+  readonly site?: string;
+  readonly expectedIntervalSeconds?: number;
+}
+
+/** An allow-list entry as stored. */
+export interface AllowListEntry extends AllowedDevice {
+  readonly state: AllowListState;
+  /** When the entry was last put on the list (a re-load of a waiting entry writes it again). */
+  readonly loadedAt: string;
+  /** When a device provisioned under this serial (state `provisioned` only). */
+  readonly provisionedAt?: string;
+  /** The certificate AWS IoT issued to that device (state `provisioned` only). */
+  readonly certificateId?: string;
+}
+
+/** What {@link ProvisioningAllowList.put} did with each serial. */
+export interface AllowListPutResult {
+  /** Serials now waiting on the list: new, or a waiting entry written again with the fields given. */
+  readonly waiting: readonly string[];
+  /** Serials a device has already provisioned under: left exactly as they were. */
+  readonly alreadyProvisioned: readonly string[];
+}
+
+/** Who took a serial: the certificate IoT issued and when. */
+export interface AllowListClaim {
+  readonly certificateId: string;
+  readonly provisionedAt: string;
+}
+
+/**
+ * Port: the provisioning allow-list. Every write is conditional on the entry's state, so two requests for one
+ * serial can never both take it, and loading a list again can never offer a used serial a second time.
+ */
+export interface ProvisioningAllowList {
+  /**
+   * Puts entries on the list, `waiting`. Idempotent: an entry already waiting is written again (a corrected ward
+   * or location takes effect), one already `provisioned` is never reset and is reported instead.
+   */
+  put(entries: readonly AllowedDevice[], loadedAt: Date): Promise<AllowListPutResult>;
+  /** One entry, read consistently; undefined when the serial is not on the list. */
+  get(serialNumber: string): Promise<AllowListEntry | undefined>;
+  /**
+   * Takes a waiting serial for a device, in one conditional write: `provisioned`, with the claim. Answers the entry
+   * as claimed, or undefined when the serial is not waiting (not on the list, or taken, perhaps a moment ago).
+   */
+  claim(serialNumber: string, claim: AllowListClaim): Promise<AllowListEntry | undefined>;
+  /**
+   * Gives a serial back (rollback of a claim whose device could not be registered): `waiting` again, only if it is
+   * still claimed by that certificate. False when it was not.
+   */
+  unclaim(serialNumber: string, certificateId: string): Promise<boolean>;
+}
+
+/** What the pre-provisioning hook is asked: the device's parameters and the certificate IoT made for it. */
+export interface ProvisioningRequest {
+  /** The `SerialNumber` parameter the device sent with RegisterThing, as sent (anything, or nothing). */
+  readonly serialNumber: unknown;
+  /** The certificate IoT created for the device; it becomes the device's own if the device is admitted. */
+  readonly certificateId: string;
+}
+
+/** The ports {@link admitDevice} uses. */
+export interface AdmissionPorts {
+  readonly allowList: ProvisioningAllowList;
+  readonly registry: DeviceRegistry;
+}
+
+/** The platform's settings {@link admitDevice} applies. */
+export interface AdmissionSettings {
+  /** Device types on the essential lane: decides the telemetry topic the device is told. */
+  readonly essentialDeviceTypes: readonly DeviceType[];
+  /**
+   * The council's area: a device is registered only inside it (the CSV was checked against it when loaded; the
+   * area may have changed since). @default - none: any location is accepted
+   */
+  readonly councilArea?: BoundingBox;
+}
+
+/** The hook's answer. Every refusal says why, naming the serial. */
+export type Admission =
+  | {
+      readonly allowed: true;
+      readonly serialNumber: string;
+      /** The registry entry made for the device. */
+      readonly device: Device;
+      /** The template parameters the hook sets: the thing's name and attributes, the device's topic. */
+      readonly parameterOverrides: Readonly<Record<Exclude<ProvisioningParameter, 'SerialNumber'>, string>>;
+    }
+  | { readonly allowed: false; readonly serialNumber?: string; readonly reason: string };
+
+function refused(reason: string, serialNumber?: string): Admission {
+  return { allowed: false, ...(serialNumber === undefined ? {} : { serialNumber }), reason };
+}
+
+/**
+ * Decides a fleet provisioning request (the pre-provisioning hook). Refused: a serial that is missing or
+ * malformed, not on the allow-list, already provisioned ("only once each"), or whose device id is already
+ * registered. Otherwise the serial is claimed (a conditional write: of two requests at once, one wins) and the
+ * device is registered with `registerDevice`, as `add` would, so the registry entry exists before the thing does;
+ * if registering fails the claim is given back, so a later attempt can succeed. Admitted devices get the template
+ * parameters: the device id as thing name, the type, ward and site as thing attributes (in the characters IoT
+ * accepts) and the exact telemetry topic.
+ *
+ * A failure other than a refusal (the allow-list or registry unreachable) is thrown, after giving the claim back:
+ * IoT answers the device ACCESS_DENIED either way, and the device may try again.
+ */
+export async function admitDevice(
+  request: ProvisioningRequest,
+  ports: AdmissionPorts,
+  now: Date,
+  settings: AdmissionSettings,
+): Promise<Admission> {
+  const { serialNumber } = request;
+  if (serialNumber === undefined || serialNumber === '') {
+    return refused(
+      `the request names no serial number: the device must send the ${PROVISIONING_PARAMETERS.serialNumber} parameter`,
+    );
+  }
+  if (!isSerialNumber(serialNumber)) {
+    return refused(
+      `serial ${JSON.stringify(String(serialNumber).slice(0, 80))} is not a serial number (${SERIAL_NUMBER_PATTERN.source})`,
+    );
+  }
+  const entry = await ports.allowList.get(serialNumber);
+  if (!entry) return refused(`serial '${serialNumber}' is not on the provisioning allow-list`, serialNumber);
+  if (entry.state === 'provisioned') return refused(alreadyProvisioned(entry), serialNumber);
+  if (await ports.registry.get(entry.deviceId)) {
+    return refused(
+      `serial '${serialNumber}': device '${entry.deviceId}' is already registered; a serial provisions a new ` +
+        'device only (give the entry a new id, or onboard the device with add)',
+      serialNumber,
+    );
+  }
+
+  const claimed = await ports.allowList.claim(serialNumber, {
+    certificateId: request.certificateId,
+    provisionedAt: now.toISOString(),
+  });
+  if (!claimed) {
+    // Taken between the read and the claim: another request for the same serial won.
+    const taken = await ports.allowList.get(serialNumber);
+    return refused(
+      taken?.state === 'provisioned'
+        ? alreadyProvisioned(taken)
+        : `serial '${serialNumber}' is no longer on the provisioning allow-list`,
+      serialNumber,
+    );
+  }
+
+  let device: Device;
+  try {
+    device = await registerDevice(
+      ports.registry,
+      {
+        deviceId: claimed.deviceId,
+        deviceType: claimed.deviceType,
+        location: claimed.location,
+        ...(claimed.ward === undefined ? {} : { ward: claimed.ward }),
+        ...(claimed.site === undefined ? {} : { site: claimed.site }),
+        ...(claimed.expectedIntervalSeconds === undefined
+          ? {}
+          : { expectedIntervalSeconds: claimed.expectedIntervalSeconds }),
+      },
+      now,
+      settings.councilArea === undefined ? {} : { councilArea: settings.councilArea },
+    );
+  } catch (error) {
+    await ports.allowList.unclaim(serialNumber, request.certificateId);
+    if (error instanceof ConflictError || error instanceof InvalidRequestError) {
+      return refused(
+        `serial '${serialNumber}': device '${claimed.deviceId}' could not be registered: ${error.message}`,
+        serialNumber,
+      );
+    }
+    throw error;
+  }
+
+  return {
+    allowed: true,
+    serialNumber,
+    device,
+    parameterOverrides: {
+      [PROVISIONING_PARAMETERS.deviceId]: device.deviceId,
+      [PROVISIONING_PARAMETERS.deviceType]: device.deviceType,
+      [PROVISIONING_PARAMETERS.ward]: attributeOrNone(device.ward),
+      [PROVISIONING_PARAMETERS.site]: attributeOrNone(device.site),
+      [PROVISIONING_PARAMETERS.telemetryTopic]: telemetryTopic(
+        laneFor(device.deviceType, settings.essentialDeviceTypes),
+        device.deviceType,
+        device.deviceId,
+      ),
+    },
+  };
+}
+
+function alreadyProvisioned(entry: AllowListEntry): string {
+  return (
+    `serial '${entry.serialNumber}' was already provisioned` +
+    (entry.provisionedAt ? ` at ${entry.provisionedAt}` : '') +
+    ` as device '${entry.deviceId}'; each serial is provisioned once`
+  );
+}
+
+function attributeOrNone(value: string | undefined): string {
+  const sanitised = value === undefined ? '' : thingAttributeValue(value);
+  return sanitised === '' ? NO_ATTRIBUTE_VALUE : sanitised;
+}
+
+/** The column naming the serial number in an allow-list CSV. */
+export const SERIAL_COLUMN = 'serial';
+/** The columns an allow-list CSV must have: the serial and an import CSV's required columns. */
+export const REQUIRED_ALLOW_LIST_COLUMNS = [SERIAL_COLUMN, ...REQUIRED_IMPORT_COLUMNS] as const;
+
+/** One good row: the entry to put on the list and the CSV line it came from. */
+export interface AllowListRow extends AllowedDevice {
+  readonly line: number;
+}
+
+/** Either every row, good, or every problem found, one sentence each starting with its line. */
+export type AllowListReading =
+  | { readonly ok: true; readonly rows: readonly AllowListRow[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** What an allow-list CSV is checked against besides its own rows. */
+export interface AllowListCsvOptions {
+  /**
+   * Devices the registry already holds: a row with one of their ids is a problem (a serial provisions a new device
+   * only; the hook would refuse it). @default - none known
+   */
+  readonly registered?: ReadonlyMap<string, RegisteredDevice>;
+  /** The council's area: rows outside it are problems. @default - none: any location is accepted */
+  readonly councilArea?: BoundingBox;
+}
+
+/**
+ * Reads and checks an allow-list CSV: the columns of an import CSV (`id,type,lat,lon` and optional
+ * `ward,site,interval`) plus `serial`, in any order. The header must have them all and nothing unknown or
+ * repeated; each row is checked with `add`'s rules (`readDeviceFields`) and its serial with
+ * {@link SERIAL_NUMBER_PATTERN}; a serial or an id given twice is a problem naming both lines, and so is an id
+ * already registered. Every problem is reported, not just the first, so one fix-up pass is enough. Pure.
+ */
+export function readAllowListCsv(csvText: string, options: AllowListCsvOptions = {}): AllowListReading {
+  const csv = readAssetCsv(csvText, REQUIRED_ALLOW_LIST_COLUMNS, OPTIONAL_IMPORT_COLUMNS);
+  if (!csv.ok) return csv;
+  const problems: string[] = [...csv.rowProblems];
+  const rows: AllowListRow[] = [];
+  const lineOfSerial = new Map<string, number>();
+  const lineOfId = new Map<string, number>();
+  for (const row of csv.rows) {
+    const prefix = `line ${row.line}: `;
+    const serialNumber = (row.cell(SERIAL_COLUMN) ?? '').trim();
+    if (!isSerialNumber(serialNumber)) {
+      problems.push(
+        serialNumber === ''
+          ? `${prefix}the serial is empty`
+          : `${prefix}serial '${serialNumber}' is not a serial number: letters, digits, '.', '_', ':' and '-', ` +
+              'starting with a letter or digit, at most 64',
+      );
+      continue;
+    }
+    const named = `${prefix}serial '${serialNumber}': `;
+    let fields: DeviceFields;
+    try {
+      fields = deviceFieldsOfRow(row, options.councilArea);
+    } catch (error) {
+      if (!(error instanceof DeviceInputError)) throw error;
+      problems.push(`${named}${error.message}`);
+      continue;
+    }
+    const { deviceId } = fields;
+    const serialLine = lineOfSerial.get(serialNumber);
+    if (serialLine !== undefined) {
+      problems.push(`${named}the serial is also on line ${serialLine}; each serial once`);
+      continue;
+    }
+    lineOfSerial.set(serialNumber, row.line);
+    const idLine = lineOfId.get(deviceId);
+    if (idLine !== undefined) {
+      problems.push(`${named}device '${deviceId}': id is also on line ${idLine}; each device once`);
+      continue;
+    }
+    lineOfId.set(deviceId, row.line);
+    const existing = options.registered?.get(deviceId);
+    if (existing) {
+      problems.push(
+        `${named}device '${deviceId}' is already registered (${existing.deviceType}, ${existing.status}); ` +
+          'a serial provisions a new device only: use a new id',
+      );
+      continue;
+    }
+    rows.push({
+      line: row.line,
+      serialNumber,
+      deviceId,
+      deviceType: fields.deviceType,
+      location: { lat: fields.location.lat, lon: fields.location.lon },
+      ...(fields.ward === undefined ? {} : { ward: fields.ward }),
+      ...(fields.site === undefined ? {} : { site: fields.site }),
+      ...(fields.expectedIntervalSeconds === undefined
+        ? {}
+        : { expectedIntervalSeconds: fields.expectedIntervalSeconds }),
+    });
+  }
+  return problems.length > 0 ? { ok: false, problems: sortedByLine(problems) } : { ok: true, rows };
+}
