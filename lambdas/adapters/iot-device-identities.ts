@@ -16,7 +16,9 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import type { DeviceType } from '../contracts/device-types.js';
+import { thingAttributeValue } from '../contracts/thing-attributes.js';
 import { isDeviceId, laneFor, telemetryTopic } from '../contracts/topics.js';
+import type { CertificateRetirements } from '../domain/certificate-retirements.js';
 import type { Device } from '../domain/device.js';
 import type {
   CertificateStatus,
@@ -31,13 +33,35 @@ export interface IotDeviceIdentitiesOptions {
   /** The per-device policy's name (the stack's `DevicePolicyName` output): every device certificate gets it. */
   readonly devicePolicyName: string;
   /**
-   * Amazon Root CA 1 in PEM, which signs the `iot:Data-ATS` endpoint's server certificate. It is passed in rather
-   * than embedded here: a CA pasted into source cannot be checked against Amazon's published one by a reviewer,
-   * so whoever wires this adapter loads it from a file they fetched from Amazon Trust Services and verified.
+   * The connect-only policy's name (the stack's `QuarantinePolicyName` output): a quarantined device's
+   * certificates carry it in place of the device policy.
+   */
+  readonly quarantinePolicyName: string;
+  /**
+   * Amazon Root CA 1 in PEM, which signs the `iot:Data-ATS` endpoint's server certificate (see
+   * `amazonRootCa1Pem`, which takes it from Node's bundled root store and checks its fingerprint).
    */
   readonly rootCaPem: string;
   /** Device types on the essential lane: decides which Basic Ingest topic a device is told to publish to. */
   readonly essentialDeviceTypes: readonly DeviceType[];
+  /**
+   * How long a rotated-out certificate keeps working after `issue` gave its device a new one, so a device that
+   * reports now and then can pick up its new certificate. 0 retires the old certificates at once.
+   * @default 0
+   */
+  readonly rotationGraceSeconds?: number;
+  /** Carries out the retirements after a grace period; required when `rotationGraceSeconds` is more than 0. */
+  readonly retirements?: CertificateRetirements;
+  /**
+   * The clock a grace period counts from.
+   * @default - the system clock
+   */
+  readonly now?: () => Date;
+  /**
+   * First wait before retrying a delete IoT refuses while a detach completes (then twice, three times that).
+   * @default 1000
+   */
+  readonly conflictRetryMs?: number;
 }
 
 /** The step of {@link IotDeviceIdentities.issue} that failed, by its IoT API name. */
@@ -71,6 +95,15 @@ export class DeviceIdentityIssueError extends Error {
   }
 }
 
+/** The command that retires a certificate by hand, for the warnings when retiring it failed. */
+function retireByHand(certificateId: string): string {
+  return `aws iot update-certificate --certificate-id ${certificateId} --new-status INACTIVE`;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
 /** A certificate principal of a thing: its ARN (the target policies attach to) and its id. */
 interface CertificatePrincipal {
   readonly arn: string;
@@ -81,28 +114,19 @@ interface CertificatePrincipal {
 interface IssueProgress {
   thingCreated: boolean;
   certificate?: CertificatePrincipal;
-  policyAttached: boolean;
+  /** The policy attached to the new certificate, once it is. */
+  policyAttached?: string;
   thingAttached: boolean;
 }
 
 // Certificate principals are ARNs ending in cert/<certificate id>; other principal kinds are left alone.
 const CERTIFICATE_ARN = /:cert\/([0-9a-f]{64})$/;
-// The characters IoT accepts in a thing attribute value (AttributePayload in the IoT API reference).
-const ATTRIBUTE_VALUE_DISALLOWED = /[^a-zA-Z0-9_.,@/:#=[\]-]/g;
-const ATTRIBUTE_VALUE_MAX_LENGTH = 800;
 const MQTTS_PORT = 8883;
+/** DeleteCertificate attempts while a detach from the thing is still completing. */
+const DELETE_ATTEMPTS = 4;
 
 function isNamed(error: unknown, name: string): boolean {
   return (error as { name?: unknown } | undefined)?.name === name;
-}
-
-/**
- * Thing attributes are labels for people browsing the IoT console, not the source of truth (the registry is), so
- * a ward or site name with characters IoT refuses (spaces, apostrophes) is kept readable with `_` instead of
- * failing the whole onboarding.
- */
-function attributeValue(value: string): string {
-  return value.replace(ATTRIBUTE_VALUE_DISALLOWED, '_').slice(0, ATTRIBUTE_VALUE_MAX_LENGTH);
 }
 
 function certificateStatus(status: string | undefined): CertificateStatus {
@@ -120,30 +144,64 @@ function certificateStatus(status: string | undefined): CertificateStatus {
 export class IotDeviceIdentities implements DeviceIdentities {
   private readonly iot: IoTClient;
   private readonly devicePolicyName: string;
+  private readonly quarantinePolicyName: string;
   private readonly rootCaPem: string;
   private readonly essentialDeviceTypes: readonly DeviceType[];
+  private readonly rotationGraceSeconds: number;
+  private readonly retirements: CertificateRetirements | undefined;
+  private readonly now: () => Date;
   private endpointAddress: string | undefined;
+  private readonly conflictRetryMs: number;
 
   constructor(options: IotDeviceIdentitiesOptions) {
     if (!options.rootCaPem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new Error('rootCaPem must be a PEM certificate (Amazon Root CA 1)');
     }
+    const grace = options.rotationGraceSeconds ?? 0;
+    if (!Number.isFinite(grace) || grace < 0) {
+      throw new Error(`rotationGraceSeconds must be a number of seconds, 0 or more; got ${grace}`);
+    }
+    if (grace > 0 && !options.retirements) {
+      throw new Error(
+        `rotationGraceSeconds is ${grace} but no retirements were given: nothing would retire the old certificates`,
+      );
+    }
+    this.rotationGraceSeconds = grace;
+    this.retirements = options.retirements;
+    this.now = options.now ?? (() => new Date());
     this.iot = options.iot;
     this.devicePolicyName = options.devicePolicyName;
+    this.quarantinePolicyName = options.quarantinePolicyName;
+    this.conflictRetryMs = options.conflictRetryMs ?? 1000;
     this.rootCaPem = options.rootCaPem;
     this.essentialDeviceTypes = options.essentialDeviceTypes;
   }
 
+  /**
+   * Issuing for a thing that already has active certificates is a rotation: once the new certificate is fully
+   * attached, the old active ones are retired (at once, or after `rotationGraceSeconds` through the retirements).
+   * A failure to retire them does not undo the new certificate, which the device needs: the credentials come back
+   * with a warning naming the certificate still active.
+   */
   async issue(device: Device): Promise<DeviceCredentials> {
     const { deviceId } = device;
     if (!isDeviceId(deviceId)) throw new Error(`Not a valid device id: ${JSON.stringify(deviceId)}`);
-    const progress: IssueProgress = { thingCreated: false, policyAttached: false, thingAttached: false };
+    const progress: IssueProgress = { thingCreated: false, thingAttached: false };
     let step: IssueStep = 'DescribeEndpoint';
+    let credentials: DeviceCredentials;
+    let rotatedOut: string[];
     try {
       // Looked up before anything is created, so an endpoint failure leaves nothing to roll back.
       const endpoint = await this.endpoint();
       step = 'DescribeThing';
       const exists = await this.thingExists(deviceId);
+      const previous = exists ? await this.describedCertificatesOf(deviceId) : [];
+      // Only the active ones: a revoked certificate stays revoked, an inactive one was already retired.
+      rotatedOut = previous.filter((c) => c.status === 'active').map((c) => c.certificateId);
+      // A new certificate of a quarantined device is quarantined too: rotation must not lift a quarantine.
+      const policyName = (await this.anyQuarantined(previous))
+        ? this.quarantinePolicyName
+        : this.devicePolicyName;
       if (!exists) {
         step = 'CreateThing';
         progress.thingCreated = await this.createThing(device);
@@ -161,10 +219,8 @@ export class IotDeviceIdentities implements DeviceIdentities {
       const certificate = progress.certificate;
 
       step = 'AttachPolicy';
-      await this.iot.send(
-        new AttachPolicyCommand({ policyName: this.devicePolicyName, target: certificate.arn }),
-      );
-      progress.policyAttached = true;
+      await this.iot.send(new AttachPolicyCommand({ policyName, target: certificate.arn }));
+      progress.policyAttached = policyName;
 
       step = 'AttachThingPrincipal';
       // Exclusive: the certificate can only ever belong to this thing, so `iot:Connection.Thing.ThingName` in
@@ -178,7 +234,7 @@ export class IotDeviceIdentities implements DeviceIdentities {
       );
       progress.thingAttached = true;
 
-      return {
+      credentials = {
         deviceId,
         certificateId: certificate.certificateId,
         certificatePem: created.certificatePem,
@@ -195,6 +251,65 @@ export class IotDeviceIdentities implements DeviceIdentities {
       const rollbackFailures = await this.rollBack(deviceId, progress);
       // The SDK error is kept as the cause; it describes the request, never the key pair.
       throw new DeviceIdentityIssueError(deviceId, step, rollbackFailures, error);
+    }
+    // Outside the rollback on purpose: the new certificate is in place and is what the device needs now.
+    const warnings = await this.retireRotatedOut(deviceId, rotatedOut);
+    return warnings.length === 0 ? credentials : { ...credentials, warnings };
+  }
+
+  /**
+   * Retires certificates a rotation replaced: with no grace period sets them INACTIVE now, otherwise asks the
+   * retirements to do it when the grace period ends. Every certificate is tried; each one that could not be
+   * retired is returned as a warning saying how to retire it by hand.
+   */
+  private async retireRotatedOut(deviceId: string, certificateIds: readonly string[]): Promise<string[]> {
+    const retirements = this.rotationGraceSeconds > 0 ? this.retirements : undefined;
+    const at = new Date(this.now().getTime() + this.rotationGraceSeconds * 1000);
+    const warnings: string[] = [];
+    for (const certificateId of certificateIds) {
+      try {
+        if (retirements) await retirements.retireAt(deviceId, certificateId, at);
+        else await this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+      } catch (error) {
+        const what = retirements
+          ? `scheduling its retirement at ${at.toISOString()} failed`
+          : 'setting it INACTIVE failed';
+        warnings.push(
+          `device ${deviceId}: old certificate ${certificateId} is still active (${what}: ${reasonOf(error)}); ` +
+            `once the device uses its new certificate, retire the old one with: ${retireByHand(certificateId)}`,
+        );
+      }
+    }
+    return warnings;
+  }
+
+  /**
+   * Undoes an issued identity: the certificate is made inactive first (so it is useless even if a later step
+   * fails), detached from the thing and its policies, and deleted; the thing goes too when no certificate is left
+   * on it. Every step is tried; the ones that failed are named in the error.
+   */
+  async withdraw(deviceId: string, certificateId: string): Promise<void> {
+    const { certificateDescription } = await this.iot.send(new DescribeCertificateCommand({ certificateId }));
+    const arn = certificateDescription?.certificateArn;
+    if (!arn) throw new Error(`Certificate ${certificateId} of device ${deviceId} was not found`);
+    const attachedToThing = (await this.certificatesOf(deviceId)).some(
+      (c) => c.certificateId === certificateId,
+    );
+    const ours = [...(await this.policiesOf(arn))].filter(
+      (name) => name === this.devicePolicyName || name === this.quarantinePolicyName,
+    );
+    const failures = await this.undo(deviceId, { arn, certificateId }, attachedToThing, ours);
+    if (failures.length === 0 && (await this.certificatesOf(deviceId)).length === 0) {
+      try {
+        await this.iot.send(new DeleteThingCommand({ thingName: deviceId }));
+      } catch {
+        failures.push(`DeleteThing ${deviceId}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new Error(
+        `Withdrawing device ${deviceId}'s certificate was incomplete, clean up by hand: ${failures.join(', ')}`,
+      );
     }
   }
 
@@ -214,19 +329,25 @@ export class IotDeviceIdentities implements DeviceIdentities {
   }
 
   /**
-   * Takes the device policy off the device's certificates. The certificates stay valid and attached to the
-   * thing, so every attempt the device makes is still authenticated as this device (its TLS handshake succeeds
-   * and IoT logs the denial against its thing) but authorises nothing: with the one device policy carrying both
-   * `iot:Connect` and `iot:Publish`, a quarantined device can neither connect nor publish on AWS. Revoking
-   * instead would be final; this is reversed by {@link release}.
+   * Swaps the device policy for the connect-only quarantine policy on every certificate that is not revoked. The
+   * certificates stay valid and attached to the thing, so the device still connects as itself (its attempts are
+   * logged against its thing) but no publish is authorised; revoking instead would be final, this is reversed by
+   * {@link release}. The quarantine policy goes on before the device policy comes off, so a failure halfway
+   * leaves the device able to connect, never with both or neither policy for longer than one call.
    *
-   * Inactive certificates lose the policy too, so reactivating one (an ended rotation undone by hand) cannot
-   * bring a quarantined device back.
+   * Inactive certificates are swapped too, so reactivating one (an ended rotation undone by hand) cannot bring a
+   * quarantined device back.
    */
   async quarantine(deviceId: string): Promise<void> {
     for (const certificate of await this.describedCertificatesOf(deviceId)) {
       if (certificate.status === 'revoked') continue;
-      if (await this.hasDevicePolicy(certificate.arn)) {
+      const policies = await this.policiesOf(certificate.arn);
+      if (!policies.has(this.quarantinePolicyName)) {
+        await this.iot.send(
+          new AttachPolicyCommand({ policyName: this.quarantinePolicyName, target: certificate.arn }),
+        );
+      }
+      if (policies.has(this.devicePolicyName)) {
         await this.iot.send(
           new DetachPolicyCommand({ policyName: this.devicePolicyName, target: certificate.arn }),
         );
@@ -234,13 +355,22 @@ export class IotDeviceIdentities implements DeviceIdentities {
     }
   }
 
-  /** Puts the device policy back on the device's active certificates (not on inactive or revoked ones). */
+  /**
+   * Takes the quarantine policy off every certificate that is not revoked and puts the device policy back on the
+   * active ones (an inactive certificate stays without it: it was retired).
+   */
   async release(deviceId: string): Promise<void> {
     for (const certificate of await this.describedCertificatesOf(deviceId)) {
-      if (certificate.status !== 'active') continue;
-      if (!(await this.hasDevicePolicy(certificate.arn))) {
+      if (certificate.status === 'revoked') continue;
+      const policies = await this.policiesOf(certificate.arn);
+      if (certificate.status === 'active' && !policies.has(this.devicePolicyName)) {
         await this.iot.send(
           new AttachPolicyCommand({ policyName: this.devicePolicyName, target: certificate.arn }),
+        );
+      }
+      if (policies.has(this.quarantinePolicyName)) {
+        await this.iot.send(
+          new DetachPolicyCommand({ policyName: this.quarantinePolicyName, target: certificate.arn }),
         );
       }
     }
@@ -251,21 +381,23 @@ export class IotDeviceIdentities implements DeviceIdentities {
       return { deviceId, thing: false, certificates: [], quarantined: false };
     }
     const certificates = await this.describedCertificatesOf(deviceId);
-    const active = certificates.filter((c) => c.status === 'active');
-    let anyActiveHasPolicy = false;
-    for (const certificate of active) {
-      if (await this.hasDevicePolicy(certificate.arn)) {
-        anyActiveHasPolicy = true;
-        break;
-      }
-    }
     return {
       deviceId,
       thing: true,
       certificates: certificates.map(({ certificateId, status }) => ({ certificateId, status })),
-      // A device with no active certificate cannot connect at all; calling it quarantined would hide that.
-      quarantined: active.length > 0 && !anyActiveHasPolicy,
+      quarantined: await this.anyQuarantined(certificates),
     };
+  }
+
+  /** Whether any of the certificates that is not revoked carries the quarantine policy. */
+  private async anyQuarantined(
+    certificates: readonly (CertificatePrincipal & { readonly status: CertificateStatus })[],
+  ): Promise<boolean> {
+    for (const certificate of certificates) {
+      if (certificate.status === 'revoked') continue;
+      if ((await this.policiesOf(certificate.arn)).has(this.quarantinePolicyName)) return true;
+    }
+    return false;
   }
 
   private async endpoint(): Promise<string> {
@@ -292,8 +424,8 @@ export class IotDeviceIdentities implements DeviceIdentities {
   /** Creates the thing; false when it appeared since it was looked up (someone else created it: keep it). */
   private async createThing(device: Device): Promise<boolean> {
     const attributes: Record<string, string> = { type: device.deviceType };
-    if (device.ward) attributes.ward = attributeValue(device.ward);
-    if (device.site) attributes.site = attributeValue(device.site);
+    if (device.ward) attributes.ward = thingAttributeValue(device.ward);
+    if (device.site) attributes.site = thingAttributeValue(device.site);
     try {
       await this.iot.send(
         new CreateThingCommand({ thingName: device.deviceId, attributePayload: { attributes } }),
@@ -311,6 +443,35 @@ export class IotDeviceIdentities implements DeviceIdentities {
    * returned for the error message.
    */
   private async rollBack(deviceId: string, progress: IssueProgress): Promise<string[]> {
+    const failures = progress.certificate
+      ? await this.undo(
+          deviceId,
+          progress.certificate,
+          progress.thingAttached,
+          progress.policyAttached ? [progress.policyAttached] : [],
+        )
+      : [];
+    // Only a thing this call created: an existing thing may carry the device's current, working certificate.
+    if (progress.thingCreated) {
+      try {
+        await this.iot.send(new DeleteThingCommand({ thingName: deviceId }));
+      } catch {
+        failures.push(`DeleteThing ${deviceId}`);
+      }
+    }
+    return failures;
+  }
+
+  /**
+   * Takes a certificate out of use and deletes it, most protective step first: inactive before anything else, so
+   * it cannot be used even if a later step fails. Every step is tried; the failures are returned.
+   */
+  private async undo(
+    deviceId: string,
+    certificate: CertificatePrincipal,
+    attachedToThing: boolean,
+    policyNames: readonly string[],
+  ): Promise<string[]> {
     const failures: string[] = [];
     const attempt = async (label: string, action: () => Promise<unknown>) => {
       try {
@@ -319,32 +480,31 @@ export class IotDeviceIdentities implements DeviceIdentities {
         failures.push(label);
       }
     };
-    const certificate = progress.certificate;
-    if (certificate) {
-      const { certificateId, arn } = certificate;
-      await attempt(`UpdateCertificate ${certificateId} INACTIVE`, () =>
-        this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' })),
-      );
-      if (progress.thingAttached) {
-        await attempt(`DetachThingPrincipal ${certificateId}`, () =>
-          this.iot.send(new DetachThingPrincipalCommand({ thingName: deviceId, principal: arn })),
-        );
-      }
-      if (progress.policyAttached) {
-        await attempt(`DetachPolicy ${certificateId}`, () =>
-          this.iot.send(new DetachPolicyCommand({ policyName: this.devicePolicyName, target: arn })),
-        );
-      }
-      await attempt(`DeleteCertificate ${certificateId}`, () =>
-        this.iot.send(new DeleteCertificateCommand({ certificateId })),
+    const { certificateId, arn } = certificate;
+    await attempt(`UpdateCertificate ${certificateId} INACTIVE`, () =>
+      this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' })),
+    );
+    if (attachedToThing) {
+      await attempt(`DetachThingPrincipal ${certificateId}`, () =>
+        this.iot.send(new DetachThingPrincipalCommand({ thingName: deviceId, principal: arn })),
       );
     }
-    // Only a thing this call created: an existing thing may carry the device's current, working certificate.
-    if (progress.thingCreated) {
-      await attempt(`DeleteThing ${deviceId}`, () =>
-        this.iot.send(new DeleteThingCommand({ thingName: deviceId })),
+    for (const policyName of policyNames) {
+      await attempt(`DetachPolicy ${certificateId}`, () =>
+        this.iot.send(new DetachPolicyCommand({ policyName, target: arn })),
       );
     }
+    await attempt(`DeleteCertificate ${certificateId}`, async () => {
+      // Detaching from a thing completes asynchronously; until it has, IoT refuses the delete with a conflict.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.iot.send(new DeleteCertificateCommand({ certificateId }));
+        } catch (error) {
+          if (!isNamed(error, 'DeleteConflictException') || attempt >= DELETE_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, this.conflictRetryMs * attempt));
+        }
+      }
+    });
     return failures;
   }
 
@@ -377,15 +537,17 @@ export class IotDeviceIdentities implements DeviceIdentities {
     return described;
   }
 
-  private async hasDevicePolicy(certificateArn: string): Promise<boolean> {
+  /** The names of the policies attached to a certificate. */
+  private async policiesOf(certificateArn: string): Promise<Set<string>> {
+    const names = new Set<string>();
     let marker: string | undefined;
     do {
       const page = await this.iot.send(
         new ListAttachedPoliciesCommand({ target: certificateArn, ...(marker ? { marker } : {}) }),
       );
-      if ((page.policies ?? []).some((p) => p.policyName === this.devicePolicyName)) return true;
+      for (const policy of page.policies ?? []) if (policy.policyName) names.add(policy.policyName);
       marker = page.nextMarker;
     } while (marker);
-    return false;
+    return names;
   }
 }

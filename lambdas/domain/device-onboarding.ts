@@ -19,6 +19,12 @@ export interface DeviceCredentials {
   readonly endpoint: string;
   /** The device's Basic Ingest topic: the only topic its policy lets it publish to. */
   readonly topic: string;
+  /**
+   * What went wrong after the new certificate was in place and still needs a person: e.g. a rotated-out
+   * certificate that could not be retired and is still active, with the command that retires it. The credentials
+   * are good either way; absent when there is nothing to say.
+   */
+  readonly warnings?: readonly string[];
 }
 
 export type CertificateStatus = 'active' | 'inactive' | 'revoked';
@@ -29,9 +35,9 @@ export interface DeviceIdentity {
   readonly thing: boolean;
   readonly certificates: readonly { readonly certificateId: string; readonly status: CertificateStatus }[];
   /**
-   * A quarantined device publishes nothing until released: on AWS its certificates lose the per-device policy (so
-   * it cannot connect either; a connect-only quarantine policy is future work), locally the broker refuses its
-   * publishes.
+   * A quarantined device publishes nothing until released but may still connect as itself: on AWS its
+   * certificates carry the connect-only quarantine policy instead of the device policy, locally the broker
+   * refuses its publishes.
    */
   readonly quarantined: boolean;
 }
@@ -44,6 +50,12 @@ export interface DeviceIdentity {
 export interface DeviceIdentities {
   /** Creates the thing (if missing) and a new certificate with a fresh key pair, attached with the policy. */
   issue(device: Device): Promise<DeviceCredentials>;
+  /**
+   * Undoes one `issue` whose caller could not finish onboarding (the bundle or the registry entry failed): the
+   * certificate stops working and is removed, a certificate it was replacing goes back to normal, and a thing left
+   * with no certificate is removed, so nothing half-made is left behind and a re-run starts clean.
+   */
+  withdraw(deviceId: string, certificateId: string): Promise<void>;
   /** Marks a certificate inactive (rotation's grace period over, or a lost device). */
   deactivate(deviceId: string, certificateId: string): Promise<void>;
   /** Revokes every certificate of the device: its next connection is refused. */
@@ -52,4 +64,24 @@ export interface DeviceIdentities {
   quarantine(deviceId: string): Promise<void>;
   release(deviceId: string): Promise<void>;
   describe(deviceId: string): Promise<DeviceIdentity>;
+}
+
+/**
+ * A claim certificate: the one certificate a vendor installs on every device of a batch. It can do nothing but ask
+ * for the device's own certificate through the platform's provisioning template, which admits only serial numbers
+ * on the allow-list, once each.
+ */
+export interface ClaimCredentials {
+  readonly name: string;
+  readonly certificateId: string;
+  readonly certificatePem: string;
+  /** Never logged: written once into the claim bundle (0600) for the vendor. */
+  readonly privateKeyPem: string;
+  readonly rootCaPem: string;
+  readonly endpoint: string;
+}
+
+/** Port: making claim certificates (AWS IoT with the claim policy; the local CA). */
+export interface ClaimCertificates {
+  issue(name: string): Promise<ClaimCredentials>;
 }

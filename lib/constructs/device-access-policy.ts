@@ -11,13 +11,20 @@ export interface DeviceAccessPolicyProps {
 }
 
 /**
- * The one IoT policy every device certificate gets. Rendered from `devicePolicyRules` (the same rules the local
- * broker enforces): connect only as your own thing, and only with a certificate attached to a thing; publish
- * only to your own Basic Ingest telemetry topic. No subscribe or receive: devices get no cloud-to-device topics yet.
- * cdk-nag has no IoT rules, so the infra tests assert this policy's least privilege.
+ * The IoT policies of device certificates. Every certificate gets the device policy, rendered from
+ * `devicePolicyRules` (the same rules the local broker enforces): connect only as your own thing, and only with a
+ * certificate attached to a thing; publish only to your own Basic Ingest telemetry topic. No subscribe or receive:
+ * devices get no cloud-to-device topics yet.
+ *
+ * A quarantined device's certificates carry the quarantine policy instead: connect as your own thing, nothing
+ * else. The device stays authenticated (its attempts are logged against its thing, and release is one policy
+ * swap), but no publish is authorised, as the local broker refuses a quarantined device's publishes.
+ * cdk-nag has no IoT rules, so the infra tests assert these policies' least privilege.
  */
 export class DeviceAccessPolicy extends Construct {
   readonly policy: CfnPolicy;
+  /** Connect-only: what a quarantined device's certificates carry in place of {@link policy}. */
+  readonly quarantinePolicy: CfnPolicy;
 
   constructor(scope: Construct, id: string, props: DeviceAccessPolicyProps) {
     super(scope, id);
@@ -26,17 +33,19 @@ export class DeviceAccessPolicy extends Construct {
     const iotArn = (resource: string, resourceName: string) =>
       stack.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
 
+    const connectAsOwnThing = {
+      Sid: 'ConnectAsOwnThing',
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: iotArn('client', rules.connectClientId),
+      Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+    };
+
     this.policy = new CfnPolicy(this, 'Policy', {
       policyDocument: {
         Version: '2012-10-17',
         Statement: [
-          {
-            Sid: 'ConnectAsOwnThing',
-            Effect: 'Allow',
-            Action: 'iot:Connect',
-            Resource: iotArn('client', rules.connectClientId),
-            Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
-          },
+          connectAsOwnThing,
           {
             Sid: 'PublishOwnTelemetry',
             Effect: 'Allow',
@@ -47,10 +56,18 @@ export class DeviceAccessPolicy extends Construct {
         ],
       },
     });
+    this.quarantinePolicy = new CfnPolicy(this, 'QuarantinePolicy', {
+      policyDocument: { Version: '2012-10-17', Statement: [connectAsOwnThing] },
+    });
   }
 
   /** The policy name to attach to device certificates. */
   get policyName(): string {
     return this.policy.ref;
+  }
+
+  /** The policy name a quarantined device's certificates carry. */
+  get quarantinePolicyName(): string {
+    return this.quarantinePolicy.ref;
   }
 }

@@ -2,14 +2,18 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ORDINARY_LANE } from '../../lambdas/contracts/topics.js';
+import { boundingBoxText } from '../../lambdas/domain/device-registry.js';
 import { blueprintsNamed } from '../../services/catalogue.js';
 import type { PlatformConfig } from '../config/platform-config.js';
+import { CertificateRetirement } from '../constructs/certificate-retirement.js';
 import { CityApi } from '../constructs/city-api.js';
 import type { CostGuardRecords } from '../constructs/cost-guard-records.js';
 import { DeviceAccessPolicy } from '../constructs/device-access-policy.js';
 import type { DeviceRegistry } from '../constructs/device-registry.js';
+import { FleetProvisioning } from '../constructs/fleet-provisioning.js';
 import type { IngestRecords } from '../constructs/ingest-records.js';
 import { PlatformAlerts } from '../constructs/platform-alerts.js';
+import type { ProvisioningAllowList } from '../constructs/provisioning-allow-list.js';
 import type { ServiceRecords } from '../constructs/service-records.js';
 import { constructId } from '../constructs/service-workflow-lane.js';
 import { ServiceWorkflows } from '../constructs/service-workflows.js';
@@ -24,6 +28,8 @@ export interface PlatformStackProps extends StackProps {
   readonly telemetryStore: TelemetryStore;
   readonly costRecords: CostGuardRecords;
   readonly serviceRecords: ServiceRecords;
+  /** The serials devices may provision themselves under by claim (in the data stack). */
+  readonly provisioningAllowList: ProvisioningAllowList;
 }
 
 /**
@@ -32,6 +38,10 @@ export interface PlatformStackProps extends StackProps {
  */
 export class PlatformStack extends Stack {
   readonly deviceAccess: DeviceAccessPolicy;
+  /** The role rotation's grace-period schedules run as to retire old device certificates. */
+  readonly certificateRetirement: CertificateRetirement;
+  /** Fleet provisioning by claim: the template, its allow-list hook and the claim certificate's policy. */
+  readonly fleetProvisioning: FleetProvisioning;
   readonly ingestion: TelemetryIngestion;
   readonly cityApi: CityApi;
   readonly alerts: PlatformAlerts;
@@ -46,6 +56,16 @@ export class PlatformStack extends Stack {
     this.alerts = new PlatformAlerts(this, 'Alerts', { emails: config.alertEmails });
     this.deviceAccess = new DeviceAccessPolicy(this, 'DeviceAccess', {
       essentialDeviceTypes: config.essentialDeviceTypes,
+    });
+    this.certificateRetirement = new CertificateRetirement(this, 'CertificateRetirement');
+    this.fleetProvisioning = new FleetProvisioning(this, 'FleetProvisioning', {
+      allowList: props.provisioningAllowList,
+      registry,
+      deviceAccess: this.deviceAccess,
+      essentialDeviceTypes: config.essentialDeviceTypes,
+      ...(config.councilArea === undefined ? {} : { councilArea: config.councilArea }),
+      logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
     });
     if (blueprints.length > 0) {
       this.services = new ServiceWorkflows(this, 'Services', {
@@ -94,6 +114,7 @@ export class PlatformStack extends Stack {
         quotaPerDay: config.openDataQuotaPerDay,
       },
       corsAllowOrigins: config.corsAllowOrigins,
+      ...(config.councilArea === undefined ? {} : { councilArea: config.councilArea }),
       ...(config.apiReservedConcurrency === undefined
         ? {}
         : { reservedConcurrentExecutions: config.apiReservedConcurrency }),
@@ -105,11 +126,32 @@ export class PlatformStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.cityApi.api.url });
+    if (config.councilArea) {
+      // Where devices may be registered: what `npm run device` on AWS checks before it creates anything.
+      new CfnOutput(this, 'CouncilArea', {
+        value: boundingBoxText(config.councilArea),
+        description: 'The council area devices are registered in: west,south,east,north (decimal degrees)',
+      });
+    }
     new CfnOutput(this, 'UserPoolId', { value: this.cityApi.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.cityApi.userPoolClient.userPoolClientId });
     // The id only: the key's value is read from API Gateway (aws apigateway get-api-key --include-value).
     new CfnOutput(this, 'OpenDataApiKeyId', { value: this.cityApi.councilAppsKey.keyId });
+    // What `npm run device` (AWS mode) reads to onboard, quarantine and register devices.
     new CfnOutput(this, 'DevicePolicyName', { value: this.deviceAccess.policyName });
+    new CfnOutput(this, 'QuarantinePolicyName', { value: this.deviceAccess.quarantinePolicyName });
+    // The role `npm run device -- rotate` passes to the schedules that retire old certificates after the grace period.
+    new CfnOutput(this, 'CertificateRetirementRoleArn', { value: this.certificateRetirement.role.roleArn });
+    new CfnOutput(this, 'DeviceRegistryTableName', { value: registry.devicesTable.tableName });
+    new CfnOutput(this, 'LatestStateTableName', { value: registry.latestStateTable.tableName });
+    // Fleet provisioning by claim: the template vendors configure, the policy for claim certificates, the list.
+    new CfnOutput(this, 'ProvisioningTemplateName', { value: this.fleetProvisioning.templateName });
+    new CfnOutput(this, 'ClaimPolicyName', { value: this.fleetProvisioning.claimPolicyName });
+    new CfnOutput(this, 'ProvisioningAllowListTableName', {
+      value: props.provisioningAllowList.table.tableName,
+    });
+    // Which Basic Ingest lane each device type publishes to (a device bundle's topic depends on it).
+    new CfnOutput(this, 'EssentialDeviceTypes', { value: config.essentialDeviceTypes.join(',') || 'none' });
     for (const [lane, ingestLane] of Object.entries(this.ingestion.lanes)) {
       new CfnOutput(this, `${lane}QueueUrl`, { value: ingestLane.queue.queueUrl });
       new CfnOutput(this, `${lane}DeadLetterQueueName`, { value: ingestLane.deadLetterQueue.queueName });

@@ -204,8 +204,8 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
 
   it('every function is nodejs22.x on arm64', () => {
     const functions = Object.values(stores[store].findResources('AWS::Lambda::Function'));
-    // Enrichment per lane, the city API, a function per workflow lane.
-    expect(functions).toHaveLength(LANES.length + 1 + WORKFLOW_LANES.length);
+    // Enrichment per lane, the city API, a function per workflow lane, the fleet provisioning hook.
+    expect(functions).toHaveLength(LANES.length + 1 + WORKFLOW_LANES.length + 1);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -265,11 +265,15 @@ describe.each(STORE_NAMES)('TelemetryIngestion (%s store)', (store) => {
 });
 
 describe.each(STORE_NAMES)('DeviceAccessPolicy (%s store)', (store) => {
-  const policyDocument = () => {
-    const policies = Object.values(stores[store].findResources('AWS::IoT::Policy'));
+  /** The policy of the DeviceAccess construct with this id (the claim policy of fleet provisioning is another). */
+  const documentOf = (id: 'Policy' | 'QuarantinePolicy') => {
+    const policies = Object.entries(stores[store].findResources('AWS::IoT::Policy')).filter(([logicalId]) =>
+      new RegExp(`^DeviceAccess${id}[0-9A-F]{8}$`).test(logicalId),
+    );
     expect(policies).toHaveLength(1);
-    return policies[0]?.Properties.PolicyDocument as { Statement: Record<string, unknown>[] };
+    return policies[0]?.[1].Properties.PolicyDocument as { Statement: Record<string, unknown>[] };
   };
+  const policyDocument = () => documentOf('Policy');
   const flatten = (value: unknown): string => JSON.stringify(value);
 
   it('allows connect only as the own thing name, and only for certificates attached to a thing', () => {
@@ -308,6 +312,19 @@ describe.each(STORE_NAMES)('DeviceAccessPolicy (%s store)', (store) => {
       }
     }
     expect(flatten(statements)).not.toMatch(/iot:(Subscribe|Receive|\*)/);
+  });
+
+  it('gives a quarantined device connect as its own thing and nothing else', () => {
+    const statements = documentOf('QuarantinePolicy').Statement;
+    expect(statements).toEqual([policyDocument().Statement.find((s) => s.Action === 'iot:Connect')]);
+  });
+
+  it('outputs both policy names for the device CLI', () => {
+    const outputs = stores[store].findOutputs('*');
+    expect(outputs.DevicePolicyName?.Value).toEqual({ Ref: expect.stringMatching(/^DeviceAccessPolicy/) });
+    expect(outputs.QuarantinePolicyName?.Value).toEqual({
+      Ref: expect.stringMatching(/^DeviceAccessQuarantinePolicy/),
+    });
   });
 });
 

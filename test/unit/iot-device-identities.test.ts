@@ -27,6 +27,7 @@ import type { Device } from '../../lambdas/domain/device.js';
 
 const iot = mockClient(IoTClient);
 const POLICY = 'CivicDevicePolicy-ABC123';
+const QUARANTINE = 'CivicQuarantinePolicy-DEF456';
 const ROOT_CA = '-----BEGIN CERTIFICATE-----\nTEST-ROOT\n-----END CERTIFICATE-----\n';
 // Made at run time, never committed: the adapter must hand it over once and never put it in an error or a log.
 const PRIVATE_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
@@ -51,6 +52,7 @@ function identities(): IotDeviceIdentities {
   return new IotDeviceIdentities({
     iot: new IoTClient({ region: 'eu-west-2' }),
     devicePolicyName: POLICY,
+    quarantinePolicyName: QUARANTINE,
     rootCaPem: ROOT_CA,
     essentialDeviceTypes: ['water-level', 'air-quality'],
   });
@@ -65,6 +67,8 @@ function mockIssueHappyPath(thingExists: boolean) {
   iot.on(DescribeEndpointCommand).resolves({ endpointAddress: 'abc123-ats.iot.eu-west-2.amazonaws.com' });
   if (thingExists) iot.on(DescribeThingCommand).resolves({ thingName: gauge.deviceId });
   else iot.on(DescribeThingCommand).rejects(notFound());
+  // An existing thing's certificates are looked at for a quarantine (none here).
+  iot.on(ListThingPrincipalsCommand).resolves({ principals: [] });
   iot.on(CreateThingCommand).resolves({ thingName: gauge.deviceId });
   iot.on(CreateKeysAndCertificateCommand).resolves({
     certificateArn: certArn(1),
@@ -181,7 +185,8 @@ describe('IotDeviceIdentities.issue', () => {
     expect(error.step).toBe('AttachThingPrincipal');
     expect(error.message).toContain('gauge-7');
     expect(error.message).toContain('AttachThingPrincipal');
-    expect(callNames().slice(5)).toEqual(['UpdateCertificate', 'DetachPolicy', 'DeleteCertificate']);
+    expect(callNames().slice(0, 3)).toEqual(['DescribeEndpoint', 'DescribeThing', 'ListThingPrincipals']);
+    expect(callNames().slice(6)).toEqual(['UpdateCertificate', 'DetachPolicy', 'DeleteCertificate']);
     expect(iot.commandCalls(DetachPolicyCommand)[0]?.args[0].input).toEqual({
       policyName: POLICY,
       target: certArn(1),
@@ -256,8 +261,8 @@ describe('IotDeviceIdentities certificate lifecycle', () => {
 });
 
 describe('IotDeviceIdentities quarantine and describe', () => {
-  /** Certificate 1 active, 2 inactive, 3 revoked; `withPolicy` lists which ones carry the device policy. */
-  function mockCertificates(withPolicy: readonly number[]) {
+  /** Certificate 1 active, 2 inactive, 3 revoked; `policies[n]` lists the policies certificate n carries. */
+  function mockCertificates(policies: Readonly<Record<1 | 2 | 3, readonly string[]>>) {
     iot.on(DescribeThingCommand).resolves({ thingName: 'gauge-7' });
     iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(1), certArn(2), certArn(3)] });
     iot.on(DescribeCertificateCommand, { certificateId: certId(1) }).resolves({
@@ -269,35 +274,59 @@ describe('IotDeviceIdentities quarantine and describe', () => {
     iot.on(DescribeCertificateCommand, { certificateId: certId(3) }).resolves({
       certificateDescription: { status: 'REVOKED' },
     });
-    for (const n of [1, 2, 3]) {
+    for (const n of [1, 2, 3] as const) {
       iot.on(ListAttachedPoliciesCommand, { target: certArn(n) }).resolves({
-        policies: withPolicy.includes(n) ? [{ policyName: POLICY }] : [{ policyName: 'SomethingElse' }],
+        policies: [...policies[n], 'SomethingElse'].map((policyName) => ({ policyName })),
       });
     }
     iot.on(DetachPolicyCommand).resolves({});
     iot.on(AttachPolicyCommand).resolves({});
   }
+  const inputs = (command: typeof AttachPolicyCommand | typeof DetachPolicyCommand) =>
+    iot.commandCalls(command).map((c) => c.args[0].input);
+  const everyCertificateHas = (policy: string) => ({ 1: [policy], 2: [policy], 3: [policy] });
 
-  it('quarantine detaches the device policy from every certificate still carrying it, except revoked ones', async () => {
-    mockCertificates([1, 2, 3]);
+  it('quarantine swaps the device policy for the connect-only policy on every certificate not revoked', async () => {
+    mockCertificates(everyCertificateHas(POLICY));
     await identities().quarantine('gauge-7');
-    expect(iot.commandCalls(DetachPolicyCommand).map((c) => c.args[0].input)).toEqual([
+    expect(inputs(AttachPolicyCommand)).toEqual([
+      { policyName: QUARANTINE, target: certArn(1) },
+      { policyName: QUARANTINE, target: certArn(2) },
+    ]);
+    expect(inputs(DetachPolicyCommand)).toEqual([
       { policyName: POLICY, target: certArn(1) },
       { policyName: POLICY, target: certArn(2) },
     ]);
+    // Attach before detach: a failure halfway leaves the device policy on, never neither policy.
+    expect(callNames().filter((name) => /Policy$/.test(name) && name !== 'ListAttachedPolicies')).toEqual([
+      'AttachPolicy',
+      'DetachPolicy',
+      'AttachPolicy',
+      'DetachPolicy',
+    ]);
   });
 
-  it('release attaches the device policy to active certificates that lack it, and only to them', async () => {
-    mockCertificates([]);
+  it('quarantine twice changes nothing the second time', async () => {
+    mockCertificates(everyCertificateHas(QUARANTINE));
+    await identities().quarantine('gauge-7');
+    expect(inputs(AttachPolicyCommand)).toEqual([]);
+    expect(inputs(DetachPolicyCommand)).toEqual([]);
+  });
+
+  it('release puts the device policy back on active certificates only and takes the quarantine policy off', async () => {
+    mockCertificates(everyCertificateHas(QUARANTINE));
     await identities().release('gauge-7');
-    expect(iot.commandCalls(AttachPolicyCommand).map((c) => c.args[0].input)).toEqual([
-      { policyName: POLICY, target: certArn(1) },
+    expect(inputs(AttachPolicyCommand)).toEqual([{ policyName: POLICY, target: certArn(1) }]);
+    expect(inputs(DetachPolicyCommand)).toEqual([
+      { policyName: QUARANTINE, target: certArn(1) },
+      { policyName: QUARANTINE, target: certArn(2) },
     ]);
 
     iot.reset();
-    mockCertificates([1]);
+    mockCertificates({ 1: [POLICY], 2: [], 3: [] });
     await identities().release('gauge-7');
-    expect(iot.commandCalls(AttachPolicyCommand)).toHaveLength(0);
+    expect(inputs(AttachPolicyCommand)).toEqual([]);
+    expect(inputs(DetachPolicyCommand)).toEqual([]);
   });
 
   it('describes a device with no thing', async () => {
@@ -310,8 +339,8 @@ describe('IotDeviceIdentities quarantine and describe', () => {
     });
   });
 
-  it('describes certificate statuses and reads quarantine from the active certificate without the policy', async () => {
-    mockCertificates([2]);
+  it('describes certificate statuses and reads quarantine from the quarantine policy', async () => {
+    mockCertificates({ 1: [QUARANTINE], 2: [], 3: [] });
     expect(await identities().describe('gauge-7')).toEqual({
       deviceId: 'gauge-7',
       thing: true,
@@ -324,15 +353,22 @@ describe('IotDeviceIdentities quarantine and describe', () => {
     });
 
     iot.reset();
-    mockCertificates([1]);
+    mockCertificates({ 1: [POLICY], 2: [], 3: [QUARANTINE] });
     expect((await identities().describe('gauge-7')).quarantined).toBe(false);
   });
 
-  it('does not call a device without an active certificate quarantined', async () => {
-    iot.on(DescribeThingCommand).resolves({ thingName: 'gauge-7' });
-    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(2)] });
-    iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'INACTIVE' } });
-    iot.on(ListAttachedPoliciesCommand).resolves({ policies: [] });
-    expect(await identities().describe('gauge-7')).toMatchObject({ quarantined: false });
+  it('issues a quarantined device its new certificate with the quarantine policy: rotation does not release it', async () => {
+    mockIssueHappyPath(true);
+    mockCertificates({ 1: [QUARANTINE], 2: [], 3: [] });
+    iot.on(CreateKeysAndCertificateCommand).resolves({
+      certificateArn: certArn(4),
+      certificateId: certId(4),
+      certificatePem: '-----BEGIN CERTIFICATE-----\nDEVICE\n-----END CERTIFICATE-----\n',
+      keyPair: { PrivateKey: PRIVATE_KEY, PublicKey: 'public' },
+    });
+    iot.on(AttachThingPrincipalCommand).resolves({});
+    iot.on(DescribeEndpointCommand).resolves({ endpointAddress: 'abc123-ats.iot.eu-west-2.amazonaws.com' });
+    await identities().issue(gauge);
+    expect(inputs(AttachPolicyCommand)).toEqual([{ policyName: QUARANTINE, target: certArn(4) }]);
   });
 });
