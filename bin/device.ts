@@ -1,18 +1,16 @@
 /**
- * `npm run device -- <command> --local [--data-dir .civic] [options]`: onboard, list, revoke, rotate and quarantine
- * devices (run it with no command for the list).
+ * `npm run device -- <command> [options] [--local [--data-dir .civic]]`: onboard, list, revoke, rotate and
+ * quarantine devices (run it with no command for the list).
  *
- * Against the local runtime, the platform (`npm start`) must be running: registry changes go through its REST API
- * (POST /devices, GET /devices, GET /devices/{id}) with the token in `<data-dir>/local.json`, as a council's admin
- * tool would on AWS, so the running process stays the only owner of its store. Certificates come from the local CA
- * in `<data-dir>/certs/` (this CLI is the CA's owner on this machine) and their status lives in the identity
- * register there, which the running broker re-reads within a second of a change. Usage errors exit 2; a command
- * the platform cannot carry out (bad value, unknown or duplicate device) exits 1, naming the device and the field.
+ * With `--local` it works on the local runtime (`npm start` must be running; see `local-device-platform.ts`);
+ * without, on the platform deployed to AWS with the user's credentials and the stack's outputs (see
+ * `aws-device-platform.ts`). The commands are the same and print the same lines. Usage errors exit 2; a command
+ * the platform cannot carry out (bad value, unknown or duplicate device, a refusal from AWS) exits 1, naming the
+ * device and the field.
  */
 
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import type { Device } from '../lambdas/domain/device.js';
@@ -22,8 +20,8 @@ import {
   type ImportStep,
   importStep,
   readDeviceImport,
+  sortedByLine,
 } from '../lambdas/domain/device-import.js';
-import type { DeviceCredentials, DeviceIdentities } from '../lambdas/domain/device-onboarding.js';
 import {
   type AddCommand,
   type BundleManifest,
@@ -33,188 +31,54 @@ import {
   DeviceUsageError,
   describeCertificates,
   type ImportCommand,
-  type PlatformTarget,
   type PublishTestCommand,
   parseDeviceCommand,
   type RotateCommand,
   readBundleManifest,
+  requireInsideArea,
   SAMPLE_READINGS,
   shortCertificateId,
 } from '../lambdas/domain/device-onboarding-commands.js';
 import { forEachLimited } from '../lambdas/domain/for-each-limited.js';
-import { LocalCertificateAuthority } from '../local/certificate-authority.js';
-import { LocalDeviceIdentities } from '../local/local-device-identities.js';
-import type { LocalSettings } from '../local/local-settings-file.js';
-import { loadLocalConfig } from '../local/start-local-platform.js';
+import {
+  manifestOf,
+  readCsvFlag,
+  replaceFile,
+  someOf,
+  testCommand,
+  writeNewBundle,
+} from './device-bundles.js';
+import type { DeviceCliIo, DevicePlatform } from './device-platform.js';
+import { allow, claim, provisionTest } from './device-provisioning.js';
+import { openDevicePlatform } from './open-device-platform.js';
 
-/** Where the CLI writes and which directory relative paths start from (tests pass a temp dir). */
-export interface DeviceCliIo {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  readonly cwd: string;
-  /**
-   * A one-line progress indicator that redraws in place; given only when stderr is a terminal, so logs and pipes
-   * get the summary alone. Called with '' to clear it.
-   */
-  readonly progress?: (line: string) => void;
-}
+export type { DeviceCliIo } from './device-platform.js';
 
-/** The device registry through the platform's REST API. */
-interface RegistryApi {
-  get(deviceId: string): Promise<Device | undefined>;
-  register(device: DeviceFields): Promise<Device>;
-  list(): Promise<Device[]>;
-}
-
-interface Platform {
-  readonly registry: RegistryApi;
-  readonly identities: DeviceIdentities;
-}
-
-/** The problem+json `detail`, or the status line when the body has none. */
-async function problemOf(response: Response): Promise<string> {
-  const body = (await response.json().catch(() => undefined)) as
-    | { detail?: string; title?: string }
-    | undefined;
-  return body?.detail ?? body?.title ?? `HTTP ${response.status}`;
-}
-
-function registryApi(settings: Pick<LocalSettings, 'apiUrl' | 'token'>): RegistryApi {
-  const call = async (method: string, pathAndQuery: string, body?: unknown): Promise<Response> => {
-    try {
-      return await fetch(`${settings.apiUrl}${pathAndQuery}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${settings.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      throw new DeviceInputError(
-        `the platform at ${settings.apiUrl} is not answering (${(error as Error).message}): is npm start running?`,
-      );
-    }
-  };
-  return {
-    get: async (deviceId) => {
-      const response = await call('GET', `/devices/${encodeURIComponent(deviceId)}`);
-      if (response.status === 404) return undefined;
-      if (!response.ok) throw new DeviceInputError(`device '${deviceId}': ${await problemOf(response)}`);
-      return (await response.json()) as Device;
-    },
-    register: async (add) => {
-      const response = await call('POST', '/devices', {
-        deviceId: add.deviceId,
-        deviceType: add.deviceType,
-        location: add.location,
-        ...(add.ward === undefined ? {} : { ward: add.ward }),
-        ...(add.site === undefined ? {} : { site: add.site }),
-        ...(add.expectedIntervalSeconds === undefined
-          ? {}
-          : { expectedIntervalSeconds: add.expectedIntervalSeconds }),
-      });
-      if (response.status === 409) {
-        throw new DeviceInputError(`device '${add.deviceId}': --id is already registered`);
-      }
-      if (!response.ok) throw new DeviceInputError(`device '${add.deviceId}': ${await problemOf(response)}`);
-      return (await response.json()) as Device;
-    },
-    list: async () => {
-      const devices: Device[] = [];
-      let cursor: string | undefined;
-      do {
-        const response = await call(
-          'GET',
-          `/devices?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-        );
-        if (!response.ok) throw new DeviceInputError(`listing devices: ${await problemOf(response)}`);
-        const page = (await response.json()) as { items: Device[]; nextCursor?: string };
-        devices.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
-      return devices;
-    },
-  };
-}
-
-async function localPlatform(target: PlatformTarget, io: DeviceCliIo, graceSeconds = 0): Promise<Platform> {
-  const dataDir = path.resolve(io.cwd, target.dataDir);
-  const settingsPath = path.join(dataDir, 'local.json');
-  const caDir = path.join(dataDir, 'certs');
-  if (!existsSync(settingsPath) || !existsSync(path.join(caDir, 'ca.key.pem'))) {
-    throw new DeviceInputError(
-      `no local platform in ${dataDir} (local.json and certs/ are missing): start it with npm start -- --data-dir ${target.dataDir}`,
-    );
-  }
-  const settings = JSON.parse(await readFile(settingsPath, 'utf8')) as LocalSettings;
-  const config = await loadLocalConfig();
-  const identities = new LocalDeviceIdentities({
-    ca: await LocalCertificateAuthority.loadOrCreate(caDir),
-    endpoint: settings.mqttUrl,
-    essentialDeviceTypes: config.essentialDeviceTypes,
-    rotationGraceSeconds: graceSeconds,
-  });
-  return { registry: registryApi(settings), identities };
-}
-
-async function registered(platform: Platform, deviceId: string): Promise<Device> {
+async function registered(platform: DevicePlatform, deviceId: string): Promise<Device> {
   const device = await platform.registry.get(deviceId);
   if (!device)
     throw new DeviceInputError(`device '${deviceId}': --id is not registered (npm run device -- list)`);
   return device;
 }
 
-async function writeKey(file: string, pem: string): Promise<void> {
-  await writeFile(file, pem, { mode: 0o600 });
-  await chmod(file, 0o600);
-}
-
-/** Writes a file by temp file and rename, so a bundle never holds half a certificate. */
-async function replaceFile(file: string, content: string, secret = false): Promise<void> {
-  const temp = `${file}.tmp`;
-  if (secret) await writeKey(temp, content);
-  else await writeFile(temp, content);
-  await rename(temp, file);
-}
-
-function manifestOf(credentials: DeviceCredentials, device: Pick<Device, 'deviceType'>): BundleManifest {
+/** The device as it will be registered, for its identity (the thing's type, ward and site attributes). */
+function deviceToBe(fields: DeviceFields): Device {
   return {
-    deviceId: credentials.deviceId,
-    type: device.deviceType,
-    endpoint: credentials.endpoint,
-    topic: credentials.topic,
+    deviceId: fields.deviceId,
+    deviceType: fields.deviceType,
+    status: 'active',
+    location: { ...fields.location },
+    ...(fields.ward === undefined ? {} : { ward: fields.ward }),
+    ...(fields.site === undefined ? {} : { site: fields.site }),
+    registeredAt: new Date().toISOString(),
   };
 }
 
-/** cert.pem, key.pem (0600), ca.pem and device.json; the folder is made whole in a temp folder, then renamed. */
-async function writeNewBundle(
-  dir: string,
-  credentials: DeviceCredentials,
-  manifest: BundleManifest,
-): Promise<void> {
-  const temp = `${dir}.${randomUUID()}.tmp`;
-  await mkdir(temp, { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(path.join(temp, 'cert.pem'), credentials.certificatePem);
-    await writeKey(path.join(temp, 'key.pem'), credentials.privateKeyPem);
-    await writeFile(path.join(temp, 'ca.pem'), credentials.rootCaPem);
-    await writeFile(path.join(temp, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    await rename(temp, dir);
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
-  }
-}
-
-function testCommand(io: DeviceCliIo, dir: string): string {
-  const shown = path.relative(io.cwd, dir) || '.';
-  return `test: npm run device -- publish-test --bundle ${shown.startsWith('..') ? dir : shown}`;
-}
-
 async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
-  const platform = await localPlatform(command.target, io);
+  const platform = await openDevicePlatform(command.target, io);
   const { deviceId } = command;
+  // Checked again by the registry; here, before anything is made.
+  requireInsideArea(deviceId, command.location, platform.councilArea);
   const existing = await platform.registry.get(deviceId);
   if (existing) {
     throw new DeviceInputError(
@@ -227,15 +91,9 @@ async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
       `device '${deviceId}': --out ${dir} already exists; remove it or choose another`,
     );
   }
-  const device: Device = {
-    deviceId,
-    deviceType: command.deviceType,
-    status: 'active',
-    location: command.location,
-    registeredAt: new Date().toISOString(),
-  };
-  // Certificate and bundle first, registration last: if registering fails, the certificate is revoked and the
-  // bundle removed, and the registry never holds a device without credentials.
+  const device = deviceToBe(command);
+  // Certificate and bundle first, registration last: if registering fails, the certificate is withdrawn (and the
+  // thing with it) and the bundle removed, so the registry never holds a device without credentials.
   const credentials = await platform.identities.issue(device);
   try {
     await mkdir(path.dirname(dir), { recursive: true });
@@ -243,7 +101,7 @@ async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
     await platform.registry.register(command);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    await platform.identities.revoke(deviceId);
+    await platform.identities.withdraw(deviceId, credentials.certificateId);
     throw error;
   }
   io.out(
@@ -266,28 +124,20 @@ async function bundleOwner(dir: string): Promise<string | undefined> {
   }
 }
 
-/** The first few items of a long list, for one readable line. */
-function someOf(items: readonly string[], shown = 5): string {
-  const rest = items.length - shown;
-  return rest > 0 ? `${items.slice(0, shown).join(', ')} and ${rest} more` : items.join(', ');
-}
-
 /**
  * `import`: every row checked (CSV, `add`'s rules, duplicates, the registry) before anything is made; then each
  * row is created, completed or skipped (see {@link importStep}) with {@link IMPORT_CONCURRENCY} rows in flight.
  * A row that fails while being made is rolled back as `add` does and counted; re-running completes it.
  */
 async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<number> {
-  const file = path.resolve(io.cwd, command.csv);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new DeviceInputError(`--csv ${file}: ${(error as Error).message}`);
-  }
-  const platform = await localPlatform(command.target, io);
+  const { file, text } = await readCsvFlag(io, command.csv);
+  const platform = await openDevicePlatform(command.target, io);
   const devices = await platform.registry.list();
-  const reading = readDeviceImport(text, new Map(devices.map((device) => [device.deviceId, device])));
+  const reading = readDeviceImport(
+    text,
+    new Map(devices.map((device) => [device.deviceId, device])),
+    platform.councilArea,
+  );
   const outDir = path.resolve(io.cwd, command.out);
   const bundleDir = (row: ImportRow) => path.join(outDir, row.deviceId);
 
@@ -322,8 +172,7 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
     });
   }
   if (!reading.ok || problems.length > 0) {
-    problems.sort((a, b) => lineOf(a) - lineOf(b));
-    for (const problem of problems) io.err(problem);
+    for (const problem of sortedByLine(problems)) io.err(problem);
     io.err(
       `device: import: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}; ` +
         'nothing was created (fix them and run again)',
@@ -345,13 +194,7 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
         tally.skipped++;
         return;
       }
-      const device: Device = {
-        deviceId: row.deviceId,
-        deviceType: row.deviceType,
-        status: 'active',
-        location: row.location,
-        registeredAt: new Date().toISOString(),
-      };
+      const device = deviceToBe(row);
       // As add: certificate and bundle first, registration last, undone together if registering fails.
       const credentials = await platform.identities.issue(device);
       try {
@@ -360,10 +203,8 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
         await writeNewBundle(dir, credentials, manifestOf(credentials, device));
         if (step === 'create') await platform.registry.register(row);
       } catch (error) {
-        if (step === 'create') {
-          await rm(dir, { recursive: true, force: true });
-          await platform.identities.revoke(row.deviceId);
-        }
+        await rm(dir, { recursive: true, force: true });
+        await platform.identities.withdraw(row.deviceId, credentials.certificateId);
         throw error;
       }
       if (step === 'create') tally.created++;
@@ -391,13 +232,10 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
   return tally.failed > 0 ? 1 : 0;
 }
 
-/** The line number a problem starts with (`line 7: ...`), for reporting in file order. */
-function lineOf(problem: string): number {
-  return Number(/^line (\d+):/.exec(problem)?.[1] ?? 0);
-}
-
 async function rotate(command: RotateCommand, io: DeviceCliIo): Promise<void> {
-  const platform = await localPlatform(command.target, io, command.graceSeconds);
+  const platform = await openDevicePlatform(command.target, io, {
+    rotationGraceSeconds: command.graceSeconds,
+  });
   const device = await registered(platform, command.deviceId);
   if (device.status === 'decommissioned') {
     throw new DeviceInputError(`device '${device.deviceId}': --id is decommissioned; nothing to rotate`);
@@ -405,19 +243,33 @@ async function rotate(command: RotateCommand, io: DeviceCliIo): Promise<void> {
   const credentials = await platform.identities.issue(device);
   const dir = path.resolve(io.cwd, command.out);
   const manifest = manifestOf(credentials, device);
-  if (existsSync(dir)) {
-    await replaceFile(path.join(dir, 'key.pem'), credentials.privateKeyPem, true);
-    await replaceFile(path.join(dir, 'cert.pem'), credentials.certificatePem);
-    await replaceFile(path.join(dir, 'ca.pem'), credentials.rootCaPem);
-    await replaceFile(path.join(dir, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  } else {
-    await mkdir(path.dirname(dir), { recursive: true });
-    await writeNewBundle(dir, credentials, manifest);
+  try {
+    if (existsSync(dir)) {
+      await replaceFile(path.join(dir, 'key.pem'), credentials.privateKeyPem, true);
+      await replaceFile(path.join(dir, 'cert.pem'), credentials.certificatePem);
+      await replaceFile(path.join(dir, 'ca.pem'), credentials.rootCaPem);
+      await replaceFile(path.join(dir, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    } else {
+      await mkdir(path.dirname(dir), { recursive: true });
+      await writeNewBundle(dir, credentials, manifest);
+    }
+  } catch (error) {
+    // A certificate nobody holds the key of is withdrawn; the old one goes on working as if nothing happened.
+    await platform.identities.withdraw(device.deviceId, credentials.certificateId);
+    throw new DeviceInputError(
+      `device '${device.deviceId}': the new bundle could not be written to ${dir} (${(error as Error).message}); ` +
+        'the new certificate was withdrawn and the old one still works',
+    );
   }
+  const retirement = platform.retiresOnConnect
+    ? `the old one stops once the device connects with the new one, or in ${command.graceSeconds} s`
+    : command.graceSeconds === 0
+      ? 'the old one is inactive now'
+      : `the old one stops in ${command.graceSeconds} s (at ${new Date(Date.now() + command.graceSeconds * 1000).toISOString()})`;
   io.out(
-    `rotated ${device.deviceId}: new certificate ${shortCertificateId(credentials.certificateId)} in ${dir}; ` +
-      `the old one stops once the device connects with the new one, or in ${command.graceSeconds} s`,
+    `rotated ${device.deviceId}: new certificate ${shortCertificateId(credentials.certificateId)} in ${dir}; ${retirement}`,
   );
+  for (const warning of credentials.warnings ?? []) io.err(`device: warning: ${warning}`);
   io.out(testCommand(io, dir));
 }
 
@@ -475,6 +327,11 @@ async function publishTest(command: PublishTestCommand, io: DeviceCliIo): Promis
   }
 }
 
+/** An error an AWS service returned (the SDK marks them with the response's metadata). */
+function isAwsServiceError(error: unknown): error is Error {
+  return error instanceof Error && typeof (error as { $metadata?: unknown }).$metadata === 'object';
+}
+
 /**
  * Runs one `npm run device` command; resolves to the exit status (0, 1 for a refused command, 2 for a usage
  * error). Messages go to `io`, never to the console, so tests run it in-process.
@@ -486,6 +343,14 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
       case 'publish-test':
         await publishTest(command, io);
         break;
+      case 'allow':
+        return await allow(command, io);
+      case 'claim':
+        await claim(command, io);
+        break;
+      case 'provision-test':
+        await provisionTest(command, io);
+        break;
       case 'add':
         await add(command, io);
         break;
@@ -495,7 +360,7 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
         await rotate(command, io);
         break;
       case 'list': {
-        const platform = await localPlatform(command.target, io);
+        const platform = await openDevicePlatform(command.target, io);
         const devices = await platform.registry.list();
         for (const device of devices) {
           const identity = await platform.identities.describe(device.deviceId);
@@ -515,7 +380,7 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
         break;
       }
       case 'show': {
-        const platform = await localPlatform(command.target, io);
+        const platform = await openDevicePlatform(command.target, io);
         const device = await registered(platform, command.deviceId);
         const identity = await platform.identities.describe(device.deviceId);
         io.out(`device ${device.deviceId}`);
@@ -528,10 +393,16 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
           `  certificates  ${identity.thing ? describeCertificates(identity) : 'issued by the runtime (not managed here)'}`,
         );
         io.out(`  quarantined   ${identity.quarantined ? 'yes' : 'no'}`);
+        const latest = await platform.registry.latest(device.deviceId);
+        io.out(
+          latest
+            ? `  last reading  ${latest.observedAt} ${JSON.stringify(latest.readings)} (message ${latest.messageId})`
+            : '  last reading  none yet',
+        );
         break;
       }
       case 'revoke': {
-        const platform = await localPlatform(command.target, io);
+        const platform = await openDevicePlatform(command.target, io);
         await registered(platform, command.deviceId);
         await platform.identities.revoke(command.deviceId);
         io.out(
@@ -540,9 +411,21 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
         );
         break;
       }
+      case 'decommission': {
+        const platform = await openDevicePlatform(command.target, io);
+        await registered(platform, command.deviceId);
+        // Certificates first: a device still able to connect but out of the registry's service is what this avoids.
+        await platform.identities.revoke(command.deviceId);
+        const device = await platform.registry.decommission(command.deviceId);
+        io.out(
+          `decommissioned ${command.deviceId} at ${device.decommissionedAt}: its entry and data are kept, every ` +
+            'certificate is revoked, and any later message is quarantined as DEVICE_DECOMMISSIONED',
+        );
+        break;
+      }
       case 'quarantine':
       case 'release': {
-        const platform = await localPlatform(command.target, io);
+        const platform = await openDevicePlatform(command.target, io);
         await registered(platform, command.deviceId);
         if (command.command === 'quarantine') {
           await platform.identities.quarantine(command.deviceId);
@@ -559,6 +442,11 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
     if (error instanceof DeviceUsageError || error instanceof DeviceInputError) {
       io.err(`device: ${error.message}`);
       return error.exitCode;
+    }
+    if (isAwsServiceError(error)) {
+      // Access denied, throttling, a missing resource: AWS's own words name what and why.
+      io.err(`device: AWS refused the request: ${error.name}: ${error.message}`);
+      return 1;
     }
     throw error;
   }

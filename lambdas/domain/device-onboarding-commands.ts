@@ -1,6 +1,8 @@
 import { DEVICE_TYPES, type DeviceType, isDeviceType } from '../contracts/device-types.js';
 import { DEVICE_ID_PATTERN } from '../contracts/topics.js';
+import type { BoundingBox } from './device.js';
 import type { CertificateStatus, DeviceIdentity } from './device-onboarding.js';
+import { boundingBoxText, isInside } from './device-registry.js';
 
 /**
  * The `npm run device` commands as data: what each takes, how its arguments are checked, and the sentences the
@@ -23,7 +25,13 @@ export class DeviceInputError extends Error {
   readonly exitCode = 1;
 }
 
-export const DEVICE_USAGE = `usage: npm run device -- <command> --local [--data-dir .civic] [options]
+export const DEVICE_USAGE = `usage: npm run device -- <command> [options] [--local [--data-dir .civic]]
+
+where:
+  --local             the local runtime (npm start must be running); without it, the platform deployed to AWS,
+                      with your AWS credentials (AWS_PROFILE etc.) and the stack's outputs:
+  --stack NAME        the platform stack (default CivicIot-<stage>-Platform, stage from cdk.json)
+  --region REGION     its region (default: cdk.json's region)
 
 commands:
   add --id ID --type TYPE --lat LAT --lon LON [--ward W] [--site S] [--interval 5m] [--out DIR]
@@ -34,23 +42,40 @@ commands:
                       skips devices already onboarded and completes half-done ones; bundles go to DIR/<id>/
                       (default devices/)
   list                registered devices with their certificates and quarantine
-  show --id ID        one device
+  show --id ID        one device, with its certificates and last reading
   revoke --id ID      revoke every certificate of the device: its connections are refused within 5 s
   rotate --id ID [--out DIR] [--grace 1h]
-                      new certificate into the bundle; the old one stops once the device has connected with
-                      the new one, or when the grace period ends
+                      new certificate into the bundle; the old one stops when the grace period ends (0s: at
+                      once), and locally as soon as the device has connected with the new one
   quarantine --id ID  the device may connect but its publishes are refused
   release --id ID     lift the quarantine
+  decommission --id ID
+                      take the device out of service: its entry and data are kept, every certificate
+                      revoked (the registry and its identity agree)
   publish-test --bundle DIR
                       publish one sample reading with a bundle's certificate and wait for the acknowledgement
 
+fleet provisioning by claim (devices that arrive with a vendor's claim certificate, not their own):
+  allow --csv FILE    put serial numbers on the provisioning allow-list: the columns of import plus serial;
+                      every row is checked first; a serial provisions one device, once
+  claim --name NAME [--out DIR]
+                      make a claim certificate for a vendor (default claims/NAME/): it can do nothing but
+                      provision devices on the allow-list
+  provision-test --claim DIR --serial SERIAL [--out DIR]
+                      provision one device with a claim bundle as its firmware would, and write its own bundle
+
 types: ${DEVICE_TYPES.join(', ')}`;
 
-/** Where the platform is: the local runtime's data directory (AWS is not wired to this CLI yet). */
-export interface PlatformTarget {
-  readonly local: true;
-  readonly dataDir: string;
-}
+/** Where the platform is: the local runtime's data directory, or a deployed stack on AWS. */
+export type PlatformTarget =
+  | { readonly kind: 'local'; readonly dataDir: string }
+  | {
+      readonly kind: 'aws';
+      /** @default - `CivicIot-<stage>-Platform`, the stage from cdk.json */
+      readonly stack?: string;
+      /** @default - cdk.json's region */
+      readonly region?: string;
+    };
 
 export interface AddCommand {
   readonly command: 'add';
@@ -66,7 +91,7 @@ export interface AddCommand {
 }
 
 export interface DeviceIdCommand {
-  readonly command: 'show' | 'revoke' | 'quarantine' | 'release';
+  readonly command: 'show' | 'revoke' | 'quarantine' | 'release' | 'decommission';
   readonly target: PlatformTarget;
   readonly deviceId: string;
 }
@@ -100,13 +125,42 @@ export interface PublishTestCommand {
   readonly bundle: string;
 }
 
+/** `allow`: serial numbers onto the provisioning allow-list, all rows checked before anything is written. */
+export interface AllowCommand {
+  readonly command: 'allow';
+  readonly target: PlatformTarget;
+  readonly csv: string;
+}
+
+/** `claim`: a claim certificate bundle for a vendor. */
+export interface ClaimCommand {
+  readonly command: 'claim';
+  readonly target: PlatformTarget;
+  /** Names the bundle folder and the certificate, e.g. the vendor and batch: letters, digits, `_` and `-`. */
+  readonly name: string;
+  readonly out: string;
+}
+
+/** `provision-test`: what a vendor's firmware does with its claim certificate, run from this machine. */
+export interface ProvisionTestCommand {
+  readonly command: 'provision-test';
+  /** The claim bundle folder (`claim` wrote it). */
+  readonly claim: string;
+  readonly serialNumber: string;
+  /** Where the provisioned device's bundle goes; `devices/<device id>` when not given. */
+  readonly out?: string;
+}
+
 export type DeviceCommand =
   | AddCommand
   | ImportCommand
   | DeviceIdCommand
   | RotateCommand
   | ListCommand
-  | PublishTestCommand;
+  | PublishTestCommand
+  | AllowCommand
+  | ClaimCommand
+  | ProvisionTestCommand;
 
 /** The rotation grace period when `--grace` is not given: long enough for a device that reports hourly. */
 export const DEFAULT_ROTATION_GRACE_SECONDS = 3600;
@@ -120,9 +174,24 @@ const COMMAND_FLAGS: Record<DeviceCommand['command'], readonly string[]> = {
   rotate: ['--id', '--out', '--grace'],
   quarantine: ['--id'],
   release: ['--id'],
+  decommission: ['--id'],
   'publish-test': ['--bundle'],
+  allow: ['--csv'],
+  claim: ['--name', '--out'],
+  'provision-test': ['--claim', '--serial', '--out'],
 };
-const TARGET_FLAGS = ['--data-dir'];
+
+/** Commands that work with files and a broker only, on no platform: no --local, --stack or --region. */
+const PLATFORM_FREE: readonly DeviceCommand['command'][] = ['publish-test', 'provision-test'];
+
+/** A claim certificate's name: it becomes a folder name and part of the claim client id's suggestion. */
+const CLAIM_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const LOCAL_FLAGS = ['--data-dir'];
+const AWS_FLAGS = ['--stack', '--region'];
+
+/** CloudFormation's stack name rule: a letter, then letters, digits and hyphens, 128 at most. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 /** A plain decimal, as people write coordinates (no exponents, hex or blanks that `Number` would accept). */
 const DECIMAL = /^-?\d+(\.\d+)?$/;
@@ -176,10 +245,28 @@ export interface DeviceFieldsText {
 export type DeviceFields = Omit<AddCommand, 'command' | 'target' | 'out'>;
 
 /**
- * Checks a device's fields with `add`'s rules (id pattern, known type, coordinates, text lengths, interval).
- * Throws {@link DeviceInputError} naming the device and the field at the first bad one.
+ * Refuses a location outside the council's area (edges included) with the CLI's words; no area, no check.
+ * @throws DeviceInputError naming the device, the flags and the area
  */
-export function readDeviceFields(text: DeviceFieldsText): DeviceFields {
+export function requireInsideArea(
+  deviceId: string,
+  location: { readonly lat: number; readonly lon: number },
+  councilArea: BoundingBox | undefined,
+): void {
+  if (councilArea && !isInside(location, councilArea)) {
+    throw new DeviceInputError(
+      `device '${deviceId}': --lat/--lon ${location.lat},${location.lon} is outside the council area ` +
+        `${boundingBoxText(councilArea)} (west,south,east,north)`,
+    );
+  }
+}
+
+/**
+ * Checks a device's fields with `add`'s rules (id pattern, known type, coordinates, inside `councilArea` when
+ * given (edges included), text lengths, interval). Throws {@link DeviceInputError} naming the device and the field
+ * at the first bad one.
+ */
+export function readDeviceFields(text: DeviceFieldsText, councilArea?: BoundingBox): DeviceFields {
   const deviceId = deviceIdOf(text.id);
   if (!isDeviceType(text.type)) {
     throw new DeviceInputError(
@@ -188,6 +275,7 @@ export function readDeviceFields(text: DeviceFieldsText): DeviceFields {
   }
   const lat = coordinate(deviceId, '--lat', text.lat);
   const lon = coordinate(deviceId, '--lon', text.lon);
+  requireInsideArea(deviceId, { lat, lon }, councilArea);
   let expectedIntervalSeconds: number | undefined;
   if (text.interval !== undefined) {
     expectedIntervalSeconds = parseDuration(text.interval);
@@ -222,12 +310,13 @@ export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
     throw new DeviceUsageError(`unknown command '${name}'\n${DEVICE_USAGE}`);
   }
   const command = name as DeviceCommand['command'];
-  const allowed = [...COMMAND_FLAGS[command], ...(command === 'publish-test' ? [] : TARGET_FLAGS)];
+  const platformFree = PLATFORM_FREE.includes(command);
+  const allowed = [...COMMAND_FLAGS[command], ...(platformFree ? [] : [...LOCAL_FLAGS, ...AWS_FLAGS])];
   const values = new Map<string, string>();
   let local = false;
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] as string;
-    if (flag === '--local' && command !== 'publish-test') {
+    if (flag === '--local' && !platformFree) {
       local = true;
       continue;
     }
@@ -246,13 +335,47 @@ export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
   };
 
   if (command === 'publish-test') return { command, bundle: required('--bundle') };
-  if (!local) {
+  if (command === 'provision-test') {
+    const out = values.get('--out');
+    return {
+      command,
+      claim: required('--claim'),
+      serialNumber: required('--serial'),
+      ...(out === undefined ? {} : { out }),
+    };
+  }
+  const misplaced = (local ? AWS_FLAGS : LOCAL_FLAGS).find((flag) => values.has(flag));
+  if (misplaced) {
     throw new DeviceUsageError(
-      `${command}: pass --local to work on the local runtime (npm start); AWS is not wired to this command yet`,
+      local
+        ? `${command}: ${misplaced} is for a platform on AWS; --local works on the local runtime`
+        : `${command}: ${misplaced} is for the local runtime: add --local`,
     );
   }
-  const target: PlatformTarget = { local: true, dataDir: values.get('--data-dir') ?? '.civic' };
+  const stack = values.get('--stack');
+  const region = values.get('--region');
+  if (stack !== undefined && !STACK_NAME.test(stack)) {
+    throw new DeviceUsageError(`${command}: --stack '${stack}' is not a CloudFormation stack name`);
+  }
+  if (region !== undefined && !AWS_REGION.test(region)) {
+    throw new DeviceUsageError(
+      `${command}: --region '${region}' is not an AWS region name such as eu-west-2`,
+    );
+  }
+  const target: PlatformTarget = local
+    ? { kind: 'local', dataDir: values.get('--data-dir') ?? '.civic' }
+    : { kind: 'aws', ...(stack === undefined ? {} : { stack }), ...(region === undefined ? {} : { region }) };
   if (command === 'list') return { command, target };
+  if (command === 'allow') return { command, target, csv: required('--csv') };
+  if (command === 'claim') {
+    const name = required('--name');
+    if (!CLAIM_NAME.test(name)) {
+      throw new DeviceInputError(
+        `--name '${name}' is not a claim name: letters, digits, _ and -, starting with a letter or digit, at most 64`,
+      );
+    }
+    return { command, target, name, out: values.get('--out') ?? `${DEFAULT_CLAIMS_DIR}/${name}` };
+  }
 
   if (command === 'import') {
     return { command, target, csv: required('--csv'), out: values.get('--out') ?? DEFAULT_BUNDLES_DIR };
@@ -288,6 +411,29 @@ export function parseDeviceCommand(argv: readonly string[]): DeviceCommand {
     };
   }
   return { command, target, deviceId };
+}
+
+/** The folder claim bundles go under unless `--out` says otherwise (git-ignored: they hold private keys). */
+export const DEFAULT_CLAIMS_DIR = 'claims';
+
+/** `claim.json` in a claim bundle: where to provision and how (the certificate files sit beside it). */
+export interface ClaimManifest {
+  readonly name: string;
+  readonly endpoint: string;
+  /** The provisioning template's name: the RegisterThing topic is `$aws/provisioning-templates/<it>/provision/json`. */
+  readonly templateName: string;
+  /** What the MQTT client id must start with while provisioning (the claim policy allows no other). */
+  readonly clientIdPrefix: string;
+}
+
+/** Checks a parsed `claim.json`; a sentence saying what is wrong otherwise. */
+export function readClaimManifest(value: unknown): ClaimManifest | string {
+  const manifest = value as Partial<Record<keyof ClaimManifest, unknown>> | null;
+  if (typeof manifest !== 'object' || manifest === null) return 'claim.json is not a JSON object';
+  for (const field of ['name', 'endpoint', 'templateName', 'clientIdPrefix'] as const) {
+    if (typeof manifest[field] !== 'string') return `claim.json has no ${field}`;
+  }
+  return manifest as ClaimManifest;
 }
 
 /** The folder bundles go under unless `--out` says otherwise (git-ignored: bundles hold private keys). */

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { CreateTopicRuleCommand, GetTopicRuleCommand, IoTClient } from '@aws-sdk/client-iot';
 import {
@@ -11,6 +9,15 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IotLambdaLaneControls } from '../../lambdas/adapters/iot-lambda-lane-controls.js';
 import { LANES, type Lane } from '../../lambdas/contracts/topics.js';
+import {
+  hasMotoServer,
+  MOTO_ACCOUNT,
+  MOTO_CREDENTIALS,
+  MOTO_REGION,
+  type MotoServer,
+  startMotoServer,
+  warnWithoutMoto,
+} from '../support/moto-server.js';
 
 /**
  * The lane switches against moto_server (a local AWS API emulator, from the machine's Python): a real IoT topic
@@ -18,24 +25,11 @@ import { LANES, type Lane } from '../../lambdas/contracts/topics.js';
  * CreateTopicRule, Disable/EnableTopicRule, GetTopicRule, CreateFunction (zip, no Docker needed unless invoked),
  * Create/Update/GetEventSourceMapping and SQS CreateQueue.
  */
-const hasMoto = spawnSync('moto_server', ['-h'], { encoding: 'utf8' }).status === 0;
-if (!hasMoto) {
-  console.warn(
-    'SKIPPED: lane controls against moto_server — moto_server is not on PATH (pip install "moto[server]").',
-  );
-}
+warnWithoutMoto('lane controls');
 
-const ACCOUNT = '123456789012';
-const REGION = 'eu-west-2';
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const ACCOUNT = MOTO_ACCOUNT;
+const REGION = MOTO_REGION;
+const credentials = MOTO_CREDENTIALS;
 
 /** A one-file zip (stored, not deflated): all CreateFunction needs from a package. */
 function zipOf(name: string, content: string): Uint8Array {
@@ -66,8 +60,8 @@ function zipOf(name: string, content: string): Uint8Array {
   return Buffer.concat([local, fileName, data, central, fileName, end]);
 }
 
-describe.skipIf(!hasMoto)('IotLambdaLaneControls against moto_server', () => {
-  let moto: ChildProcess | undefined;
+describe.skipIf(!hasMotoServer)('IotLambdaLaneControls against moto_server', () => {
+  let moto: MotoServer | undefined;
   let endpoint: string;
   let iot: IoTClient;
   let lambda: LambdaClient;
@@ -91,18 +85,8 @@ describe.skipIf(!hasMoto)('IotLambdaLaneControls against moto_server', () => {
   }
 
   beforeAll(async () => {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    moto = spawn('moto_server', ['-p', String(port)], { stdio: 'ignore' });
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fetch(`${endpoint}/moto-api/`);
-        break;
-      } catch (error) {
-        if (attempt > 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    moto = await startMotoServer();
+    endpoint = moto.endpoint;
     const config = { endpoint, region: REGION, credentials };
     iot = new IoTClient(config);
     lambda = new LambdaClient(config);
@@ -147,7 +131,7 @@ describe.skipIf(!hasMoto)('IotLambdaLaneControls against moto_server', () => {
   });
 
   afterAll(() => {
-    moto?.kill();
+    moto?.stop();
   });
 
   const ruleDisabled = async (lane: Lane) =>

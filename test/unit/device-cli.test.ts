@@ -40,7 +40,7 @@ describe('device command arguments', () => {
   it('reads an add with its defaults', () => {
     expect(parseDeviceCommand(ADD)).toEqual({
       command: 'add',
-      target: { local: true, dataDir: '.civic' },
+      target: { kind: 'local', dataDir: '.civic' },
       deviceId: 'bin-42',
       deviceType: 'waste-container',
       location: { lat: 51.45, lon: -0.97 },
@@ -100,13 +100,59 @@ describe('device command arguments', () => {
     [['show', '--local', '--id'], 'show: --id needs a value'],
     [['show', '--local', '--id', 'a', '--id', 'b'], 'show: --id is given twice'],
     [['list', '--local', '--id', 'a'], "list: unknown argument '--id'"],
-    [['show', '--id', 'a'], 'show: pass --local to work on the local runtime'],
+    [['show', '--id', 'a', '--data-dir', 'd'], 'show: --data-dir is for the local runtime: add --local'],
+    [['show', '--local', '--id', 'a', '--stack', 'S'], 'show: --stack is for a platform on AWS'],
+    [
+      ['show', '--id', 'a', '--stack', 'Civic_IoT'],
+      "show: --stack 'Civic_IoT' is not a CloudFormation stack",
+    ],
+    [['show', '--id', 'a', '--region', 'London'], "show: --region 'London' is not an AWS region name"],
     [['publish-test'], 'publish-test: --bundle is required'],
   ])('refuses %j as a usage error (exit 2)', (argv, message) => {
     const error = failure(argv);
     expect(error).toBeInstanceOf(DeviceUsageError);
     expect((error as DeviceUsageError).exitCode).toBe(2);
     expect(error.message).toContain(message);
+  });
+
+  it('reads the fleet provisioning commands', () => {
+    expect(parseDeviceCommand(['allow', '--csv', 'serials.csv'])).toEqual({
+      command: 'allow',
+      target: { kind: 'aws' },
+      csv: 'serials.csv',
+    });
+    expect(parseDeviceCommand(['claim', '--local', '--name', 'acme-2026'])).toEqual({
+      command: 'claim',
+      target: { kind: 'local', dataDir: '.civic' },
+      name: 'acme-2026',
+      out: 'claims/acme-2026',
+    });
+    expect(parseDeviceCommand(['provision-test', '--claim', 'claims/acme', '--serial', 'SN-1'])).toEqual({
+      command: 'provision-test',
+      claim: 'claims/acme',
+      serialNumber: 'SN-1',
+    });
+    expect(failure(['claim', '--name', 'acme 2026']).message).toBe(
+      "--name 'acme 2026' is not a claim name: letters, digits, _ and -, starting with a letter or digit, at most 64",
+    );
+    expect(failure(['provision-test', '--claim', 'c', '--serial', 'S', '--local'])).toBeInstanceOf(
+      DeviceUsageError,
+    );
+    expect(failure(['allow'])).toBeInstanceOf(DeviceUsageError);
+  });
+
+  it('works on AWS without --local, with the stack and region when given', () => {
+    expect(parseDeviceCommand(['show', '--id', 'a'])).toEqual({
+      command: 'show',
+      target: { kind: 'aws' },
+      deviceId: 'a',
+    });
+    expect(
+      parseDeviceCommand(['list', '--stack', 'CivicIot-prod-Platform', '--region', 'eu-west-1']),
+    ).toEqual({
+      command: 'list',
+      target: { kind: 'aws', stack: 'CivicIot-prod-Platform', region: 'eu-west-1' },
+    });
   });
 
   it('reads rotate with a grace period, 1 hour by default', () => {

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { CsvSyntaxError, parseCsv } from '../../lambdas/domain/csv.js';
+import type { BoundingBox } from '../../lambdas/domain/device.js';
 import {
   describeImportTally,
   importStep,
   type RegisteredDevice,
   readDeviceImport,
 } from '../../lambdas/domain/device-import.js';
-import { parseDeviceCommand } from '../../lambdas/domain/device-onboarding-commands.js';
+import {
+  DeviceInputError,
+  parseDeviceCommand,
+  readDeviceFields,
+} from '../../lambdas/domain/device-onboarding-commands.js';
 
 describe('parseCsv', () => {
   it('reads quoted commas, doubled quotes and line breaks inside quotes, with the line each record starts on', () => {
@@ -136,6 +141,68 @@ describe('readDeviceImport', () => {
   });
 });
 
+describe('the council area in add and import', () => {
+  /** cdk.json's area: roughly the Borough of Reading with a margin. */
+  const AREA: BoundingBox = { minLon: -1.07, minLat: 51.39, maxLon: -0.91, maxLat: 51.51 };
+  const fields = (lat: string, lon: string) => ({ id: 'bin-7', type: 'waste-container', lat, lon });
+
+  it.each([
+    ['inside', '51.45', '-0.97'],
+    ['on the south-west corner', '51.39', '-1.07'],
+    ['on the north-east corner', '51.51', '-0.91'],
+  ])('accepts a device %s', (_where, lat, lon) => {
+    expect(readDeviceFields(fields(lat, lon), AREA).location).toEqual({ lat: Number(lat), lon: Number(lon) });
+  });
+
+  it.each([
+    ['52.1', '-1.3'],
+    ['51.45', '0.97'],
+    ['51.3899', '-0.97'],
+    ['51.45', '-1.0701'],
+  ])('refuses --lat %s --lon %s, naming the device, the flags and the area', (lat, lon) => {
+    expect(() => readDeviceFields(fields(lat, lon), AREA)).toThrow(
+      new DeviceInputError(
+        `device 'bin-7': --lat/--lon ${Number(lat)},${Number(lon)} is outside the council area ` +
+          '-1.07,51.39,-0.91,51.51 (west,south,east,north)',
+      ),
+    );
+  });
+
+  it('accepts anywhere without an area', () => {
+    expect(readDeviceFields(fields('52.1', '-1.3')).location).toEqual({ lat: 52.1, lon: -1.3 });
+  });
+
+  it('reports every row outside the area with its line, with the other bad rows, and no rows', () => {
+    const csv = [
+      'id,type,lat,lon',
+      'rdg-bin-1,waste-container,51.45,-0.97',
+      'rdg-bin-2,waste-container,52.1,-1.3',
+      'rdg-bin-3,lamp-post,51.45,-0.97',
+      'rdg-bin-4,waste-container,51.51,-0.91',
+      'rdg-bin-5,waste-container,-0.97,51.45',
+    ].join('\n');
+    const outside = '(west,south,east,north)';
+    expect(readDeviceImport(csv, NONE, AREA)).toEqual({
+      ok: false,
+      problems: [
+        `line 3: device 'rdg-bin-2': --lat/--lon 52.1,-1.3 is outside the council area -1.07,51.39,-0.91,51.51 ${outside}`,
+        "line 4: device 'rdg-bin-3': --type 'lamp-post' is not a device type; known: waste-container, parking-spot, air-quality, traffic-flow, water-level",
+        `line 6: device 'rdg-bin-5': --lat/--lon -0.97,51.45 is outside the council area -1.07,51.39,-0.91,51.51 ${outside}`,
+      ],
+    });
+    // The same file without an area has only the unknown type wrong.
+    expect(readDeviceImport(csv, NONE)).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/^line 4:/)],
+    });
+  });
+
+  it('reads a file of devices all inside the area, edges included', () => {
+    const csv = 'id,type,lat,lon\nrdg-bin-1,waste-container,51.45,-0.97\nrdg-bin-2,water-level,51.39,-0.91\n';
+    expect(readDeviceImport(csv, NONE, AREA)).toMatchObject({ ok: true, rows: [{ line: 2 }, { line: 3 }] });
+  });
+});
+
 describe('importStep', () => {
   it('creates the unregistered, completes the half-done and skips the onboarded', () => {
     expect(importStep({ registered: false, activeCertificate: false, bundle: false })).toBe('create');
@@ -155,7 +222,7 @@ describe('import command line', () => {
   it('reads --csv and --out, with devices/ as the default', () => {
     expect(parseDeviceCommand(['import', '--csv', 'assets.csv', '--local'])).toEqual({
       command: 'import',
-      target: { local: true, dataDir: '.civic' },
+      target: { kind: 'local', dataDir: '.civic' },
       csv: 'assets.csv',
       out: 'devices',
     });
