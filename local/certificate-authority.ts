@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { CLAIM_CLIENT_ID_PREFIX } from '../lambdas/contracts/provisioning-template.js';
 
 // @peculiar/x509 needs a WebCrypto provider; Node's own is fast and has ECDSA P-256.
 x509.cryptoProvider.set(globalThis.crypto);
@@ -47,7 +48,7 @@ export function certificateIdOfFingerprint(fingerprint256: string): string {
   return fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
-/** A freshly issued device certificate; its key exists only here (the CA keeps no copy). */
+/** A freshly issued client certificate (a device's, a claim or a provisional one); its key exists only here (the CA keeps no copy). */
 export interface FreshDeviceCertificate {
   readonly certificateId: string;
   readonly certPem: string;
@@ -61,14 +62,52 @@ function randomSerial(): string {
   return Buffer.from(bytes).toString('hex');
 }
 
+/**
+ * The CN prefix of a certificate the broker issued over the fleet provisioning MQTT API (CreateKeysAndCertificate):
+ * not yet any device's. It becomes a device's when RegisterThing admits the device and records the certificate in
+ * the identity register; the broker then finds the device through the register, never through the CN. The `.`
+ * cannot occur in a device id, so no device certificate's CN can look like one.
+ */
+export const PROVISIONAL_NAME_PREFIX = 'provisional.';
+
+/**
+ * The name a claim certificate is issued for, after `claim.` in its CN: the vendor or batch it is flashed into
+ * (`acme-bins-2025`). Letters, digits, `.`, `_`, `:` and `-`, at most 64, so the CN needs no escaping.
+ */
+export const CLAIM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** What a client certificate is to the broker, read from its CN. */
+export type CertificateRole =
+  | { readonly kind: 'device'; readonly deviceId: string }
+  /** A claim certificate (CN `claim.<name>`): may only provision. */
+  | { readonly kind: 'claim'; readonly name: string }
+  /** Issued by CreateKeysAndCertificate (CN `provisional.<random>`): whose it is, the identity register says. */
+  | { readonly kind: 'provisional' };
+
+/**
+ * Reads a client certificate's CN: `claim.<name>` is a claim certificate, `provisional.<random>` a certificate issued
+ * while provisioning, anything else a device id (as `add` and the demo city issue them). Device ids never contain
+ * `.`, so the three cannot be confused.
+ */
+export function certificateRoleOf(commonName: string): CertificateRole {
+  if (commonName.startsWith(CLAIM_CLIENT_ID_PREFIX)) {
+    return { kind: 'claim', name: commonName.slice(CLAIM_CLIENT_ID_PREFIX.length) };
+  }
+  if (commonName.startsWith(PROVISIONAL_NAME_PREFIX)) return { kind: 'provisional' };
+  return { kind: 'device', deviceId: commonName };
+}
+
 type CertificateProfile = (
   publicKey: CryptoKey,
 ) => Promise<{ subject: string; extensions: x509.Extension[] }>;
 
-/** A device's client certificate: CN = device id (the broker's identity of the device), clientAuth only. */
-function deviceClientProfile(deviceId: string): CertificateProfile {
+/**
+ * A client certificate with this CN, clientAuth only: a device's (CN = device id, the broker's identity of the
+ * device), a claim certificate or a provisional one (see {@link certificateRoleOf}).
+ */
+function clientProfile(commonName: string): CertificateProfile {
   return async (publicKey) => ({
-    subject: `CN=${deviceId}`,
+    subject: `CN=${commonName}`,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -137,7 +176,7 @@ export class LocalCertificateAuthority {
    * Files: `<certs>/devices/<deviceId>.cert.pem` and `.key.pem`.
    */
   async deviceCertificate(deviceId: string): Promise<IssuedCertificate> {
-    return this.ensure(path.join(this.directory, 'devices'), deviceId, deviceClientProfile(deviceId));
+    return this.ensure(path.join(this.directory, 'devices'), deviceId, clientProfile(deviceId));
   }
 
   /**
@@ -145,7 +184,37 @@ export class LocalCertificateAuthority {
    * nowhere: the caller hands the key to the device once. Same profile as {@link deviceCertificate}.
    */
   async issueDeviceCertificate(deviceId: string): Promise<FreshDeviceCertificate> {
-    const { certificate, keyPem } = await this.create(deviceClientProfile(deviceId));
+    return this.fresh(clientProfile(deviceId));
+  }
+
+  /**
+   * A claim certificate (CN `claim.<name>`): what a vendor flashes into every device of a batch that leaves the
+   * factory without a certificate of its own. The broker lets it do nothing but provision (CreateKeysAndCertificate
+   * and RegisterThing on the local template), with a client id starting `claim.`. A new key pair on every call,
+   * written nowhere: the caller hands it to the vendor.
+   * @throws Error naming the name when it is not {@link CLAIM_NAME_PATTERN}
+   */
+  async issueClaimCertificate(name: string): Promise<FreshDeviceCertificate> {
+    if (!CLAIM_NAME_PATTERN.test(name)) {
+      throw new Error(
+        `claim certificate name ${JSON.stringify(name.slice(0, 80))} must be 1 to 64 letters, digits, ., _, : and -, ` +
+          'starting with a letter or digit (e.g. the vendor and batch: acme-bins-2025)',
+      );
+    }
+    return this.fresh(clientProfile(`${CLAIM_CLIENT_ID_PREFIX}${name}`));
+  }
+
+  /**
+   * A certificate for a device that is provisioning (CreateKeysAndCertificate): CN `provisional.<random>`, no
+   * device's yet. It connects only once RegisterThing has recorded it as a device's certificate in the identity
+   * register. A new key pair on every call, written nowhere.
+   */
+  async issueProvisionalCertificate(): Promise<FreshDeviceCertificate> {
+    return this.fresh(clientProfile(`${PROVISIONAL_NAME_PREFIX}${randomSerial()}`));
+  }
+
+  private async fresh(profile: CertificateProfile): Promise<FreshDeviceCertificate> {
+    const { certificate, keyPem } = await this.create(profile);
     return { certificateId: certificateIdOf(certificate), certPem: certificate.toString('pem'), keyPem };
   }
 

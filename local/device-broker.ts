@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { allowedPublishTopics, devicePolicyRules } from '../lambdas/contracts/iot-policy.js';
+import { CLAIM_CLIENT_ID_PREFIX } from '../lambdas/contracts/provisioning-template.js';
 import {
   applyRuleSql,
   BASIC_INGEST_PREFIX,
@@ -11,7 +12,7 @@ import {
   parseTelemetryTopic,
 } from '../lambdas/contracts/topics.js';
 import type { Device } from '../lambdas/domain/device.js';
-import { certificateIdOfFingerprint } from './certificate-authority.js';
+import { certificateIdOfFingerprint, certificateRoleOf } from './certificate-authority.js';
 
 /** Why the broker refused a connection, publish or subscribe; counted and logged. */
 export type RefusalReason =
@@ -40,12 +41,44 @@ export type IdentityRefusal = 'certificate-revoked' | 'certificate-inactive';
 export interface DeviceIdentityPolicy {
   /** Why this certificate of the device may not connect now, or undefined when it may. */
   connectionRefusal(deviceId: string, certificateId: string): IdentityRefusal | undefined;
+  /**
+   * The device a certificate was recorded for, or undefined: how a certificate issued while provisioning by claim
+   * (whose CN names no device) is known as its device's.
+   */
+  deviceOfCertificate(certificateId: string): string | undefined;
   /** Whether the device may connect but not publish. */
   quarantined(deviceId: string): boolean;
   /** The broker accepted a connection with this certificate (a rotation's replacement is now in use). */
   connected(deviceId: string, certificateId: string): void;
   /** Called after the identities changed; the broker then ends sessions whose certificate was refused. */
   onChange(listener: () => void): void;
+}
+
+/** A request a claim session published to a fleet provisioning request topic. */
+export interface ClaimRequest {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly clientId: string;
+  /** The claim certificate's id (SHA-256 of its DER), as AWS IoT's `claimCertificateId`. */
+  readonly claimCertificateId: string;
+}
+
+/** The answer to a {@link ClaimRequest}: published to the session that asked, if it subscribed to the topic. */
+export interface ClaimAnswer {
+  readonly topic: string;
+  readonly payload: string;
+}
+
+/**
+ * Fleet provisioning by claim as the broker consults it (local/local-fleet-provisioning.ts): which topics a claim
+ * session may publish to and subscribe to, and the answer to each request.
+ */
+export interface ClaimProvisioning {
+  /** The request topics: the only topics a claim session may publish to. */
+  readonly requestTopics: ReadonlySet<string>;
+  /** Their `/accepted` and `/rejected` topics: the only topics a claim session may subscribe to. */
+  readonly answerTopics: ReadonlySet<string>;
+  answer(request: ClaimRequest): Promise<ClaimAnswer>;
 }
 
 /** A refusal as reported to {@link DeviceBrokerOptions.onRefusal}. */
@@ -82,6 +115,11 @@ export interface DeviceBrokerOptions {
   readonly onNotCollected?: (lane: Lane, clientId: string) => void;
   /** Certificate status and quarantine. @default none: every certificate from the CA, nobody quarantined */
   readonly identities?: DeviceIdentityPolicy;
+  /**
+   * Fleet provisioning by claim: what a claim certificate (CN `claim.<name>`) may do and the answers it gets.
+   * @default none: claim certificates are refused
+   */
+  readonly provisioning?: ClaimProvisioning;
 }
 
 /** A running broker. */
@@ -102,12 +140,24 @@ export interface DeviceBroker {
  */
 const BROKER_MAX_PAYLOAD_BYTES = 128 * 1024;
 
-interface Session {
+/** A device's connection: it may publish its telemetry and nothing else. */
+interface DeviceSession {
+  readonly kind: 'device';
   readonly device: Device;
   readonly allowedTopics: ReadonlySet<string>;
   /** SHA-256 of the client certificate, as AWS IoT's certificate id. */
   readonly certificateId: string;
 }
+
+/** A connection with a claim certificate: it may provision and nothing else (the claim policy). */
+interface ClaimSession {
+  readonly kind: 'claim';
+  readonly certificateId: string;
+  /** The answer topics it has subscribed to: answers go only there, as IoT delivers only to subscribers. */
+  readonly subscribed: Set<string>;
+}
+
+type Session = DeviceSession | ClaimSession;
 
 function refusalError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -116,10 +166,14 @@ function refusalError(message: string, returnCode: number): AuthenticateError {
 /**
  * The local stand-in for AWS IoT Core's device gateway: MQTT over mutual TLS only, with the IoT policy enforced
  * as IoT Core would. A device connects with a certificate from the local CA; its client id must equal the
- * certificate's CN (the device id, as the thing name); it must be registered and in service; it may publish only
- * to the Basic Ingest topics of {@link devicePolicyRules} for its own id, and only its registered type's topic;
- * it may not subscribe. Authorised publishes go through the lane's rule ({@link applyRuleSql}) into the lane's
- * queue before they are acknowledged.
+ * certificate's device id (its CN, or for a certificate issued while provisioning by claim, the device the
+ * identity register records it for); it must be registered and in service; it may publish only to the Basic
+ * Ingest topics of {@link devicePolicyRules} for its own id, and only its registered type's topic; it may not
+ * subscribe. Authorised publishes go through the lane's rule ({@link applyRuleSql}) into the lane's queue before
+ * they are acknowledged.
+ *
+ * A claim certificate (CN `claim.<name>`) gets the claim policy instead: a client id starting `claim.`, publishes
+ * only to the fleet provisioning request topics, subscriptions only to their answers ({@link ClaimProvisioning}).
  */
 export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<DeviceBroker> {
   const rules = devicePolicyRules(options.essentialDeviceTypes);
@@ -128,6 +182,8 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
   const live = new Set<Client>();
   const identities = options.identities;
   const enqueuing = new Set<Promise<void>>();
+  /** Provisioning requests being answered. */
+  const answering = new Set<Promise<void>>();
   let draining = false;
   const refuse = (refusal: Refusal) => options.onRefusal?.(refusal);
 
@@ -138,14 +194,37 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
       const socket = client.conn as tls.TLSSocket;
       const certificate =
         typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-      const deviceId = certificate?.subject?.CN;
-      if (!deviceId || typeof deviceId !== 'string') {
+      const commonName = certificate?.subject?.CN;
+      if (!commonName || typeof commonName !== 'string') {
         refuse({
           reason: 'no-client-certificate',
           clientId: client.id,
           detail: 'no device id in the certificate',
         });
         return done(refusalError('certificate has no device id', 5), false);
+      }
+      const certificateId = certificateIdOfFingerprint(certificate.fingerprint256 ?? '');
+      const role = certificateRoleOf(commonName);
+      if (role.kind === 'claim') {
+        const refusal = claimConnectionRefusal(client.id, commonName);
+        if (refusal) {
+          refuse(refusal);
+          return done(refusalError(refusal.detail, refusal.reason === 'client-id-mismatch' ? 2 : 5), false);
+        }
+        sessions.set(client, { kind: 'claim', certificateId, subscribed: new Set() });
+        return done(null, true);
+      }
+      const deviceId =
+        role.kind === 'device' ? role.deviceId : identities?.deviceOfCertificate(certificateId);
+      if (deviceId === undefined) {
+        refuse({
+          reason: 'certificate-inactive',
+          clientId: client.id,
+          detail:
+            `certificate ${certificateId.slice(0, 12)} was issued for provisioning and no device has registered ` +
+            'with it (RegisterThing)',
+        });
+        return done(refusalError('certificate is inactive', 5), false);
       }
       if (client.id !== deviceId) {
         refuse({
@@ -173,7 +252,6 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
             });
             return done(refusalError('device is decommissioned', 5), false);
           }
-          const certificateId = certificateIdOfFingerprint(certificate.fingerprint256 ?? '');
           const identityRefusal = identities?.connectionRefusal(deviceId, certificateId);
           if (identityRefusal) {
             refuse({
@@ -187,6 +265,7 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
             );
           }
           sessions.set(client, {
+            kind: 'device',
             device,
             allowedTopics: new Set(allowedPublishTopics(rules, deviceId)),
             certificateId,
@@ -207,8 +286,10 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
       // While shutting down, new publishes get no PUBACK (the device keeps and resends them) and the connection
       // closes; publishes already being enqueued finish and are acknowledged.
       if (draining) return callback(new Error('broker is shutting down'));
-      const session = sessions.get(client);
+      const found = sessions.get(client);
       const topic = packet.topic;
+      if (found?.kind === 'claim') return authorizeClaimPublish(client, found, packet, callback);
+      const session = found;
       if (session && identities) {
         // Checked on every publish as well: a revocation or quarantine applies to a session already open.
         const identityRefusal = identities.connectionRefusal(client.id, session.certificateId);
@@ -264,15 +345,117 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
       enqueuing.add(work);
     },
     authorizeSubscribe: (client, subscription, callback) => {
+      const claim = sessions.get(client)?.kind === 'claim';
+      if (claim && options.provisioning?.answerTopics.has(subscription.topic)) {
+        return callback(null, subscription);
+      }
       refuse({
         reason: 'subscribe-not-allowed',
         clientId: client.id,
-        detail: `subscribe to '${subscription.topic}'`,
+        detail: claim
+          ? `subscribe to '${subscription.topic}': a claim certificate may subscribe only to the fleet ` +
+            'provisioning answers (/accepted, /rejected)'
+          : `subscribe to '${subscription.topic}'`,
       });
-      callback(new Error('devices may not subscribe'));
+      callback(new Error(claim ? 'topic not allowed by the claim policy' : 'devices may not subscribe'));
     },
-    // Nothing subscribes, so there is nothing to forward; this also keeps retained messages out.
-    authorizeForward: () => null,
+    // Only provisioning answers reach a client, and only a claim session's: devices may not subscribe, nobody may
+    // publish to an answer topic, and this also keeps retained messages out.
+    authorizeForward: (client, packet) =>
+      sessions.get(client)?.kind === 'claim' && options.provisioning?.answerTopics.has(packet.topic)
+        ? packet
+        : null,
+  });
+
+  /** Why a claim certificate may not connect with this client id, or undefined when it may. */
+  function claimConnectionRefusal(clientId: string, commonName: string): Refusal | undefined {
+    if (!options.provisioning) {
+      return {
+        reason: 'certificate-inactive',
+        clientId,
+        detail: `claim certificate '${commonName}': fleet provisioning is not enabled on this broker`,
+      };
+    }
+    if (!clientId.startsWith(CLAIM_CLIENT_ID_PREFIX)) {
+      return {
+        reason: 'client-id-mismatch',
+        clientId,
+        detail:
+          `client id '${clientId}' with claim certificate '${commonName}': a claim session's client id must ` +
+          `start with '${CLAIM_CLIENT_ID_PREFIX}'`,
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * A claim session's publish: a fleet provisioning request only. It is acknowledged at once and answered
+   * afterwards on its `/accepted` or `/rejected` topic, to this session alone (the answer may carry a private key).
+   */
+  function authorizeClaimPublish(
+    client: Client,
+    session: ClaimSession,
+    packet: { readonly topic: string; readonly payload: string | Buffer; readonly qos: number },
+    callback: (error?: Error | null) => void,
+  ): void {
+    const provisioning = options.provisioning;
+    const { topic } = packet;
+    if (!provisioning?.requestTopics.has(topic)) {
+      refuse({
+        reason: 'topic-not-allowed',
+        clientId: client.id,
+        detail: `publish to '${topic}': a claim certificate may publish only fleet provisioning requests`,
+      });
+      callback(new Error('topic not allowed by the claim policy'));
+      return;
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (payload.length > BROKER_MAX_PAYLOAD_BYTES) {
+      refuse({ reason: 'payload-over-broker-limit', clientId: client.id, detail: `${payload.length} bytes` });
+      callback(new Error('payload too large'));
+      return;
+    }
+    callback(null);
+    const work = provisioning
+      .answer({ topic, payload, clientId: client.id, claimCertificateId: session.certificateId })
+      .then(
+        (answer) =>
+          new Promise<void>((resolve) => {
+            // As IoT: an answer reaches a session subscribed to its topic, or nobody.
+            if (client.closed || !session.subscribed.has(answer.topic)) return resolve();
+            client.publish(
+              {
+                cmd: 'publish',
+                topic: answer.topic,
+                payload: Buffer.from(answer.payload),
+                qos: packet.qos === 0 ? 0 : 1,
+                retain: false,
+                dup: false,
+              },
+              () => resolve(),
+            );
+          }),
+      )
+      .catch((error: Error) => {
+        refuse({
+          reason: 'enqueue-failed',
+          clientId: client.id,
+          detail: `answering '${topic}': ${error.message}`,
+        });
+      })
+      .finally(() => answering.delete(work));
+    answering.add(work);
+  }
+
+  broker.on('subscribe', (subscriptions, client) => {
+    const session = client ? sessions.get(client) : undefined;
+    if (session?.kind !== 'claim') return;
+    for (const { topic } of subscriptions) session.subscribed.add(topic);
+  });
+  broker.on('unsubscribe', (topics, client) => {
+    const session = client ? sessions.get(client) : undefined;
+    if (session?.kind !== 'claim') return;
+    for (const topic of topics) session.subscribed.delete(topic);
   });
 
   // Connection time: the number connected, integrated over time at every change.
@@ -297,7 +480,7 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
   identities?.onChange(() => {
     for (const client of live) {
       const session = sessions.get(client);
-      if (session && identities.connectionRefusal(client.id, session.certificateId)) {
+      if (session?.kind === 'device' && identities.connectionRefusal(client.id, session.certificateId)) {
         live.delete(client);
         client.close();
       }
@@ -335,7 +518,9 @@ export async function startDeviceBroker(options: DeviceBrokerOptions): Promise<D
     close: async () => {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      while (enqueuing.size > 0) await Promise.allSettled([...enqueuing]);
+      while (enqueuing.size > 0 || answering.size > 0) {
+        await Promise.allSettled([...enqueuing, ...answering]);
+      }
       // Give the PUBACKs of the last enqueued messages a moment to reach the socket before it is closed.
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { watch } from 'node:fs';
-import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { laneFor, telemetryTopic } from '../lambdas/contracts/topics.js';
@@ -103,6 +103,18 @@ export function certificateRefusal(
   return undefined;
 }
 
+/**
+ * The device whose register entry lists this certificate, whatever its status, or undefined. How the broker finds
+ * the device of a certificate issued while provisioning, whose CN names no device (see
+ * {@link LocalDeviceIdentities.recordProvisioned}); the certificate's status is then checked as any other's.
+ */
+export function certificateOwner(register: IdentityRegister, certificateId: string): string | undefined {
+  for (const [deviceId, identity] of Object.entries(register.devices)) {
+    if (identity.certificates.some((c) => c.certificateId === certificateId)) return deviceId;
+  }
+  return undefined;
+}
+
 function effectiveStatus(
   certificate: RegisteredCertificate,
   now: Date,
@@ -169,12 +181,42 @@ export class LocalDeviceIdentities implements DeviceIdentities {
     };
   }
 
+  /**
+   * Records a certificate issued while the device provisioned itself by claim (fleet provisioning) as the device's
+   * active certificate, as the template's `AWS::IoT::Certificate` resource activates it on AWS. Once written, the
+   * broker accepts that certificate for that device id, and only the certificates listed for it.
+   */
+  async recordProvisioned(deviceId: string, certificateId: string): Promise<void> {
+    const issuedAt = this.clock().toISOString();
+    await this.change(deviceId, (identity) => ({
+      ...identity,
+      certificates: [
+        ...identity.certificates.filter((c) => c.certificateId !== certificateId),
+        { certificateId, status: 'active', issuedAt },
+      ],
+    }));
+  }
+
   async deactivate(deviceId: string, certificateId: string): Promise<void> {
     await this.change(deviceId, (identity) => ({
       ...identity,
       certificates: identity.certificates.map((c) =>
         c.certificateId === certificateId && c.status === 'active' ? { ...c, status: 'inactive' } : c,
       ),
+    }));
+  }
+
+  async withdraw(deviceId: string, certificateId: string): Promise<void> {
+    // The local CA keeps no list of what it signed, so the certificate is revoked (refused by the broker) rather
+    // than deleted; one it was replacing loses its retirement and works on as before.
+    await this.change(deviceId, (identity) => ({
+      ...identity,
+      certificates: identity.certificates.map((c) => {
+        if (c.certificateId === certificateId) return { ...c, status: 'revoked' };
+        if (c.supersededBy !== certificateId) return c;
+        const { supersededBy: _replacement, retireAt: _deadline, ...kept } = c;
+        return kept;
+      }),
     }));
   }
 
@@ -213,10 +255,10 @@ export class LocalDeviceIdentities implements DeviceIdentities {
     deviceId: string,
     update: (identity: RegisteredIdentity) => RegisteredIdentity,
   ): Promise<void> {
-    // One writing process is assumed (the CLI run by a person; the broker only reads). Within it, changes may
-    // come concurrently (import issues many certificates at once): they are queued and each write applies every
-    // change queued meanwhile, so none is lost to a read-modify-write race and a thousand changes are not a
-    // thousand rewrites of the whole register.
+    // Within one process changes may come concurrently (import issues many certificates at once): they are
+    // queued and each write applies every change queued meanwhile, so none is lost to a read-modify-write race and
+    // a thousand changes are not a thousand rewrites of the whole register. Between processes (two CLI commands
+    // at once) a lock file serialises the read-modify-write; the broker only reads.
     return new Promise((resolve, reject) => {
       this.pending.push({ deviceId, update, resolve, reject });
       if (!this.writing) void this.writePending();
@@ -231,19 +273,61 @@ export class LocalDeviceIdentities implements DeviceIdentities {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
       try {
-        const devices = { ...(await readIdentityRegister(this.file)).devices };
-        for (const change of batch) {
-          devices[change.deviceId] = change.update(
-            devices[change.deviceId] ?? { certificates: [], quarantined: false },
-          );
-        }
-        await writeJson(this.file, { devices });
+        await withFileLock(`${this.file}.lock`, async () => {
+          const devices = { ...(await readIdentityRegister(this.file)).devices };
+          for (const change of batch) {
+            devices[change.deviceId] = change.update(
+              devices[change.deviceId] ?? { certificates: [], quarantined: false },
+            );
+          }
+          await writeJson(this.file, { devices });
+        });
         for (const change of batch) change.resolve();
       } catch (error) {
         for (const change of batch) change.reject(error as Error);
       }
     }
     this.writing = false;
+  }
+}
+
+/** A lock older than this was left by a process that died holding it (a register write takes milliseconds). */
+const STALE_LOCK_MS = 30_000;
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Runs `work` holding an exclusive lock file (created with O_EXCL, so exactly one process wins it). Waits up to
+ * {@link LOCK_WAIT_MS} for another holder; a lock older than {@link STALE_LOCK_MS} is taken over.
+ */
+export async function withFileLock<T>(lockFile: string, work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await stat(lockFile).then(
+        (stats) => Date.now() - stats.mtimeMs,
+        () => 0,
+      );
+      if (age > STALE_LOCK_MS) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${lockFile} is held by another device command (process ${await readFile(lockFile, 'utf8').catch(() => '?')}); ` +
+            'wait for it to finish, or remove the file if no such command is running',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockFile, { force: true });
   }
 }
 
@@ -256,6 +340,11 @@ interface PendingChange {
 
 /** The broker's side of the register: read, kept current, and closed with the broker. */
 export interface WatchedIdentityRegister extends DeviceIdentityPolicy {
+  /**
+   * Reads the register now (after a read already under way), so a change this process just wrote applies before
+   * the next connection rather than at the next watch event or poll.
+   */
+  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -279,15 +368,12 @@ export async function watchIdentityRegister(
   const seen = await readCertificatesInUse(inUseFile);
   let register = await readIdentityRegister(file);
   let version = await fileVersion(file);
-  let reading = false;
+  let reading: Promise<void> | undefined;
 
   const notify = () => {
     for (const listener of listeners) listener();
   };
-  // One read at a time; a change seen during a read is caught by the next event or poll.
-  const refresh = async () => {
-    if (reading) return;
-    reading = true;
+  const read = async () => {
     try {
       const current = await fileVersion(file);
       if (current === version) return;
@@ -297,9 +383,23 @@ export async function watchIdentityRegister(
     } catch (error) {
       // A bad file keeps the last good register rather than opening the broker to everyone.
       options.log?.(`device identities: ${(error as Error).message}`);
-    } finally {
-      reading = false;
     }
+  };
+  const startRead = () => {
+    const started = read().finally(() => {
+      reading = undefined;
+    });
+    reading = started;
+    return started;
+  };
+  // One read at a time; a change seen during a read is caught by the next event or poll.
+  const refresh = async () => {
+    if (!reading) await startRead();
+  };
+  // Waits for a read under way (it may have started before the change was written) and then reads again.
+  const refreshNow = async () => {
+    while (reading) await reading;
+    await startRead();
   };
   const watcher = watch(certsDirectory, (_event, name) => {
     if (name === IDENTITY_REGISTER_FILE) void refresh();
@@ -311,6 +411,7 @@ export async function watchIdentityRegister(
   return {
     connectionRefusal: (deviceId, certificateId) =>
       certificateRefusal(register, deviceId, certificateId, clock(), seen),
+    deviceOfCertificate: (certificateId) => certificateOwner(register, certificateId),
     quarantined: (deviceId) => register.devices[deviceId]?.quarantined ?? false,
     connected: (deviceId, certificateId) => {
       const superseded = register.devices[deviceId]?.certificates.some(
@@ -327,6 +428,7 @@ export async function watchIdentityRegister(
     onChange: (listener) => {
       listeners.push(listener);
     },
+    refresh: refreshNow,
     close: () => {
       clearInterval(poll);
       watcher.close();

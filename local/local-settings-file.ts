@@ -22,6 +22,17 @@ export interface LocalSettings {
   /** Absolute path of the CA certificate to trust. */
   readonly caCert: string;
   readonly devices: readonly LocalDeviceEntry[];
+  /**
+   * The local DynamoDB-compatible server's URL (`http://127.0.0.1:<port>`), for tools that load tables the API does
+   * not serve, such as the provisioning allow-list (table `localTableName('provisioning-allow-list')`). Absent in a
+   * local.json written before fleet provisioning.
+   */
+  readonly dynamoDbUrl?: string;
+  /**
+   * The fleet provisioning template claim devices provision on (LOCAL_PROVISIONING_TEMPLATE_NAME), as in the topic
+   * `$aws/provisioning-templates/<name>/provision/json`. Absent in a local.json written before fleet provisioning.
+   */
+  readonly provisioningTemplateName?: string;
 }
 
 /** A secret from an earlier run's local.json, or a new random one: clients keep working across restarts. */

@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
 import { DynamoDbCostRecords } from '../lambdas/adapters/dynamodb-cost-records.js';
 import { cityQueryPortsFromEnvironment } from '../lambdas/adapters/ports-from-environment.js';
+import { admissionPortsFromEnvironment } from '../lambdas/adapters/provisioning-ports-from-environment.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { workflowLanesOf } from '../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../lambdas/contracts/environment.js';
 import { INGEST_SETTINGS } from '../lambdas/contracts/ingest-settings.js';
 import { WORKFLOW_FUNCTION_MEMORY_MB } from '../lambdas/contracts/metered-resources.js';
 import { pricesFor, type RegionPrices } from '../lambdas/contracts/prices.js';
+import { LOCAL_PROVISIONING_TEMPLATE_NAME } from '../lambdas/contracts/provisioning-template.js';
 import { localTableName, TABLES, type TableId } from '../lambdas/contracts/tables.js';
 import { LANES, type Lane, laneFor, telemetryTopic } from '../lambdas/contracts/topics.js';
 import type { CostControlSettings } from '../lambdas/domain/cost-control.js';
@@ -30,7 +32,8 @@ import { DurableQueue } from './durable-queue.js';
 import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './dynamodb-server.js';
 import { IngestMeter } from './ingest-meter.js';
 import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
-import { watchIdentityRegister } from './local-device-identities.js';
+import { LocalDeviceIdentities, watchIdentityRegister } from './local-device-identities.js';
+import { LocalFleetProvisioning } from './local-fleet-provisioning.js';
 import { LocalFunctionLogger, type LoggedLine } from './local-function-logger.js';
 import { LocalServiceWorkflows } from './local-service-workflows.js';
 import { loadOrCreateApiKey, loadOrCreateToken, writeLocalSettings } from './local-settings-file.js';
@@ -413,6 +416,29 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     // Certificates and quarantine as `npm run device` sets them; re-read while running (revocation within seconds).
     const identities = await watchIdentityRegister(ca.directory, { log });
     stops.push(async () => identities.close());
+    // Fleet provisioning by claim: the AWS hook's use case on the same tables, the certificate recorded in the
+    // identity register (under its lock, as the CLI writes it) and read back before the device is told to connect.
+    let identityWriter: LocalDeviceIdentities | undefined;
+    const provisioning = new LocalFleetProvisioning({
+      templateName: LOCAL_PROVISIONING_TEMPLATE_NAME,
+      issueCertificate: () => ca.issueProvisionalCertificate(),
+      ports: () => admissionPortsFromEnvironment(env),
+      settings: {
+        essentialDeviceTypes: config.essentialDeviceTypes,
+        ...(config.councilArea === undefined ? {} : { councilArea: config.councilArea }),
+      },
+      recordCertificate: async (deviceId, certificateId) => {
+        identityWriter ??= new LocalDeviceIdentities({
+          ca,
+          endpoint: broker.url,
+          essentialDeviceTypes: config.essentialDeviceTypes,
+          rotationGraceSeconds: 0,
+        });
+        await identityWriter.recordProvisioned(deviceId, certificateId);
+        await identities.refresh();
+      },
+      log,
+    });
     const broker = await startDeviceBroker({
       host: HOST,
       port: options.mqttPort ?? 8883,
@@ -429,6 +455,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       },
       ruleEnabled: (lane) => laneControls.ruleEnabled(lane),
       identities,
+      provisioning,
       onNotCollected: (lane) => counters.dropNotCollected(lane),
       onRefusal: (refusal) => {
         counters.refuse(refusal.reason);
@@ -471,6 +498,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       services: () => services.queries,
       enabledServices: blueprints,
       logger: apiLogger,
+      // cdk.json's councilArea, as the deployed function gets it in COUNCIL_AREA.
+      ...(config.councilArea === undefined ? {} : { councilArea: config.councilArea }),
     }) as unknown as ApiHandler;
     const cityApi: ApiHandler = async (event, context) => {
       const started = Date.now();
@@ -512,6 +541,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         token,
         apiKey,
         caCert: ca.certPath,
+        dynamoDbUrl: dynamo.endpoint,
+        provisioningTemplateName: LOCAL_PROVISIONING_TEMPLATE_NAME,
         devices: [...bundles.values()].map(({ deviceId, type, topic, cert, key }) => ({
           deviceId,
           type,
