@@ -1,60 +1,31 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDeviceCli } from '../../bin/device.js';
-import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
-import { apiGetAll, tempDataDir } from './local-platform-support.js';
+import { describe, expect, it } from 'vitest';
+import { apiGetAll, deviceCliFixture } from './local-platform-support.js';
 
 const ROWS = 1000;
 const id = (n: number) => `imp-gauge-${String(n).padStart(4, '0')}`;
 
 describe('npm run device -- import against the local runtime', () => {
-  let platform: LocalPlatform;
-  let dataDir: string;
-  let workDir: string;
-  const out: string[] = [];
-  const err: string[] = [];
-  const progress: string[] = [];
+  const fixture = deviceCliFixture('import');
+  const { out, err, progress } = fixture;
 
-  const importCsv = (csv: string) => {
-    out.length = 0;
-    err.length = 0;
-    progress.length = 0;
-    return runDeviceCli(['import', '--csv', csv, '--out', 'bundles', '--local', '--data-dir', dataDir], {
-      out: (line) => out.push(line),
-      err: (line) => err.push(line),
-      progress: (line) => progress.push(line),
-      cwd: workDir,
-    });
-  };
+  const importCsv = (csv: string) => fixture.cli('import', '--csv', csv, '--out', 'bundles');
   const registeredIds = async (type: string) =>
-    (await apiGetAll<{ deviceId: string }>(platform.apiUrl, platform.token, `/devices?type=${type}`)).map(
-      (device) => device.deviceId,
-    );
+    (
+      await apiGetAll<{ deviceId: string }>(
+        fixture.platform.apiUrl,
+        fixture.platform.token,
+        `/devices?type=${type}`,
+      )
+    ).map((device) => device.deviceId);
   const identityRegister = () =>
-    readFile(path.join(dataDir, 'certs', 'device-identities.json'), 'utf8').catch(() => 'absent');
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir('import');
-    workDir = await tempDataDir('import-work');
-    platform = await startLocalPlatform({
-      dataDir,
-      apiPort: 0,
-      mqttPort: 0,
-      simulator: false,
-      log: () => undefined,
-    });
-  });
-
-  afterAll(async () => {
-    await platform?.stop();
-    for (const dir of [dataDir, workDir]) if (dir) await rm(dir, { recursive: true, force: true });
-  });
+    readFile(path.join(fixture.dataDir, 'certs', 'device-identities.json'), 'utf8').catch(() => 'absent');
 
   it('creates nothing when rows are bad, and names every bad line', async () => {
     await writeFile(
-      path.join(workDir, 'bad.csv'),
+      path.join(fixture.workDir, 'bad.csv'),
       [
         'id,type,lat,lon,ward',
         'imp-bin-1,waste-container,51.45,-0.97,Abbey',
@@ -78,7 +49,7 @@ describe('npm run device -- import against the local runtime', () => {
     expect(out).toEqual([]);
     expect(await registeredIds('waste-container')).toEqual(devicesBefore);
     expect(await identityRegister()).toBe(registerBefore);
-    expect(existsSync(path.join(workDir, 'bundles'))).toBe(false);
+    expect(existsSync(path.join(fixture.workDir, 'bundles'))).toBe(false);
   });
 
   it(`imports ${ROWS} rows; every device is listed and has a bundle`, { timeout: 120_000 }, async () => {
@@ -86,7 +57,7 @@ describe('npm run device -- import against the local runtime', () => {
     for (let n = 1; n <= ROWS; n++) {
       lines.push(`15m,${id(n)},${(51.4 + n / 10_000).toFixed(4)},-0.97,water-level,"Thames, gauge ${n}"`);
     }
-    await writeFile(path.join(workDir, 'assets.csv'), `${lines.join('\n')}\n`);
+    await writeFile(path.join(fixture.workDir, 'assets.csv'), `${lines.join('\n')}\n`);
 
     const started = performance.now();
     expect(await importCsv('assets.csv')).toBe(0);
@@ -107,7 +78,7 @@ describe('npm run device -- import against the local runtime', () => {
     const listed = new Set(await registeredIds('water-level'));
     for (let n = 1; n <= ROWS; n++) expect(listed.has(id(n)), id(n)).toBe(true);
     const manifest = JSON.parse(
-      await readFile(path.join(workDir, 'bundles', id(ROWS), 'device.json'), 'utf8'),
+      await readFile(path.join(fixture.workDir, 'bundles', id(ROWS), 'device.json'), 'utf8'),
     );
     expect(manifest).toMatchObject({ deviceId: id(ROWS), type: 'water-level' });
     const register = JSON.parse(await identityRegister()) as { devices: Record<string, unknown> };
@@ -115,13 +86,13 @@ describe('npm run device -- import against the local runtime', () => {
   });
 
   it('creates nothing new on a re-run and completes a device whose bundle went missing', async () => {
-    await rm(path.join(workDir, 'bundles', id(7)), { recursive: true });
+    await rm(path.join(fixture.workDir, 'bundles', id(7)), { recursive: true });
     const before = (await registeredIds('water-level')).length;
 
     expect(await importCsv('assets.csv')).toBe(0);
     expect(err).toEqual([]);
     expect(out).toContain(
-      `completed ${id(7)} (line 8): it was registered; new certificate and bundle ${path.join(workDir, 'bundles', id(7))}`,
+      `completed ${id(7)} (line 8): it was registered; new certificate and bundle ${path.join(fixture.workDir, 'bundles', id(7))}`,
     );
     expect(out).toContain(
       `skipped ${ROWS - 1} already onboarded (registered, active certificate, bundle): ` +
@@ -131,6 +102,6 @@ describe('npm run device -- import against the local runtime', () => {
       new RegExp(`^import: ${ROWS} rows: 0 created, 1 completed, ${ROWS - 1} skipped`),
     );
     expect((await registeredIds('water-level')).length).toBe(before);
-    expect(existsSync(path.join(workDir, 'bundles', id(7), 'cert.pem'))).toBe(true);
+    expect(existsSync(path.join(fixture.workDir, 'bundles', id(7), 'cert.pem'))).toBe(true);
   });
 });

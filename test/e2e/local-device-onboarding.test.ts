@@ -1,10 +1,14 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDeviceCli } from '../../bin/device.js';
-import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
-import { apiGet, connectDevice, eventually, publishAcked, tempDataDir } from './local-platform-support.js';
+import { describe, expect, it } from 'vitest';
+import {
+  apiGet,
+  connectDevice,
+  deviceCliFixture,
+  eventually,
+  publishAcked,
+} from './local-platform-support.js';
 
 interface Bundle {
   readonly certPem: string;
@@ -14,26 +18,10 @@ interface Bundle {
 }
 
 describe('npm run device against the local runtime', () => {
-  let platform: LocalPlatform;
-  let dataDir: string;
-  let workDir: string;
-  const out: string[] = [];
-  const err: string[] = [];
-
-  const cli = (...argv: string[]) => {
-    out.length = 0;
-    err.length = 0;
-    return runDeviceCli(
-      [...argv, ...(argv[0] === 'publish-test' ? [] : ['--local', '--data-dir', dataDir])],
-      {
-        out: (line) => out.push(line),
-        err: (line) => err.push(line),
-        cwd: workDir,
-      },
-    );
-  };
+  const fixture = deviceCliFixture('onboarding');
+  const { cli, out, err } = fixture;
   const readBundle = async (deviceId: string): Promise<Bundle> => {
-    const dir = path.join(workDir, 'devices', deviceId);
+    const dir = path.join(fixture.workDir, 'devices', deviceId);
     return {
       certPem: await readFile(path.join(dir, 'cert.pem'), 'utf8'),
       keyPem: await readFile(path.join(dir, 'key.pem'), 'utf8'),
@@ -42,7 +30,7 @@ describe('npm run device against the local runtime', () => {
     };
   };
   const connect = (bundle: Bundle) =>
-    connectDevice(platform.mqttUrl, bundle.caPem, bundle, bundle.manifest.deviceId);
+    connectDevice(fixture.platform.mqttUrl, bundle.caPem, bundle, bundle.manifest.deviceId);
   let sequence = 0;
   const reading = (readings: Record<string, unknown>) =>
     JSON.stringify({ messageId: `onb-${++sequence}`, observedAt: new Date().toISOString(), readings });
@@ -63,23 +51,6 @@ describe('npm run device against the local runtime', () => {
     );
     return Date.now() - started;
   };
-
-  beforeAll(async () => {
-    dataDir = await tempDataDir('onboarding');
-    workDir = await tempDataDir('onboarding-work');
-    platform = await startLocalPlatform({
-      dataDir,
-      apiPort: 0,
-      mqttPort: 0,
-      simulator: false,
-      log: () => undefined,
-    });
-  });
-
-  afterAll(async () => {
-    await platform?.stop();
-    for (const dir of [dataDir, workDir]) if (dir) await rm(dir, { recursive: true, force: true });
-  });
 
   it('adds a device whose bundle connects over mutual TLS and whose reading reaches the API', async () => {
     const code = await cli(
@@ -103,18 +74,18 @@ describe('npm run device against the local runtime', () => {
     expect(out[1]).toBe('test: npm run device -- publish-test --bundle devices/onb-bin-1');
 
     const bundle = await readBundle('onb-bin-1');
-    expect((await stat(path.join(workDir, 'devices/onb-bin-1/key.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(fixture.workDir, 'devices/onb-bin-1/key.pem'))).mode & 0o777).toBe(0o600);
     expect(bundle.manifest).toEqual({
       deviceId: 'onb-bin-1',
       type: 'waste-container',
-      endpoint: platform.mqttUrl,
+      endpoint: fixture.platform.mqttUrl,
       topic: expect.stringMatching(/\/waste-container\/onb-bin-1\/telemetry$/),
     });
-    expect(bundle.caPem).toBe(platform.caPem);
+    expect(bundle.caPem).toBe(fixture.platform.caPem);
 
     const registered = await apiGet<{ ward?: string; status: string }>(
-      platform.apiUrl,
-      platform.token,
+      fixture.platform.apiUrl,
+      fixture.platform.token,
       '/devices/onb-bin-1',
     );
     expect(registered).toMatchObject({ status: 200, body: { ward: 'Abbey', status: 'active' } });
@@ -125,8 +96,8 @@ describe('npm run device against the local runtime', () => {
     await eventually(
       async () => {
         const latest = await apiGet<{ readings?: Record<string, unknown> }>(
-          platform.apiUrl,
-          platform.token,
+          fixture.platform.apiUrl,
+          fixture.platform.token,
           '/devices/onb-bin-1/latest',
         );
         return latest.status === 200 && latest.body.readings?.fillingLevel === 0.71;
@@ -137,6 +108,21 @@ describe('npm run device against the local runtime', () => {
 
     expect(await cli('publish-test', '--bundle', 'devices/onb-bin-1')).toBe(0);
     expect(out[0]).toMatch(/^acknowledged: onb-bin-1 published publish-test-\d+ to /);
+    const messageId = /published (publish-test-\d+)/.exec(out[0] as string)?.[1];
+
+    // The README's fourth command on AWS: show prints the reading the API now answers with.
+    await eventually(
+      async () => {
+        out.length = 0;
+        await cli('show', '--id', 'onb-bin-1');
+        return out.some((line) => line.includes(`(message ${messageId})`));
+      },
+      10_000,
+      'show printing the publish-test reading',
+    );
+    expect(out).toContainEqual(
+      expect.stringMatching(/^ {2}last reading {2}\S+Z \{"fillingLevel":0\.42\} \(message /),
+    );
   });
 
   it('refuses a duplicate id, naming the device and the field, and creates nothing', async () => {
@@ -148,15 +134,15 @@ describe('npm run device against the local runtime', () => {
         '--type',
         'waste-container',
         '--lat',
-        '51',
+        '51.45',
         '--lon',
-        '-1',
+        '-0.97',
         '--out',
         'x',
       ),
     ).toBe(1);
     expect(err[0]).toBe("device: device 'onb-bin-1': --id is already registered (status active)");
-    await expect(stat(path.join(workDir, 'x'))).rejects.toThrow();
+    await expect(stat(path.join(fixture.workDir, 'x'))).rejects.toThrow();
   });
 
   it('refuses an unknown device for show, revoke, rotate, quarantine and release', async () => {
@@ -173,7 +159,7 @@ describe('npm run device against the local runtime', () => {
     const bundle = await readBundle('onb-gauge-1');
     expect(await cli('quarantine', '--id', 'onb-gauge-1')).toBe(0);
     expect(out[0]).toMatch(/^quarantined onb-gauge-1/);
-    const before = platform.counters.refusedByReason['device-quarantined'] ?? 0;
+    const before = fixture.platform.counters.refusedByReason['device-quarantined'] ?? 0;
     await eventually(
       async () => {
         const client = await connect(bundle);
@@ -184,7 +170,7 @@ describe('npm run device against the local runtime', () => {
       5000,
       'the quarantine to reach the broker',
     );
-    expect(platform.counters.refusedByReason['device-quarantined']).toBeGreaterThan(before);
+    expect(fixture.platform.counters.refusedByReason['device-quarantined']).toBeGreaterThan(before);
 
     expect(await cli('show', '--id', 'onb-gauge-1')).toBe(0);
     expect(out).toContain('  quarantined   yes');
@@ -215,7 +201,7 @@ describe('npm run device against the local runtime', () => {
     );
     const fresh = await readBundle('onb-air-1');
     expect(fresh.certPem).not.toBe(old.certPem);
-    expect((await stat(path.join(workDir, 'devices/onb-air-1/key.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(fixture.workDir, 'devices/onb-air-1/key.pem'))).mode & 0o777).toBe(0o600);
     // Within the grace period and before the new one is used, the old certificate still works.
     expect(await publishAcked(oldSession, old.manifest.topic, reading({ no2: 20 }))).toBe(true);
 
@@ -224,7 +210,7 @@ describe('npm run device against the local runtime', () => {
     client.end(true);
     await eventually(() => !oldSession.connected, 5000, 'the old session to be closed');
     await expect(connect(old)).rejects.toThrow(/not authorized/i);
-    expect(platform.counters.refusedByReason['certificate-inactive']).toBeGreaterThan(0);
+    expect(fixture.platform.counters.refusedByReason['certificate-inactive']).toBeGreaterThan(0);
 
     expect(await cli('show', '--id', 'onb-air-1')).toBe(0);
     expect(out.find((line) => line.startsWith('  certificates'))).toMatch(
@@ -239,7 +225,7 @@ describe('npm run device against the local runtime', () => {
     expect(out[0]).toMatch(/^revoked every certificate of onb-bin-1/);
     expect(await refusedWithin(bundle, 5000)).toBeLessThan(5000);
     await eventually(() => !session.connected, 5000, 'the live session to be closed');
-    expect(platform.counters.refusedByReason['certificate-revoked']).toBeGreaterThan(0);
+    expect(fixture.platform.counters.refusedByReason['certificate-revoked']).toBeGreaterThan(0);
 
     expect(await cli('list')).toBe(0);
     expect(out.find((line) => line.startsWith('onb-bin-1'))).toMatch(/certificates 0 active/);

@@ -1,10 +1,13 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll } from 'vitest';
+import { runDeviceCli } from '../../bin/device.js';
 import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import type { Device } from '../../lambdas/domain/device.js';
 import type { DeviceBundle } from '../../local/city-simulator.js';
+import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
 
 /** A fresh data directory under the OS temp dir. */
 export function tempDataDir(prefix: string): Promise<string> {
@@ -133,4 +136,50 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A local platform with no simulator in a fresh data directory, a separate working directory for the CLI (bundles
+ * land there), and `npm run device` run in-process with what it prints captured. Call inside a `describe`: it
+ * registers the start and stop hooks.
+ */
+export function deviceCliFixture(name: string) {
+  const fixture = {
+    platform: undefined as unknown as LocalPlatform,
+    dataDir: '',
+    workDir: '',
+    out: [] as string[],
+    err: [] as string[],
+    progress: [] as string[],
+    /** Runs one command; `--local --data-dir` is added for every command that works on a platform. */
+    cli(...argv: string[]): Promise<number> {
+      fixture.out.length = 0;
+      fixture.err.length = 0;
+      fixture.progress.length = 0;
+      const platformFree = argv[0] === 'publish-test' || argv[0] === 'provision-test';
+      return runDeviceCli([...argv, ...(platformFree ? [] : ['--local', '--data-dir', fixture.dataDir])], {
+        out: (line) => fixture.out.push(line),
+        err: (line) => fixture.err.push(line),
+        progress: (line) => fixture.progress.push(line),
+        cwd: fixture.workDir,
+      });
+    },
+  };
+  beforeAll(async () => {
+    fixture.dataDir = await tempDataDir(name);
+    fixture.workDir = await tempDataDir(`${name}-work`);
+    fixture.platform = await startLocalPlatform({
+      dataDir: fixture.dataDir,
+      apiPort: 0,
+      mqttPort: 0,
+      simulator: false,
+      log: () => undefined,
+    });
+  });
+  afterAll(async () => {
+    await fixture.platform?.stop();
+    for (const dir of [fixture.dataDir, fixture.workDir])
+      if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return fixture;
 }
