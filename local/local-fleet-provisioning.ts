@@ -8,6 +8,7 @@ import {
   type AdmissionPorts,
   type AdmissionSettings,
   admitDevice,
+  RECLAIM_AFTER_SECONDS,
 } from '../lambdas/domain/provisioning-allow-list.js';
 import type { FreshDeviceCertificate } from './certificate-authority.js';
 import { CertificateOwnershipTokens } from './certificate-ownership-tokens.js';
@@ -46,7 +47,10 @@ export interface LocalFleetProvisioningOptions {
   readonly templateName: string;
   /** Issues the certificates CreateKeysAndCertificate hands out (the local CA's provisional certificates). */
   readonly issueCertificate: () => Promise<FreshDeviceCertificate>;
-  /** The allow-list and the registry, built on first use: the same tables and adapters the AWS hook uses. */
+  /**
+   * The allow-list and the registry, built on first use: the same tables and adapters the AWS hook uses; and the
+   * identity register for a provisioned serial's certificate (`LocalClaimedCertificates`).
+   */
   readonly ports: () => AdmissionPorts;
   readonly settings: AdmissionSettings;
   /**
@@ -54,7 +58,7 @@ export interface LocalFleetProvisioningOptions {
    * broker will accept it (the template's `AWS::IoT::Certificate` resource, activated, on AWS).
    */
   readonly recordCertificate: (deviceId: string, certificateId: string) => Promise<void>;
-  /** Where decisions are reported: serials and device ids, never a key, certificate or token. */
+  /** Where decisions are reported: serials, device ids and certificate ids, never a key, certificate or token. */
   readonly log?: (line: string) => void;
   readonly clock?: () => Date;
   /** @default tokens good for an hour, once each */
@@ -72,7 +76,8 @@ export interface LocalFleetProvisioningOptions {
  *   tables. Admitted, the certificate is recorded as the device's in the identity register, so the device connects
  *   with it under its device id, and the answer carries the thing name and the device's telemetry topic (the
  *   template's DeviceConfiguration). Refused, `/rejected` says why, naming the serial (AWS IoT tells a device only
- *   that access was denied; locally the reason is the point).
+ *   that access was denied; locally the reason is the point). A serial whose certificate was never recorded (the
+ *   recording failed after the admission) is admitted again, as the AWS hook admits one whose RegisterThing failed.
  */
 export class LocalFleetProvisioning implements ClaimProvisioning {
   readonly createKeysAndCertificate: ProvisioningOperationTopics;
@@ -211,23 +216,29 @@ export class LocalFleetProvisioning implements ClaimProvisioning {
     try {
       await this.options.recordCertificate(deviceId, redemption.certificateId);
     } catch (error) {
-      // The serial is taken and the device registered, as on AWS when the template fails after its hook: the
-      // device cannot use this certificate, and an administrator gives it one (`npm run device -- rotate`).
+      // The serial is taken and the device registered, as on AWS when the template fails after its hook. The
+      // certificate was not recorded, so it never became the device's: the serial is offered again (admitDevice's
+      // re-admission), and the device's next attempt with a new certificate completes the work.
       this.log(
         `fleet provisioning failed: serial '${admission.serialNumber}': device '${deviceId}' is registered but ` +
-          `its certificate could not be recorded: ${(error as Error).message}`,
+          `certificate ${redemption.certificateId} could not be recorded: ${(error as Error).message}`,
       );
       return rejected(
         topics,
         500,
         'InternalError',
         `serial '${admission.serialNumber}': device '${deviceId}' is registered but its certificate could not be ` +
-          `activated; an administrator can issue one with: npm run device -- rotate --id ${deviceId} --local`,
+          `activated; ask for a new certificate and register again after ${RECLAIM_AFTER_SECONDS} seconds (if ` +
+          `that is refused, an administrator can issue one with: npm run device -- rotate --id ${deviceId} --local)`,
       );
     }
     this.log(
-      `fleet provisioning: serial '${admission.serialNumber}' admitted as device '${deviceId}' ` +
-        `(${admission.device.deviceType})`,
+      admission.previousCertificateId === undefined
+        ? `fleet provisioning: serial '${admission.serialNumber}' admitted as device '${deviceId}' ` +
+            `(${admission.device.deviceType})`
+        : `fleet provisioning: serial '${admission.serialNumber}' admitted again as device '${deviceId}' ` +
+            `(${admission.device.deviceType}): certificate ${redemption.certificateId} replaces ` +
+            `${admission.previousCertificateId}, which was never activated`,
     );
     const accepted: RegisterThingAccepted = {
       // The template's DeviceConfiguration: the exact topic, as `add` writes it into a bundle.

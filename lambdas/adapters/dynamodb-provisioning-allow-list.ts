@@ -6,6 +6,7 @@ import type {
   AllowListClaim,
   AllowListEntry,
   AllowListPutResult,
+  AllowListReclaim,
   AllowListState,
   ProvisioningAllowList,
 } from '../domain/provisioning-allow-list.js';
@@ -23,7 +24,7 @@ const PROVISIONED: AllowListState = 'provisioned';
 /**
  * The provisioning allow-list table: one item per serial number (the key), holding the device it becomes and its
  * state. Every write is conditional on the state, so the table itself enforces "once each": loading never resets
- * a provisioned serial, and of two claims of one serial exactly one succeeds.
+ * a provisioned serial, and of two claims (or re-claims) of one serial exactly one succeeds.
  */
 export class DynamoDbProvisioningAllowList implements ProvisioningAllowList {
   private readonly client: DynamoDBDocumentClient;
@@ -108,7 +109,7 @@ export class DynamoDbProvisioningAllowList implements ProvisioningAllowList {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { serialNumber },
-          UpdateExpression: 'SET #state = :waiting REMOVE provisionedAt, certificateId',
+          UpdateExpression: 'SET #state = :waiting REMOVE provisionedAt, certificateId, claimedAt',
           // Only this certificate's claim: a rollback must never give back a serial another device holds.
           ConditionExpression: '#state = :provisioned AND certificateId = :certificate',
           ExpressionAttributeNames: { '#state': 'state' },
@@ -120,6 +121,39 @@ export class DynamoDbProvisioningAllowList implements ProvisioningAllowList {
         }),
       ),
     );
+  }
+
+  async reclaim(
+    serialNumber: string,
+    previousCertificateId: string,
+    claim: AllowListReclaim,
+  ): Promise<AllowListEntry | undefined> {
+    try {
+      const response = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { serialNumber },
+          UpdateExpression:
+            'SET certificateId = :certificate, claimedAt = :claimedAt' +
+            (claim.provisionedAt === undefined ? '' : ', provisionedAt = :at'),
+          // Only while the certificate the caller found unused still holds the serial: of two retries, one wins.
+          ConditionExpression: '#state = :provisioned AND certificateId = :previous',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':provisioned': PROVISIONED,
+            ':previous': previousCertificateId,
+            ':certificate': claim.certificateId,
+            ':claimedAt': claim.claimedAt,
+            ...(claim.provisionedAt === undefined ? {} : { ':at': claim.provisionedAt }),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return response.Attributes as AllowListEntry | undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
   }
 }
 

@@ -30,7 +30,10 @@ import { ConflictError } from './service-queries.js';
  */
 
 export const ALLOW_LIST_STATES = ['waiting', 'provisioned'] as const;
-/** `waiting`: on the list, not yet used; `provisioned`: a device has provisioned under it (never offered again). */
+/**
+ * `waiting`: on the list, not yet used; `provisioned`: a device has provisioned under it (offered again only while
+ * the certificate that claimed it has never been activated: see {@link admitDevice}).
+ */
 export type AllowListState = (typeof ALLOW_LIST_STATES)[number];
 
 /** A serial number and the device it becomes: the fields the registry needs, as `add` takes them. */
@@ -49,10 +52,19 @@ export interface AllowListEntry extends AllowedDevice {
   readonly state: AllowListState;
   /** When the entry was last put on the list (a re-load of a waiting entry writes it again). */
   readonly loadedAt: string;
-  /** When a device provisioned under this serial (state `provisioned` only). */
+  /**
+   * When a device provisioned under this serial (state `provisioned` only): the instant the hook registered it,
+   * which is also the registry entry's `registeredAt`. That equality is how a re-admission recognises the
+   * registry entry as this serial's own.
+   */
   readonly provisionedAt?: string;
   /** The certificate AWS IoT issued to that device (state `provisioned` only). */
   readonly certificateId?: string;
+  /**
+   * When `certificateId` claimed the serial, if that was a re-admission (see {@link admitDevice}); otherwise the
+   * claim was at `provisionedAt`.
+   */
+  readonly claimedAt?: string;
 }
 
 /** What {@link ProvisioningAllowList.put} did with each serial. */
@@ -67,6 +79,18 @@ export interface AllowListPutResult {
 export interface AllowListClaim {
   readonly certificateId: string;
   readonly provisionedAt: string;
+}
+
+/** A provisioned serial taken again by a new certificate (see {@link ProvisioningAllowList.reclaim}). */
+export interface AllowListReclaim {
+  readonly certificateId: string;
+  /** When the new certificate claimed the serial. */
+  readonly claimedAt: string;
+  /**
+   * Given when the device is registered anew with this claim (the registry does not hold it): the registration's
+   * instant. @default - unchanged: the registry entry made under the serial before is kept
+   */
+  readonly provisionedAt?: string;
 }
 
 /**
@@ -91,7 +115,42 @@ export interface ProvisioningAllowList {
    * still claimed by that certificate. False when it was not.
    */
   unclaim(serialNumber: string, certificateId: string): Promise<boolean>;
+  /**
+   * Moves a provisioned serial from the certificate that claimed it, which never became the device's, to a new
+   * one, in one conditional write: only while the serial is still claimed by `previousCertificateId`, so of two
+   * re-admissions at once exactly one wins. Answers the entry as reclaimed, or undefined when the condition failed.
+   */
+  reclaim(
+    serialNumber: string,
+    previousCertificateId: string,
+    claim: AllowListReclaim,
+  ): Promise<AllowListEntry | undefined>;
 }
+
+/**
+ * What became of the certificate a serial was claimed with. `never-activated`: IoT never made it a working
+ * certificate (RegisterThing failed after the hook admitted it, or the certificate is gone); `active`: the device
+ * uses it; `retired`: it was the device's and has since been deactivated, revoked or moved away.
+ */
+export type ClaimedCertificateState = 'never-activated' | 'active' | 'retired';
+
+/**
+ * Port: the certificates serials were claimed with (AWS IoT's certificate status; the local identity register).
+ * Asked only for a serial already `provisioned`, to tell a device whose provisioning failed after the hook (it may
+ * try again) from one that provisioned (it may not).
+ */
+export interface ClaimedCertificates {
+  /** The state of `certificateId`, claimed for device `deviceId`. Throws when it cannot be found out. */
+  stateOf(deviceId: string, certificateId: string): Promise<ClaimedCertificateState>;
+}
+
+/**
+ * How long after a claim the serial may be claimed again when its certificate is still not active. IoT finishes
+ * RegisterThing (thing, certificate activation, policy) within seconds of the hook's answer, so a certificate not
+ * active after this long never will be; before then a second device presenting the serial could race the first
+ * one's template and end with two working certificates for one device.
+ */
+export const RECLAIM_AFTER_SECONDS = 30;
 
 /** What the pre-provisioning hook is asked: the device's parameters and the certificate IoT made for it. */
 export interface ProvisioningRequest {
@@ -105,6 +164,8 @@ export interface ProvisioningRequest {
 export interface AdmissionPorts {
   readonly allowList: ProvisioningAllowList;
   readonly registry: DeviceRegistry;
+  /** Asked only about a serial already provisioned: whether its certificate ever became the device's. */
+  readonly certificates: ClaimedCertificates;
 }
 
 /** The platform's settings {@link admitDevice} applies. */
@@ -127,6 +188,11 @@ export type Admission =
       readonly device: Device;
       /** The template parameters the hook sets: the thing's name and attributes, the device's topic. */
       readonly parameterOverrides: Readonly<Record<Exclude<ProvisioningParameter, 'SerialNumber'>, string>>;
+      /**
+       * Set when the serial was admitted again: the certificate that claimed it before and never became the
+       * device's (its RegisterThing failed after the hook). @default - a first admission
+       */
+      readonly previousCertificateId?: string;
     }
   | { readonly allowed: false; readonly serialNumber?: string; readonly reason: string };
 
@@ -143,8 +209,19 @@ function refused(reason: string, serialNumber?: string): Admission {
  * parameters: the device id as thing name, the type, ward and site as thing attributes (in the characters IoT
  * accepts) and the exact telemetry topic.
  *
- * A failure other than a refusal (the allow-list or registry unreachable) is thrown, after giving the claim back:
- * IoT answers the device ACCESS_DENIED either way, and the device may try again.
+ * IoT creates the thing and activates the certificate only after the hook has answered, so RegisterThing can still
+ * fail (a throttle, a thing conflict, a role permission) with the serial claimed and the device registered. Such a
+ * serial is re-admitted: when the certificate that claimed it was never activated (see
+ * {@link ClaimedCertificates}) and the claim is at least {@link RECLAIM_AFTER_SECONDS} old (or the request
+ * carries that same certificate), a new certificate takes the serial over in one conditional write, so of two
+ * retries exactly one wins. The registry entry made under the serial (same id and type, registered at the claim's
+ * `provisionedAt`) is kept, not registered again; an entry with that id made any other way belongs to another
+ * device and the request is refused. A serial whose certificate is active, or was retired or revoked since, stays
+ * "already provisioned": a serial never brings back a device an administrator took out of service.
+ *
+ * A failure other than a refusal (the allow-list, registry or certificate status unreachable) is thrown, after
+ * giving back any claim this request made: IoT answers the device ACCESS_DENIED either way, and the device may try
+ * again.
  */
 export async function admitDevice(
   request: ProvisioningRequest,
@@ -165,7 +242,7 @@ export async function admitDevice(
   }
   const entry = await ports.allowList.get(serialNumber);
   if (!entry) return refused(`serial '${serialNumber}' is not on the provisioning allow-list`, serialNumber);
-  if (entry.state === 'provisioned') return refused(alreadyProvisioned(entry), serialNumber);
+  if (entry.state === 'provisioned') return readmitDevice(entry, request.certificateId, ports, now, settings);
   if (await ports.registry.get(entry.deviceId)) {
     return refused(
       `serial '${serialNumber}': device '${entry.deviceId}' is already registered; a serial provisions a new ` +
@@ -178,17 +255,108 @@ export async function admitDevice(
     certificateId: request.certificateId,
     provisionedAt: now.toISOString(),
   });
-  if (!claimed) {
-    // Taken between the read and the claim: another request for the same serial won.
-    const taken = await ports.allowList.get(serialNumber);
+  if (!claimed) return refusedAfterLostClaim(serialNumber, ports.allowList);
+  return registerAndAdmit(claimed, request.certificateId, ports, now, settings);
+}
+
+/**
+ * A serial already provisioned: admitted again only when its certificate never became the device's (see
+ * {@link admitDevice}).
+ */
+async function readmitDevice(
+  entry: AllowListEntry,
+  certificateId: string,
+  ports: AdmissionPorts,
+  now: Date,
+  settings: AdmissionSettings,
+): Promise<Admission> {
+  const { serialNumber, deviceId } = entry;
+  const previous = entry.certificateId;
+  // An entry without a certificate was not written by a claim: nothing can tell whether a device uses it.
+  if (previous === undefined) return refused(alreadyProvisioned(entry), serialNumber);
+  const state = await ports.certificates.stateOf(deviceId, previous);
+  if (state === 'active') return refused(alreadyProvisioned(entry), serialNumber);
+  if (state === 'retired') {
     return refused(
-      taken?.state === 'provisioned'
-        ? alreadyProvisioned(taken)
-        : `serial '${serialNumber}' is no longer on the provisioning allow-list`,
+      `${alreadyProvisioned(entry)}; its certificate has since been deactivated or revoked, and a serial never ` +
+        `brings a device back (an administrator can give it a new certificate: rotate --id ${deviceId})`,
       serialNumber,
     );
   }
 
+  const claimedAt = Date.parse(entry.claimedAt ?? entry.provisionedAt ?? '');
+  const settledAt = claimedAt + RECLAIM_AFTER_SECONDS * 1000;
+  // The same certificate asking again cannot race itself; another one waits until the first claim has settled.
+  if (previous !== certificateId && !Number.isNaN(claimedAt) && now.getTime() < settledAt) {
+    return refused(
+      `serial '${serialNumber}' was claimed at ${new Date(claimedAt).toISOString()} by a certificate whose ` +
+        `provisioning may still be finishing; try again after ${new Date(settledAt).toISOString()}`,
+      serialNumber,
+    );
+  }
+
+  const registered = await ports.registry.get(deviceId);
+  if (registered && !registeredUnderSerial(registered, entry)) {
+    return refused(
+      `serial '${serialNumber}': device '${deviceId}' is registered, but not under this serial; a serial ` +
+        'provisions a new device only (onboard the device with add)',
+      serialNumber,
+    );
+  }
+  if (registered?.status === 'decommissioned') {
+    return refused(
+      `serial '${serialNumber}': device '${deviceId}' was decommissioned; a serial never brings a device back`,
+      serialNumber,
+    );
+  }
+
+  const reclaimed = await ports.allowList.reclaim(serialNumber, previous, {
+    certificateId,
+    claimedAt: now.toISOString(),
+    // Registered anew at this instant when the registry does not hold the device; otherwise its entry is kept.
+    ...(registered ? {} : { provisionedAt: now.toISOString() }),
+  });
+  if (!reclaimed) return refusedAfterLostClaim(serialNumber, ports.allowList);
+  if (registered) return admitted(serialNumber, registered, settings, previous);
+  return registerAndAdmit(reclaimed, certificateId, ports, now, settings, previous);
+}
+
+/** The registry entry is the one the hook made under this serial: same device type, registered at the claim. */
+function registeredUnderSerial(device: Device, entry: AllowListEntry): boolean {
+  return (
+    device.deviceType === entry.deviceType &&
+    entry.provisionedAt !== undefined &&
+    device.registeredAt === entry.provisionedAt
+  );
+}
+
+/** A claim's conditional write failed: another request for the same serial won between the read and the write. */
+async function refusedAfterLostClaim(
+  serialNumber: string,
+  allowList: ProvisioningAllowList,
+): Promise<Admission> {
+  const taken = await allowList.get(serialNumber);
+  return refused(
+    taken?.state === 'provisioned'
+      ? alreadyProvisioned(taken)
+      : `serial '${serialNumber}' is no longer on the provisioning allow-list`,
+    serialNumber,
+  );
+}
+
+/**
+ * Registers the device of a serial just claimed by `certificateId`, at the claim's instant, and admits it; the
+ * claim is given back if the device cannot be registered.
+ */
+async function registerAndAdmit(
+  claimed: AllowListEntry,
+  certificateId: string,
+  ports: AdmissionPorts,
+  now: Date,
+  settings: AdmissionSettings,
+  previousCertificateId?: string,
+): Promise<Admission> {
+  const { serialNumber } = claimed;
   let device: Device;
   try {
     device = await registerDevice(
@@ -207,7 +375,7 @@ export async function admitDevice(
       settings.councilArea === undefined ? {} : { councilArea: settings.councilArea },
     );
   } catch (error) {
-    await ports.allowList.unclaim(serialNumber, request.certificateId);
+    await ports.allowList.unclaim(serialNumber, certificateId);
     if (error instanceof ConflictError || error instanceof InvalidRequestError) {
       return refused(
         `serial '${serialNumber}': device '${claimed.deviceId}' could not be registered: ${error.message}`,
@@ -216,7 +384,15 @@ export async function admitDevice(
     }
     throw error;
   }
+  return admitted(serialNumber, device, settings, previousCertificateId);
+}
 
+function admitted(
+  serialNumber: string,
+  device: Device,
+  settings: AdmissionSettings,
+  previousCertificateId?: string,
+): Admission {
   return {
     allowed: true,
     serialNumber,
@@ -232,6 +408,7 @@ export async function admitDevice(
         device.deviceId,
       ),
     },
+    ...(previousCertificateId === undefined ? {} : { previousCertificateId }),
   };
 }
 

@@ -55,8 +55,9 @@ export interface ProvisioningHookHandlerOptions {
 
 /**
  * The fleet provisioning template's pre-provisioning hook: admits a device that provisions itself with the
- * claim certificate only when its serial number is on the allow-list and unused (see `admitDevice`). One log line
- * per request with the decision, the serial, the ids of both certificates and, when refused, the reason. A
+ * claim certificate only when its serial number is on the allow-list and unused, or used by a certificate IoT
+ * never activated (a RegisterThing that failed after the hook: see `admitDevice`). One log line per request with
+ * the decision, the serial, the device, the ids of the certificates and, when refused, the reason. A
  * malformed event is refused, naming the fields at fault; a failure reaching the tables is thrown (IoT then
  * answers the device ACCESS_DENIED, as for a refusal, and logs the error).
  */
@@ -103,10 +104,14 @@ export function createProvisioningHookHandler(options: ProvisioningHookHandlerOp
         });
         return { allowProvisioning: false };
       }
-      logger.info('device admitted', {
+      logger.info(admission.previousCertificateId === undefined ? 'device admitted' : 'device re-admitted', {
         serialNumber: admission.serialNumber,
         deviceId: admission.device.deviceId,
         deviceType: admission.device.deviceType,
+        // A re-admission: the certificate that claimed the serial before and never became the device's.
+        ...(admission.previousCertificateId === undefined
+          ? {}
+          : { previousCertificateId: admission.previousCertificateId }),
         ...trace,
       });
       return { allowProvisioning: true, parameterOverrides: admission.parameterOverrides };

@@ -18,9 +18,10 @@ import { PlatformFunction } from './platform-function.js';
 import type { ProvisioningAllowList } from './provisioning-allow-list.js';
 
 /**
- * AWS IoT gives the hook 5 seconds and then refuses the device. A cold start, a read and two conditional writes
- * take well under one; 3 seconds leaves room for a slow start while ending a stuck call before IoT stops waiting,
- * and it is what the cost statement prices each run at (every RegisterThing IoT allows, all month).
+ * AWS IoT gives the hook 5 seconds and then refuses the device. A cold start, a read, a certificate status (for a
+ * serial already provisioned) and two conditional writes take well under one; 3 seconds leaves room for a slow
+ * start while ending a stuck call before IoT stops waiting, and it is what the cost statement prices each run at
+ * (every RegisterThing IoT allows, all month).
  */
 const HOOK_TIMEOUT = Duration.seconds(3);
 /** The platform's usual 128 MB: the hook is a few small DynamoDB calls. */
@@ -36,7 +37,10 @@ const CERTIFICATE_ID_PARAMETER = 'AWS::IoT::Certificate::Id';
 export interface FleetProvisioningProps {
   /** The serials that may provision, each once (in the data stack). */
   readonly allowList: ProvisioningAllowList;
-  /** The registry the hook registers each admitted device in, before IoT creates its thing. */
+  /**
+   * The registry the hook registers each admitted device in, before IoT creates its thing. If RegisterThing then
+   * fails, the device's next attempt is admitted again and the entry kept (see `admitDevice`).
+   */
   readonly registry: DeviceRegistry;
   /** The device policy provisioned devices get, exactly as `add` attaches it. */
   readonly deviceAccess: DeviceAccessPolicy;
@@ -66,7 +70,9 @@ export interface FleetProvisioningProps {
  * and calling RegisterThing on this {@link template}. The template's pre-provisioning hook ({@link hook}) admits only
  * serial numbers on the allow-list, each once, registers the device in the registry, and names the thing after the
  * device id it was listed with; the template then activates the device's certificate, attaches it to the thing and
- * gives it the device policy, so a provisioned device can do exactly what a device onboarded with `add` can.
+ * gives it the device policy, so a provisioned device can do exactly what a device onboarded with `add` can. If
+ * that fails after the hook, the hook admits the serial again once IoT shows its certificate never became active
+ * (DescribeCertificate), so a re-run completes the work instead of finding the serial used up.
  *
  * cdk-nag has no IoT rules: the infra tests assert the template, the claim policy and the provisioning role.
  */
@@ -121,6 +127,22 @@ export class FleetProvisioning extends Construct {
     });
     props.allowList.grantAdmission(this.hook.role);
     props.registry.grantRegister(this.hook.role);
+    // A serial already provisioned is offered again only if the certificate that claimed it never became active
+    // (RegisterThing failed after the hook): the hook reads that certificate's status, and nothing else of IoT.
+    this.hook.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadTheClaimedCertificatesStatus',
+        actions: ['iot:DescribeCertificate'],
+        resources: [iotArn('cert', '*')],
+      }),
+    );
+    Validations.of(this.hook.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:${stack.region}:<AWS::AccountId>:cert/*]`,
+      reason:
+        'IoT makes each device certificate while the device provisions, after deployment, so its id cannot be ' +
+        'listed here. The one action is read-only (DescribeCertificate) and stays within this account and region; ' +
+        'the hook reads only the status of the certificate a provisioned serial was claimed with.',
+    });
 
     // Only IoT, only for this template in this account: the confused-deputy guard the hook documentation asks for.
     const permissionId = 'InvokedByProvisioningTemplate';
@@ -236,14 +258,15 @@ export class FleetProvisioning extends Construct {
 
     const topic = (name: string) => iotArn('topic', name);
     const topicFilter = (name: string) => iotArn('topicfilter', name);
-    // The three MQTT API families a claim needs, JSON payloads only (`json*` covers the request topic and its
-    // `/accepted` and `/rejected` answers): a new key and certificate, a certificate for the device's own CSR,
-    // and RegisterThing on this one template. No other template, no `cbor` topics, no other topic at all.
-    const provisioningTopics = [
-      '$aws/certificates/create/json*',
-      '$aws/certificates/create-from-csr/json*',
-      `$aws/provisioning-templates/${this.templateName}/provision/json*`,
+    // The three MQTT API requests a claim needs, JSON payloads only: a new key and certificate, a certificate for
+    // the device's own CSR, and RegisterThing on this one template. The device publishes the requests and hears
+    // only their `/accepted` and `/rejected` answers. No other template, no `cbor` topics, no other topic at all.
+    const requestTopics = [
+      '$aws/certificates/create/json',
+      '$aws/certificates/create-from-csr/json',
+      `$aws/provisioning-templates/${this.templateName}/provision/json`,
     ];
+    const answerTopics = requestTopics.flatMap((request) => [`${request}/accepted`, `${request}/rejected`]);
     this.claimPolicy = new CfnPolicy(this, 'ClaimPolicy', {
       policyDocument: {
         Version: '2012-10-17',
@@ -260,14 +283,20 @@ export class FleetProvisioning extends Construct {
           {
             Sid: 'AskForACertificateAndRegister',
             Effect: 'Allow',
-            Action: ['iot:Publish', 'iot:Receive'],
-            Resource: provisioningTopics.map(topic),
+            Action: 'iot:Publish',
+            Resource: requestTopics.map(topic),
           },
           {
             Sid: 'HearTheAnswers',
             Effect: 'Allow',
+            Action: 'iot:Receive',
+            Resource: answerTopics.map(topic),
+          },
+          {
+            Sid: 'SubscribeToTheAnswers',
+            Effect: 'Allow',
             Action: 'iot:Subscribe',
-            Resource: provisioningTopics.map(topicFilter),
+            Resource: answerTopics.map(topicFilter),
           },
         ],
       },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../lambdas/adapters/dynamodb-client.js';
+import { DynamoDbDeviceDirectory } from '../../lambdas/adapters/dynamodb-device-directory.js';
 import { DynamoDbProvisioningAllowList } from '../../lambdas/adapters/dynamodb-provisioning-allow-list.js';
 import {
   fleetProvisioningTopics,
@@ -11,7 +12,9 @@ import {
   type ProvisioningOperationTopics,
 } from '../../lambdas/contracts/provisioning-template.js';
 import { localTableName } from '../../lambdas/contracts/tables.js';
+import { type AdmissionPorts, admitDevice } from '../../lambdas/domain/provisioning-allow-list.js';
 import { LocalCertificateAuthority } from '../../local/certificate-authority.js';
+import { LocalClaimedCertificates } from '../../local/local-claimed-certificates.js';
 import type { LocalSettings } from '../../local/local-settings-file.js';
 import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
 import { apiGet, connectDevice, eventually, publishAcked, tempDataDir } from './local-platform-support.js';
@@ -94,6 +97,8 @@ describe('fleet provisioning by claim on the local runtime', () => {
   let settings: LocalSettings;
   let claim: { certPem: string; keyPem: string };
   let session: ClaimSession;
+  /** The tables and the identity register, as the runtime's fleet provisioning reaches them. */
+  let ports: AdmissionPorts;
   const logs: string[] = [];
   const refusals = (reason: string) => platform.counters.refusedByReason[reason as 'tls-handshake'] ?? 0;
   let sequence = 0;
@@ -113,10 +118,13 @@ describe('fleet provisioning by claim on the local runtime', () => {
     settings = JSON.parse(await readFile(platform.settingsPath, 'utf8')) as LocalSettings;
 
     // What `npm run device -- allow --csv FILE --local` does: the allow-list table through local.json's URL.
-    const allowList = new DynamoDbProvisioningAllowList(
-      createDocumentClient({ endpoint: settings.dynamoDbUrl as string, region: 'eu-west-2' }),
-      localTableName('provisioning-allow-list'),
-    );
+    const client = createDocumentClient({ endpoint: settings.dynamoDbUrl as string, region: 'eu-west-2' });
+    const allowList = new DynamoDbProvisioningAllowList(client, localTableName('provisioning-allow-list'));
+    ports = {
+      allowList,
+      registry: new DynamoDbDeviceDirectory(client, localTableName('devices')),
+      certificates: new LocalClaimedCertificates(path.join(dataDir, 'certs')),
+    };
     const loaded = await allowList.put(
       [
         {
@@ -133,10 +141,20 @@ describe('fleet provisioning by claim on the local runtime', () => {
           deviceType: 'air-quality',
           location: { lat: 51.4545, lon: -0.9781 },
         },
+        {
+          serialNumber: 'ACME-BIN-0004',
+          deviceId: 'fp-bin-4',
+          deviceType: 'waste-container',
+          location: { lat: 51.4562, lon: -0.9712 },
+          ward: 'Battle',
+        },
       ],
       new Date(),
     );
-    expect(loaded).toEqual({ waiting: ['ACME-BIN-0001', 'ACME-AQ-0002'], alreadyProvisioned: [] });
+    expect(loaded).toEqual({
+      waiting: ['ACME-BIN-0001', 'ACME-AQ-0002', 'ACME-BIN-0004'],
+      alreadyProvisioned: [],
+    });
 
     // What `npm run device -- claim --name NAME --local` does: a claim certificate from the local CA.
     const ca = await LocalCertificateAuthority.loadOrCreate(path.join(dataDir, 'certs'));
@@ -270,6 +288,81 @@ describe('fleet provisioning by claim on the local runtime', () => {
       ),
     ).rejects.toThrow(/not authorized/i);
     expect(refusals('certificate-inactive')).toBe(before + 1);
+  });
+
+  it('completes a provisioning whose RegisterThing failed after the hook: admitted again, the device connects', async () => {
+    // As on AWS when IoT fails after the hook: a minute ago the hook claimed the serial with a certificate and
+    // registered the device, and that certificate never became the device's (it is in no identity register).
+    const hookRanAt = new Date(Date.now() - 60_000);
+    const lost = 'e'.repeat(64);
+    expect(
+      await admitDevice({ serialNumber: 'ACME-BIN-0004', certificateId: lost }, ports, hookRanAt, {
+        essentialDeviceTypes: [],
+      }),
+    ).toMatchObject({ allowed: true });
+    expect(await ports.allowList.get('ACME-BIN-0004')).toMatchObject({
+      state: 'provisioned',
+      certificateId: lost,
+    });
+
+    // The device tries again: a new certificate and RegisterThing, as its firmware would.
+    const created = await session.newCertificate();
+    secrets.push(created.privateKey, created.certificateOwnershipToken);
+    const topic = '$aws/rules/civic_ingest/civic/waste-container/fp-bin-4/telemetry';
+    expect(await session.registerThing(created.certificateOwnershipToken, 'ACME-BIN-0004')).toEqual({
+      outcome: 'accepted',
+      body: { deviceConfiguration: { TelemetryTopic: topic }, thingName: 'fp-bin-4' },
+    });
+    expect(await ports.allowList.get('ACME-BIN-0004')).toMatchObject({
+      state: 'provisioned',
+      certificateId: created.certificateId,
+      provisionedAt: hookRanAt.toISOString(),
+    });
+    // The registry entry the first run made is the device's, kept as it was.
+    expect(await ports.registry.get('fp-bin-4')).toMatchObject({
+      ward: 'Battle',
+      revision: 1,
+      registeredAt: hookRanAt.toISOString(),
+    });
+    expect(logs).toContain(
+      `fleet provisioning: serial 'ACME-BIN-0004' admitted again as device 'fp-bin-4' (waste-container): ` +
+        `certificate ${created.certificateId} replaces ${lost}, which was never activated`,
+    );
+
+    const client = await connectDevice(
+      platform.mqttUrl,
+      platform.caPem,
+      { certPem: created.certificatePem, keyPem: created.privateKey },
+      'fp-bin-4',
+    );
+    expect(await publishAcked(client, topic, reading({ fillingLevel: 0.17 }))).toBe(true);
+    client.end(true);
+    await eventually(
+      async () => {
+        const latest = await apiGet<{ readings?: Record<string, unknown> }>(
+          platform.apiUrl,
+          platform.token,
+          '/devices/fp-bin-4/latest',
+        );
+        return latest.status === 200 && latest.body.readings?.fillingLevel === 0.17;
+      },
+      10_000,
+      "the re-admitted device's reading in the latest state",
+    );
+
+    // Its certificate is active now: the serial is used up, as any provisioned serial is.
+    const another = await session.newCertificate();
+    secrets.push(another.privateKey, another.certificateOwnershipToken);
+    expect(await session.registerThing(another.certificateOwnershipToken, 'ACME-BIN-0004')).toEqual({
+      outcome: 'rejected',
+      body: {
+        statusCode: 403,
+        errorCode: 'AccessDenied',
+        errorMessage: expect.stringMatching(
+          /^serial 'ACME-BIN-0004' was already provisioned at .* as device 'fp-bin-4'; each serial is provisioned once$/,
+        ),
+      },
+    });
   });
 
   it('refuses a RegisterThing whose token was never issued', async () => {

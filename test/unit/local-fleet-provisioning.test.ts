@@ -9,7 +9,11 @@ import {
   fleetProvisioningTopics,
   LOCAL_PROVISIONING_TEMPLATE_NAME,
 } from '../../lambdas/contracts/provisioning-template.js';
-import type { AdmissionPorts } from '../../lambdas/domain/provisioning-allow-list.js';
+import {
+  type AdmissionPorts,
+  type ClaimedCertificates,
+  RECLAIM_AFTER_SECONDS,
+} from '../../lambdas/domain/provisioning-allow-list.js';
 import { certificateRoleOf, LocalCertificateAuthority } from '../../local/certificate-authority.js';
 import {
   CertificateOwnershipTokens,
@@ -105,6 +109,11 @@ describe('LocalFleetProvisioning', () => {
   let issued: number;
   const recorded: [string, string][] = [];
   const logs: string[] = [];
+  // As the identity register answers: a certificate recorded for a device is active, any other never activated.
+  const certificates: ClaimedCertificates = {
+    stateOf: async (_deviceId, certificateId) =>
+      recorded.some(([, recordedId]) => recordedId === certificateId) ? 'active' : 'never-activated',
+  };
 
   const provisioning = (overrides: { ports?: () => AdmissionPorts; record?: () => Promise<void> } = {}) =>
     new LocalFleetProvisioning({
@@ -113,7 +122,7 @@ describe('LocalFleetProvisioning', () => {
         issued += 1;
         return { certificateId: `${issued}`.padStart(64, '0'), certPem: 'CERT', keyPem: `KEY-${issued}` };
       },
-      ports: overrides.ports ?? (() => ({ allowList, registry })),
+      ports: overrides.ports ?? (() => ({ allowList, registry, certificates })),
       settings: { essentialDeviceTypes: ['air-quality'] },
       recordCertificate:
         overrides.record ??
@@ -329,26 +338,51 @@ describe('LocalFleetProvisioning', () => {
     expect(logs.join('\n')).not.toContain(token);
   });
 
-  it('answers 500 naming the serial and device when the certificate cannot be recorded, saying what to do', async () => {
-    const subject = provisioning({
+  it('answers 500 when the certificate cannot be recorded, and admits the serial again on the next attempt', async () => {
+    const failing = provisioning({
       record: async () => {
         throw new Error('register locked');
       },
     });
-    const token = await tokenFrom(subject);
-    const answer = await answerOf(
-      subject,
-      request(topics.registerThing.request, {
-        certificateOwnershipToken: token,
-        parameters: { SerialNumber: 'U-4' },
-      }),
-    );
+    const register = (subject: Provisioning, token: string) =>
+      answerOf(
+        subject,
+        request(topics.registerThing.request, {
+          certificateOwnershipToken: token,
+          parameters: { SerialNumber: 'U-4' },
+        }),
+      );
+    const answer = await register(failing, await tokenFrom(failing));
     expect(answer.body).toEqual({
       statusCode: 500,
       errorCode: 'InternalError',
       errorMessage:
-        "serial 'U-4': device 'unit-aq-4' is registered but its certificate could not be activated; an administrator " +
-        'can issue one with: npm run device -- rotate --id unit-aq-4 --local',
+        "serial 'U-4': device 'unit-aq-4' is registered but its certificate could not be activated; ask for a new " +
+        `certificate and register again after ${RECLAIM_AFTER_SECONDS} seconds (if that is refused, an ` +
+        'administrator can issue one with: npm run device -- rotate --id unit-aq-4 --local)',
+    });
+    expect(recorded).toEqual([]);
+
+    // The device tries again with a new certificate once the first claim has settled: admitted, recorded.
+    now = new Date(NOW.getTime() + RECLAIM_AFTER_SECONDS * 1000);
+    const working = provisioning();
+    const again = await register(working, await tokenFrom(working));
+    expect(again.topic).toBe(topics.registerThing.accepted);
+    expect(recorded).toEqual([['unit-aq-4', '2'.padStart(64, '0')]]);
+    expect(logs).toContain(
+      `fleet provisioning: serial 'U-4' admitted again as device 'unit-aq-4' (air-quality): certificate ` +
+        `${'2'.padStart(64, '0')} replaces ${'1'.padStart(64, '0')}, which was never activated`,
+    );
+    // The registry entry made by the first attempt was kept.
+    expect(await registry.get('unit-aq-4')).toMatchObject({ revision: 1, registeredAt: NOW.toISOString() });
+
+    // Now the certificate is active: a third device presenting the serial is refused, "already provisioned".
+    const third = await register(working, await tokenFrom(working));
+    expect(third.body).toMatchObject({
+      statusCode: 403,
+      errorMessage: expect.stringMatching(
+        /^serial 'U-4' was already provisioned .*each serial is provisioned once$/,
+      ),
     });
   });
 
@@ -358,7 +392,7 @@ describe('LocalFleetProvisioning', () => {
       issueCertificate: async () => {
         throw new Error('CA key unreadable');
       },
-      ports: () => ({ allowList, registry }),
+      ports: () => ({ allowList, registry, certificates }),
       settings: { essentialDeviceTypes: [] },
       recordCertificate: async () => undefined,
       log: (line) => logs.push(line),

@@ -3,6 +3,7 @@ import type { DeviceRegistry } from '../../lambdas/domain/device.js';
 import type { RegisteredDevice } from '../../lambdas/domain/device-import.js';
 import {
   admitDevice,
+  type ClaimedCertificates,
   type ProvisioningAllowList,
   readAllowListCsv,
 } from '../../lambdas/domain/provisioning-allow-list.js';
@@ -127,6 +128,7 @@ describe('admitDevice refusals that need no lookup', () => {
   const ports = {
     allowList: untouchable as ProvisioningAllowList,
     registry: untouchable as DeviceRegistry,
+    certificates: untouchable as ClaimedCertificates,
   };
 
   it.each([

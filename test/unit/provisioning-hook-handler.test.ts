@@ -1,12 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DescribeCertificateCommand, IoTClient, ResourceNotFoundException } from '@aws-sdk/client-iot';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbDeviceDirectory } from '../../lambdas/adapters/dynamodb-device-directory.js';
 import { DynamoDbProvisioningAllowList } from '../../lambdas/adapters/dynamodb-provisioning-allow-list.js';
 import { MissingSettingError } from '../../lambdas/adapters/ports-from-environment.js';
 import { admissionSettingsFromEnvironment } from '../../lambdas/adapters/provisioning-ports-from-environment.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
-import type { AdmissionPorts } from '../../lambdas/domain/provisioning-allow-list.js';
+import {
+  type AdmissionPorts,
+  admitDevice,
+  type ClaimedCertificateState,
+} from '../../lambdas/domain/provisioning-allow-list.js';
 import {
   createProvisioningHookHandler,
   type PreProvisioningHookEvent,
@@ -17,15 +23,20 @@ import { NOW } from '../support/messages.js';
 
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;
 let ports: AdmissionPorts;
+/** What IoT says of a certificate; any other was never activated (its RegisterThing failed after the hook). */
+const certificateStates = new Map<string, ClaimedCertificateState>();
 
 beforeAll(async () => {
   dynamo = await startDynamo('hook');
   ports = {
     allowList: new DynamoDbProvisioningAllowList(dynamo.client, dynamo.names['provisioning-allow-list']),
     registry: new DynamoDbDeviceDirectory(dynamo.client, dynamo.names.devices),
+    certificates: {
+      stateOf: async (_deviceId, certificateId) => certificateStates.get(certificateId) ?? 'never-activated',
+    },
   };
   await ports.allowList.put(
-    ['H-1', 'H-2', 'H-3', 'H-env'].map((serialNumber, n) => ({
+    ['H-1', 'H-2', 'H-3', 'H-env', 'H-4', 'H-env-2', 'H-env-3', 'H-env-4'].map((serialNumber, n) => ({
       serialNumber,
       deviceId: `rdg-aq-${n + 1}`,
       deviceType: 'air-quality' as const,
@@ -134,6 +145,8 @@ describe('provisioning hook handler', () => {
     expect(await handler(hookEvent({ SerialNumber: 'H-2' }, 'b'.repeat(64)), context)).toMatchObject({
       allowProvisioning: true,
     });
+    // The template ran: IoT activated the device's certificate.
+    certificateStates.set('b'.repeat(64), 'active');
     expect(await handler(hookEvent({ SerialNumber: 'H-2' }, 'c'.repeat(64)), context)).toEqual({
       allowProvisioning: false,
     });
@@ -147,6 +160,38 @@ describe('provisioning hook handler', () => {
         certificateId: 'c'.repeat(64),
       }),
     );
+  });
+
+  it('re-admits a serial whose RegisterThing failed after the hook, logging serial, device and certificate ids', async () => {
+    // The hook admitted the serial a minute ago with certificate e; IoT then failed, so e was never activated.
+    const earlier = new Date(NOW.getTime() - 60_000);
+    await admitDevice({ serialNumber: 'H-4', certificateId: 'e'.repeat(64) }, ports, earlier, {
+      essentialDeviceTypes: ['air-quality'],
+    });
+    const { handler, info, printed } = setUp();
+    const response = await handler(hookEvent({ SerialNumber: 'H-4' }, '1'.repeat(64)), context);
+    vi.mocked(process.stdout.write).mockRestore();
+
+    expect(response).toEqual({
+      allowProvisioning: true,
+      parameterOverrides: expect.objectContaining({ DeviceId: 'rdg-aq-5' }),
+    });
+    expect(info).toHaveBeenCalledWith('device re-admitted', {
+      serialNumber: 'H-4',
+      deviceId: 'rdg-aq-5',
+      deviceType: 'air-quality',
+      previousCertificateId: 'e'.repeat(64),
+      certificateId: '1'.repeat(64),
+      claimCertificateId: 'f'.repeat(64),
+      clientId: 'claim-client-7',
+      templateArn: TEMPLATE_ARN,
+    });
+    expect(printed.join('')).not.toContain(PEM_MARKER);
+    // The registry entry the first run made is kept, not made again.
+    expect(await ports.registry.get('rdg-aq-5')).toMatchObject({
+      revision: 1,
+      registeredAt: earlier.toISOString(),
+    });
   });
 
   it('refuses a request without parameters, saying the serial is missing', async () => {
@@ -188,6 +233,10 @@ describe('provisioning hook handler', () => {
 });
 
 describe('provisioning hook from the environment', () => {
+  const iot = mockClient(IoTClient);
+  afterEach(() => {
+    iot.reset();
+  });
   const env = () => ({
     [ENV.dynamoEndpoint]: dynamo.endpoint,
     [ENV.tables['provisioning-allow-list']]: dynamo.names['provisioning-allow-list'],
@@ -207,6 +256,60 @@ describe('provisioning hook from the environment', () => {
       },
     });
   });
+
+  it.each([
+    {
+      serialNumber: 'H-env-2',
+      certificate: 'does not exist',
+      iotSays: () =>
+        iot
+          .on(DescribeCertificateCommand)
+          .rejects(new ResourceNotFoundException({ message: 'gone', $metadata: {} })),
+      admitted: true,
+    },
+    {
+      serialNumber: 'H-env-3',
+      certificate: 'is still PENDING_ACTIVATION',
+      iotSays: () =>
+        iot
+          .on(DescribeCertificateCommand)
+          .resolves({ certificateDescription: { status: 'PENDING_ACTIVATION' } }),
+      admitted: true,
+    },
+    {
+      serialNumber: 'H-env-4',
+      certificate: 'is ACTIVE',
+      iotSays: () =>
+        iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'ACTIVE' } }),
+      admitted: false,
+    },
+  ])(
+    'asks IoT about a provisioned serial: one whose certificate $certificate admitted again: $admitted',
+    async ({ serialNumber, iotSays, admitted }) => {
+      // The hook admitted the serial a minute ago with certificate 2; then IoT failed, or did not.
+      await admitDevice(
+        { serialNumber, certificateId: '2'.repeat(64) },
+        ports,
+        new Date(Date.now() - 60_000),
+        {
+          essentialDeviceTypes: [],
+        },
+      );
+      iotSays();
+      const logger = new Logger({ serviceName: 'provisioning-hook' });
+      vi.spyOn(logger, 'info').mockImplementation(() => undefined);
+      vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
+      const handler = provisioningHookHandlerFromEnvironment(env(), logger);
+      const response = await handler(hookEvent({ SerialNumber: serialNumber }, '3'.repeat(64)), context);
+      expect(response.allowProvisioning).toBe(admitted);
+      expect(iot.commandCalls(DescribeCertificateCommand).map((call) => call.args[0].input)).toEqual([
+        { certificateId: '2'.repeat(64) },
+      ]);
+      expect((await ports.allowList.get(serialNumber))?.certificateId).toBe(
+        (admitted ? '3' : '2').repeat(64),
+      );
+    },
+  );
 
   it.each([
     ['', []],
