@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
 import { DynamoDbCostRecords } from '../lambdas/adapters/dynamodb-cost-records.js';
 import { cityQueryPortsFromEnvironment } from '../lambdas/adapters/ports-from-environment.js';
-import { admissionPortsFromEnvironment } from '../lambdas/adapters/provisioning-ports-from-environment.js';
+import { admissionTablesFromEnvironment } from '../lambdas/adapters/provisioning-ports-from-environment.js';
 import type { DeviceType } from '../lambdas/contracts/device-types.js';
 import { workflowLanesOf } from '../lambdas/contracts/domain-event-bus.js';
 import { ENV } from '../lambdas/contracts/environment.js';
@@ -31,6 +31,7 @@ import { LocalDeviceRegistry } from './device-registry.js';
 import { DurableQueue } from './durable-queue.js';
 import { createLocalTables, localDynamoDbClient, startDynamoDbServer } from './dynamodb-server.js';
 import { IngestMeter } from './ingest-meter.js';
+import { LocalClaimedCertificates } from './local-claimed-certificates.js';
 import { LocalCostGuard, LocalLaneControls, type LocalNotice, LocalNotifier } from './local-cost-guard.js';
 import { LocalDeviceIdentities, watchIdentityRegister } from './local-device-identities.js';
 import { LocalFleetProvisioning } from './local-fleet-provisioning.js';
@@ -416,25 +417,32 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     // Certificates and quarantine as `npm run device` sets them; re-read while running (revocation within seconds).
     const identities = await watchIdentityRegister(ca.directory, { log });
     stops.push(async () => identities.close());
+    // This process writes the identity register too (under its lock, as the CLI writes it), for fleet provisioning
+    // and the API's decommissioning; each change is read back before it is reported done.
+    let writer: LocalDeviceIdentities | undefined;
+    const identityWriter = () =>
+      (writer ??= new LocalDeviceIdentities({
+        ca,
+        endpoint: broker.url,
+        essentialDeviceTypes: config.essentialDeviceTypes,
+        rotationGraceSeconds: 0,
+      }));
     // Fleet provisioning by claim: the AWS hook's use case on the same tables, the certificate recorded in the
-    // identity register (under its lock, as the CLI writes it) and read back before the device is told to connect.
-    let identityWriter: LocalDeviceIdentities | undefined;
+    // identity register and read back before the device is told to connect.
     const provisioning = new LocalFleetProvisioning({
       templateName: LOCAL_PROVISIONING_TEMPLATE_NAME,
       issueCertificate: () => ca.issueProvisionalCertificate(),
-      ports: () => admissionPortsFromEnvironment(env),
+      // A provisioned serial's certificate is looked up in the identity register, as IoT's status is on AWS.
+      ports: () => ({
+        ...admissionTablesFromEnvironment(env),
+        certificates: new LocalClaimedCertificates(ca.directory),
+      }),
       settings: {
         essentialDeviceTypes: config.essentialDeviceTypes,
         ...(config.councilArea === undefined ? {} : { councilArea: config.councilArea }),
       },
       recordCertificate: async (deviceId, certificateId) => {
-        identityWriter ??= new LocalDeviceIdentities({
-          ca,
-          endpoint: broker.url,
-          essentialDeviceTypes: config.essentialDeviceTypes,
-          rotationGraceSeconds: 0,
-        });
-        await identityWriter.recordProvisioned(deviceId, certificateId);
+        await identityWriter().recordProvisioned(deviceId, certificateId);
         await identities.refresh();
       },
       log,
@@ -496,6 +504,15 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         settings: costSettings,
       }),
       services: () => services.queries,
+      // As on AWS, DELETE /devices/{id} revokes the device's certificates first: the broker then ends its live
+      // sessions at once (it refuses a decommissioned device's new connections anyway), and `npm run device -- show`
+      // lists them revoked, as it would on AWS.
+      deviceCertificates: () => ({
+        revoke: async (deviceId) => {
+          await identityWriter().revoke(deviceId);
+          await identities.refresh();
+        },
+      }),
       enabledServices: blueprints,
       logger: apiLogger,
       // cdk.json's councilArea, as the deployed function gets it in COUNCIL_AREA.

@@ -1,15 +1,42 @@
-import { type IoTClient, ListThingPrincipalsCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
+import {
+  type CertificateStatus,
+  type IoTClient,
+  ListThingPrincipalsCommand,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import type { CertificateRevocation } from '../domain/device-registry.js';
 import type { DeviceCertificates } from '../domain/runaway-devices.js';
 
 /**
  * A device's certificates in AWS IoT: the principals attached to its thing (the thing name is the device id).
- * Deactivating them makes IoT Core disconnect the device within minutes; reactivating (or rotating) is an
- * operator's decision, never automatic.
+ * Needs only `iot:ListThingPrincipals` on things and `iot:UpdateCertificate` on certificates. Either change makes
+ * IoT Core disconnect the device within minutes. Deactivating (the cost guard's runaway devices) can be undone by
+ * an operator, never automatically; revoking (decommissioning) cannot be undone by anyone.
  */
-export class IotDeviceCertificates implements DeviceCertificates {
+export class IotDeviceCertificates implements DeviceCertificates, CertificateRevocation {
   constructor(private readonly iot: IoTClient) {}
 
   async deactivate(deviceId: string): Promise<number> {
+    return this.setEvery(await this.certificateIdsOf(deviceId), 'INACTIVE');
+  }
+
+  /**
+   * Sets every certificate attached to the device's thing to REVOKED. A device without a thing (registered in the
+   * registry only) has none, which is not an error. UpdateCertificate is idempotent, so a certificate already
+   * revoked is simply revoked again.
+   */
+  async revoke(deviceId: string): Promise<void> {
+    let certificateIds: string[];
+    try {
+      certificateIds = await this.certificateIdsOf(deviceId);
+    } catch (error) {
+      if ((error as { name?: unknown } | undefined)?.name === 'ResourceNotFoundException') return;
+      throw error;
+    }
+    await this.setEvery(certificateIds, 'REVOKED');
+  }
+
+  private async certificateIdsOf(deviceId: string): Promise<string[]> {
     const certificateIds: string[] = [];
     let nextToken: string | undefined;
     do {
@@ -23,8 +50,17 @@ export class IotDeviceCertificates implements DeviceCertificates {
       }
       nextToken = page.nextToken;
     } while (nextToken);
+    return certificateIds;
+  }
+
+  private async setEvery(certificateIds: readonly string[], newStatus: CertificateStatus): Promise<number> {
     for (const certificateId of certificateIds) {
-      await this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+      try {
+        await this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus }));
+      } catch (error) {
+        // A revoked certificate's status can never change again: it is already out of use, which is the point.
+        if ((error as { name?: unknown } | undefined)?.name !== 'CertificateStateException') throw error;
+      }
     }
     return certificateIds.length;
   }

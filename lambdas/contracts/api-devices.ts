@@ -170,9 +170,11 @@ export const DEVICE_ROUTE_SPECS: readonly RouteSpec[] = [
     method: 'DELETE',
     path: '/devices/{id}',
     summary:
-      'Decommission a device: its entry and data are kept; its later messages are quarantined as ' +
-      `DEVICE_DECOMMISSIONED within the registry cache period (${registryCacheMinutes} minutes). Repeating it ` +
-      'answers the same record',
+      'Decommission a device for good: every certificate of it is revoked first (on AWS, IoT Core disconnects it ' +
+      'within minutes), then its entry is marked decommissioned; its entry and data are kept, and its messages ' +
+      'still in flight are quarantined as DEVICE_DECOMMISSIONED within the registry cache period ' +
+      `(${registryCacheMinutes} minutes). A device never given a certificate has none to revoke. If revoking ` +
+      'fails the answer is 500 and the entry stays active. Repeating it revokes again and answers the same record',
     tag: 'devices',
     access: ADMINS,
     pathParams: devicePathSchema,

@@ -288,9 +288,13 @@ export async function updateDevice(
 }
 
 /**
- * Takes a device out of service: status `decommissioned` with the time, the entry and all its data kept.
- * Ingestion quarantines its later messages as DEVICE_DECOMMISSIONED once its registry cache has expired.
+ * Takes a device's registry entry out of service: status `decommissioned` with the time, the entry and all its data
+ * kept. Ingestion quarantines its later messages as DEVICE_DECOMMISSIONED once its registry cache has expired.
  * Decommissioning again answers with the entry as it is (the first decommissioning's time is kept).
+ *
+ * The registry entry only: the caller revokes the device's certificates first, so the device never keeps a working
+ * certificate behind a decommissioned entry ({@link revokeAndDecommission} does both; the CLI revokes through its
+ * device identities).
  */
 export async function decommissionDevice(
   registry: DeviceRegistry,
@@ -310,4 +314,36 @@ export async function decommissionDevice(
     if (await registry.replace(retired, revisionOf(device))) return retired;
   }
   throw new ConflictError(`device '${deviceId}' is being changed by someone else; try again`);
+}
+
+/**
+ * Port: a device's certificates as decommissioning needs them (AWS IoT; the local runtime's identity register).
+ * The device identities of onboarding (`DeviceIdentities` in device-onboarding.ts) have the same method.
+ */
+export interface CertificateRevocation {
+  /**
+   * Revokes every certificate of the device, so it can never connect again: REVOKED is final (unlike INACTIVE, no
+   * one can reactivate it), as decommissioning is final for the device id. Idempotent. A device with no identity
+   * (registered through `POST /devices` and never given a thing or certificate) has nothing to revoke: not an error.
+   */
+  revoke(deviceId: string): Promise<void>;
+}
+
+/**
+ * Decommissions a device for good, as the admin API's `DELETE /devices/{id}` does: every certificate revoked first,
+ * then the registry entry marked decommissioned ({@link decommissionDevice}). In that order, a failure halfway
+ * leaves at worst an active entry whose certificates are revoked (the device can no longer connect) and the call
+ * can be repeated; never a decommissioned entry with a working certificate. An id that is not registered is a 404
+ * before anything is revoked. Repeating it revokes again (cheap, and it catches a certificate attached since, or
+ * one left active by an older platform version) and answers the entry as it is.
+ */
+export async function revokeAndDecommission(
+  registry: DeviceRegistry,
+  certificates: CertificateRevocation,
+  deviceId: string,
+  now: Date,
+): Promise<Device> {
+  await requireEntry(registry, deviceId);
+  await certificates.revoke(deviceId);
+  return decommissionDevice(registry, deviceId, now);
 }

@@ -1,10 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { IoTClient } from '@aws-sdk/client-iot';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { blueprintsNamed } from '../../services/catalogue.js';
 import type { ServiceBlueprint } from '../../services/shared/blueprint.js';
 import { costApiFromEnvironment } from '../adapters/cost-ports-from-environment.js';
+import { IotDeviceCertificates } from '../adapters/iot-device-certificates.js';
 import {
   cityQueryPortsFromEnvironment,
   councilAreaFromEnvironment,
@@ -38,6 +40,7 @@ import {
 } from '../domain/city-queries.js';
 import { costReport, restoreService } from '../domain/cost-control.js';
 import type { BoundingBox } from '../domain/device.js';
+import type { CertificateRevocation } from '../domain/device-registry.js';
 import {
   acknowledgeAlert,
   getJob,
@@ -167,6 +170,12 @@ export interface CityApiHandlerOptions {
   readonly cost?: () => CostApi;
   /** Jobs, alerts and open data of the enabled services. @default - none: those routes answer 404 */
   readonly services?: () => ServiceQueryPorts;
+  /**
+   * The devices' certificates: `DELETE /devices/{id}` revokes them before it decommissions the entry.
+   * @default - none: `DELETE /devices/{id}` answers 500 and changes nothing, since decommissioning without revoking
+   * would leave the device a working certificate
+   */
+  readonly deviceCertificates?: () => CertificateRevocation;
   /** The enabled blueprints, for their open-data routes. @default none */
   readonly enabledServices?: readonly ServiceBlueprint[];
   readonly now?: () => Date;
@@ -196,6 +205,14 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
     servicePorts ??= options.services();
     return servicePorts;
   };
+  let certificates: CertificateRevocation | undefined;
+  const deviceCertificates = (): CertificateRevocation => {
+    if (!options.deviceCertificates) {
+      throw new Error('this platform cannot revoke device certificates, so it does not decommission devices');
+    }
+    certificates ??= options.deviceCertificates();
+    return certificates;
+  };
   const enabled = options.enabledServices ?? [];
   const routes = new Map<string, { spec: RouteSpec; run: Route }>();
   for (const spec of routeSpecsFor(enabled)) {
@@ -217,6 +234,7 @@ export function createCityApiHandler(options: CityApiHandlerOptions) {
       now: options.now?.() ?? new Date(),
       cost,
       services,
+      deviceCertificates,
       councilArea: options.councilArea,
     });
   })
@@ -236,6 +254,8 @@ export const handler = createCityApiHandler({
   enabledServices: enabled,
   corsAllowOrigins: allowedOriginsOf(process.env[ENV.corsAllowOrigins]),
   councilArea: councilAreaFromEnvironment(process.env),
+  // The function's role may list a thing's principals and update certificates, nothing more (CityApi).
+  deviceCertificates: () => new IotDeviceCertificates(new IoTClient({ maxAttempts: 3 })),
   services: () => ({
     ...serviceRecordsFromEnvironment(
       process.env,

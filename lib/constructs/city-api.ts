@@ -28,6 +28,7 @@ import {
   UserPool,
   type UserPoolClient,
 } from 'aws-cdk-lib/aws-cognito';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { z } from 'zod';
@@ -262,7 +263,8 @@ export interface CityApiProps {
  * Staff routes sit behind a Cognito user pool (admin-created accounts, TOTP MFA; the handler checks the groups),
  * open-data routes take an API key under a usage plan, public routes (`/health`, `/openapi.json`) need nothing.
  * One function behind every route, stage throttling and JSON access logs. The function writes only where a route
- * changes something: the registry, the cost guard's restore, a job's status, an alert's acknowledgement.
+ * changes something: the registry (and a decommissioned device's IoT certificates, revoked), the cost guard's
+ * restore, a job's status, an alert's acknowledgement.
  */
 export class CityApi extends Construct {
   readonly api: RestApi;
@@ -351,6 +353,7 @@ export class CityApi extends Construct {
     props.costRecords.grantGuard(this.queries.role);
     props.ordinaryLane.grantSwitch(this.queries.role, { switchOff: false });
     props.serviceRecords.grantApi(this.queries.role);
+    this.grantRevokeDeviceCertificates();
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetentionDays as RetentionDays,
@@ -473,6 +476,39 @@ export class CityApi extends Construct {
         );
       }
     }
+  }
+
+  /**
+   * `DELETE /devices/{id}` revokes the device's certificates before it decommissions the entry: list the principals
+   * of its thing, set each certificate REVOKED. The cost guard's meter has the same two actions for runaway devices.
+   */
+  private grantRevokeDeviceCertificates(): void {
+    const stack = Stack.of(this);
+    const role = this.queries.role;
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iot:ListThingPrincipals'],
+        resources: [stack.formatArn({ service: 'iot', resource: 'thing', resourceName: '*' })],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iot:UpdateCertificate'],
+        resources: [stack.formatArn({ service: 'iot', resource: 'cert', resourceName: '*' })],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:${stack.region}:<AWS::AccountId>:thing/*]`,
+      reason:
+        'Things are per device and created after deployment (by the device CLI or fleet provisioning); the API lists ' +
+        'the principals of one thing, the device an admin decommissions, and listing is read-only.',
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:${stack.region}:<AWS::AccountId>:cert/*]`,
+      reason:
+        'Certificates are per device and created after deployment; the API only sets the certificates attached to ' +
+        "a decommissioned device's thing to REVOKED (DELETE /devices/{id}, admins only), never creates or deletes one.",
+    });
   }
 
   /** The resource at a route's path, adding the parts that do not exist yet. */

@@ -1,8 +1,11 @@
+import { IoTClient, ListThingPrincipalsCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor, InvalidCursorError } from '../../lambdas/adapters/dynamodb-batches.js';
 import { DynamoDbDeviceDirectory } from '../../lambdas/adapters/dynamodb-device-directory.js';
+import { IotDeviceCertificates } from '../../lambdas/adapters/iot-device-certificates.js';
 import { cityQueryPortsFromEnvironment } from '../../lambdas/adapters/ports-from-environment.js';
 import type { DeviceType } from '../../lambdas/contracts/device-types.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
@@ -261,6 +264,9 @@ describe('DynamoDbDeviceDirectory changes', () => {
 });
 
 describe('the registry routes on the deployed wiring', () => {
+  const iot = mockClient(IoTClient);
+  afterAll(() => iot.restore());
+
   it('lists, registers, changes and decommissions through the city API handler built from the environment', async () => {
     const env = {
       [ENV.dynamoEndpoint]: changes.endpoint,
@@ -269,7 +275,15 @@ describe('the registry routes on the deployed wiring', () => {
       [ENV.tables.telemetry]: changes.names.telemetry,
       [ENV.tables.quarantine]: changes.names.quarantine,
     };
-    const handler = createCityApiHandler({ ports: () => cityQueryPortsFromEnvironment(env), now: () => NOW });
+    // A device registered through the API has no IoT thing: decommissioning finds no certificate to revoke.
+    iot
+      .on(ListThingPrincipalsCommand)
+      .rejects(Object.assign(new Error('thing api-bay-1 not found'), { name: 'ResourceNotFoundException' }));
+    const handler = createCityApiHandler({
+      ports: () => cityQueryPortsFromEnvironment(env),
+      deviceCertificates: () => new IotDeviceCertificates(new IoTClient({ region: 'eu-west-2' })),
+      now: () => NOW,
+    });
     const call = async (
       httpMethod: string,
       resource: string,
@@ -307,6 +321,10 @@ describe('the registry routes on the deployed wiring', () => {
     });
     expect(changed).toMatchObject({ status: 200, body: { site: 'Broad Street', revision: 2 } });
     expect((await call('DELETE', '/devices/{id}', id)).body).toMatchObject({ status: 'decommissioned' });
+    expect(iot.commandCalls(ListThingPrincipalsCommand)[0]?.args[0].input).toEqual({
+      thingName: 'api-bay-1',
+    });
+    expect(iot.commandCalls(UpdateCertificateCommand)).toHaveLength(0);
     const listed = await call('GET', '/devices', {
       queryStringParameters: { type: 'parking-spot', status: 'decommissioned', bbox: '-1,51.4,-0.9,51.5' },
     });

@@ -3,8 +3,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCertificateAuthority } from '../../local/certificate-authority.js';
 import type { DeviceBundle } from '../../local/city-simulator.js';
+import { IDENTITY_REGISTER_FILE, readIdentityRegister } from '../../local/local-device-identities.js';
 import { type LocalPlatform, startLocalPlatform } from '../../local/start-local-platform.js';
-import { connectDevice, publishAcked, tempDataDir, testDevice } from './local-platform-support.js';
+import {
+  connectDevice,
+  eventually,
+  publishAcked,
+  tempDataDir,
+  testDevice,
+} from './local-platform-support.js';
 
 describe('local broker: mutual TLS and the device policy', () => {
   let platform: LocalPlatform;
@@ -117,5 +124,30 @@ describe('local broker: mutual TLS and the device policy', () => {
     expect(granted?.every((g) => g.qos === 128) ?? true).toBe(true);
     subscriber.end(true);
     expect(refusals('subscribe-not-allowed')).toBe(1);
+  });
+
+  it('DELETE /devices/{id} revokes the device in the identity register first: its live session ends at once', async () => {
+    const [leaving] = (await platform.provisionDevices([
+      testDevice('ref-bin-leaving', 'waste-container'),
+    ])) as [DeviceBundle];
+    const client = await connectDevice(platform.mqttUrl, platform.caPem, leaving, leaving.deviceId);
+    let closed = false;
+    client.on('close', () => {
+      closed = true;
+    });
+    const response = await fetch(`${platform.apiUrl}/devices/${leaving.deviceId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${platform.token}` },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ deviceId: leaving.deviceId, status: 'decommissioned' });
+    // The register now lists the device, with no certificate that may connect: the broker closes its session.
+    const register = await readIdentityRegister(path.join(dataDir, 'certs', IDENTITY_REGISTER_FILE));
+    expect(register.devices[leaving.deviceId]?.certificates.every((c) => c.status === 'revoked')).toBe(true);
+    await eventually(() => closed, 2000, 'the decommissioned device to be disconnected');
+    client.end(true);
+    await expect(connectDevice(platform.mqttUrl, platform.caPem, leaving, leaving.deviceId)).rejects.toThrow(
+      /not authorized/i,
+    );
   });
 });

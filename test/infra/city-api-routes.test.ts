@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -357,6 +358,63 @@ describe('CORS from config', () => {
       );
       expect(errors).toEqual([]);
     }
+  });
+});
+
+describe('decommissioning through the API on AWS', () => {
+  /** `arn:<partition>:iot:<region>:<account>:<resource>/*` as the template writes it for this stack. */
+  const iotArn = (resource: string) => ({
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, ':iot:eu-west-2:', { Ref: 'AWS::AccountId' }, `:${resource}/*`],
+    ],
+  });
+  const apiRole = (template: Template) =>
+    (apiFunction(template).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  /** The IoT statements of the API function's role. */
+  const iotStatements = (template: Template): Record<string, unknown>[] =>
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter(
+        (policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: apiRole(template) }]),
+      )
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .filter((statement) => JSON.stringify(statement.Action).includes('iot:'));
+
+  it("lets the API function list a thing's principals and update certificates in this account, nothing wider", () => {
+    const statements = iotStatements(plain.platform);
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        { Effect: 'Allow', Action: 'iot:ListThingPrincipals', Resource: iotArn('thing') },
+        { Effect: 'Allow', Action: 'iot:UpdateCertificate', Resource: iotArn('cert') },
+      ]),
+    );
+    // Otherwise only switching the ordinary lane's rule back on (POST /cost/restore).
+    expect(statements.map((s) => s.Action).sort()).toEqual(
+      ['iot:EnableTopicRule', 'iot:ListThingPrincipals', 'iot:UpdateCertificate'].sort(),
+    );
+    expect(JSON.stringify(statements)).not.toMatch(
+      /"iot:\*"|DeleteCertificate|CreateKeysAndCertificate|:\*"\]/,
+    );
+  });
+
+  it("acknowledges the two wildcards on the API function's role, each with its reason", () => {
+    const role = withCors.built.platformStack.node
+      .findAll()
+      .find((construct) => construct.node.path.endsWith('/CityApi/Queries/Role'));
+    const acknowledged = Object.assign(
+      {},
+      ...(role?.node.metadata ?? [])
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .map((entry) => entry.data as Record<string, string>),
+    ) as Record<string, string>;
+    const reasonFor = (resource: string) =>
+      Object.entries(acknowledged).find(([id]) =>
+        id.endsWith(
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:eu-west-2:<AWS::AccountId>:${resource}/*]`,
+        ),
+      )?.[1];
+    expect(reasonFor('thing')).toMatch(/decommissions/);
+    expect(reasonFor('cert')).toMatch(/REVOKED.*DELETE \/devices\/\{id\}/);
   });
 });
 

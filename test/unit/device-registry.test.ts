@@ -7,10 +7,12 @@ import { type BoundingBox, type Device, MAX_DEVICE_SETTINGS } from '../../lambda
 import {
   asDeviceRegistry,
   boundingBoxText,
+  type CertificateRevocation,
   decommissionDevice,
   listDevices,
   registerDevice,
   requireInsideCouncilArea,
+  revokeAndDecommission,
   updateDevice,
 } from '../../lambdas/domain/device-registry.js';
 import { enrichTelemetryBatch } from '../../lambdas/domain/enrich-telemetry.js';
@@ -417,5 +419,55 @@ describe('the council area', () => {
     // aq-1 (51.5, -1.1) was registered before the area was configured: it stays changeable without a move.
     const renamed = await updateDevice(ports.devices, 'aq-1', { ward: 'Norcot' }, NOW, { councilArea: AREA });
     expect(renamed.ward).toBe('Norcot');
+  });
+});
+
+describe('revokeAndDecommission', () => {
+  /** Records each revocation with the device's registry status at that moment; fails when told to. */
+  function certificatesOf(ports: InMemoryPorts, failure?: Error) {
+    const revoked: { deviceId: string; statusThen: string | undefined }[] = [];
+    const certificates: CertificateRevocation = {
+      revoke: async (deviceId) => {
+        if (failure) throw failure;
+        revoked.push({ deviceId, statusThen: ports.devicesById.get(deviceId)?.status });
+      },
+    };
+    return { certificates, revoked };
+  }
+
+  it('revokes the certificates first, then decommissions the entry', async () => {
+    const ports = town();
+    const { certificates, revoked } = certificatesOf(ports);
+    const retired = await revokeAndDecommission(ports.devices, certificates, 'bin-1', later(5));
+    expect(revoked).toEqual([{ deviceId: 'bin-1', statusThen: 'active' }]);
+    expect(retired).toMatchObject({ status: 'decommissioned', decommissionedAt: later(5).toISOString() });
+    expect(ports.devicesById.get('bin-1')).toEqual(retired);
+  });
+
+  it('leaves the entry active when revoking fails, so the call can be repeated', async () => {
+    const ports = town();
+    const before = ports.devicesById.get('bin-1');
+    const { certificates } = certificatesOf(ports, new Error('IoT is unavailable'));
+    await expect(revokeAndDecommission(ports.devices, certificates, 'bin-1', NOW)).rejects.toThrow(
+      'IoT is unavailable',
+    );
+    expect(ports.devicesById.get('bin-1')).toEqual(before);
+  });
+
+  it('revokes again on a repeat and answers the same record (the first time kept)', async () => {
+    const ports = town();
+    const { certificates, revoked } = certificatesOf(ports);
+    const first = await revokeAndDecommission(ports.devices, certificates, 'bin-1', later(5));
+    expect(await revokeAndDecommission(ports.devices, certificates, 'bin-1', later(9))).toEqual(first);
+    expect(revoked.map((r) => r.statusThen)).toEqual(['active', 'decommissioned']);
+  });
+
+  it('answers 404 for a device never registered, revoking nothing', async () => {
+    const ports = town();
+    const { certificates, revoked } = certificatesOf(ports);
+    await expect(revokeAndDecommission(ports.devices, certificates, 'ghost', NOW)).rejects.toThrow(
+      NotFoundError,
+    );
+    expect(revoked).toEqual([]);
   });
 });

@@ -1,16 +1,31 @@
+import { IoTClient, ListThingPrincipalsCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { InMemoryPorts } from '../../lambdas/adapters/in-memory-ports.js';
+import { IotDeviceCertificates } from '../../lambdas/adapters/iot-device-certificates.js';
 import { councilAreaFromEnvironment } from '../../lambdas/adapters/ports-from-environment.js';
 import { deviceSchema, PROBLEM_CONTENT_TYPE } from '../../lambdas/contracts/api.js';
 import { DEVICE_ROUTE_SPECS, devicePageSchema } from '../../lambdas/contracts/api-devices.js';
 import { routeKey } from '../../lambdas/contracts/api-routes.js';
 import { ENV } from '../../lambdas/contracts/environment.js';
 import type { BoundingBox } from '../../lambdas/domain/device.js';
-import { createCityApiHandler, ROUTE_HANDLERS } from '../../lambdas/handlers/city-api.js';
+import {
+  type CityApiHandlerOptions,
+  createCityApiHandler,
+  ROUTE_HANDLERS,
+} from '../../lambdas/handlers/city-api.js';
 import { device, NOW } from '../support/messages.js';
 
 const context = { functionName: 'city-api', awsRequestId: 'r' } as Context;
+
+/** AWS IoT as the deployed API function sees it: by default every thing exists with no certificate attached. */
+const iot = mockClient(IoTClient);
+beforeEach(() => {
+  iot.reset();
+  iot.on(ListThingPrincipalsCommand).resolves({ principals: [] });
+  iot.on(UpdateCertificateCommand).resolves({});
+});
 
 interface Call {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -44,13 +59,19 @@ function event(call: Call): APIGatewayProxyEvent {
   };
 }
 
-function setup(options: { councilArea?: BoundingBox } = {}) {
+function setup(options: Pick<CityApiHandlerOptions, 'councilArea' | 'deviceCertificates'> = {}) {
   const ports = new InMemoryPorts([
     device('bin-1', 'waste-container', { ward: 'Abbey', location: { lat: 51.455, lon: -0.97 } }),
     device('bin-2', 'waste-container', { ward: 'Katesgrove', location: { lat: 51.44, lon: -0.96 } }),
     device('bay-1', 'parking-spot', { ward: 'Abbey', location: { lat: 51.457, lon: -0.972 } }),
   ]);
-  const handler = createCityApiHandler({ ports: () => ports, now: () => NOW, ...options });
+  const handler = createCityApiHandler({
+    ports: () => ports,
+    now: () => NOW,
+    // The deployed wiring: the IoT adapter, on the mocked client.
+    deviceCertificates: () => new IotDeviceCertificates(new IoTClient({ region: 'eu-west-2' })),
+    ...options,
+  });
   const send = async (call: Call) => {
     const response = await handler(event(call), context);
     return { ...response, json: JSON.parse(response.body) as Record<string, unknown> };
@@ -122,6 +143,7 @@ describe('device registry routes', () => {
     const summary = (key: string) => DEVICE_ROUTE_SPECS.find((s) => routeKey(s) === key)?.summary;
     expect(summary('POST /devices')).toMatch(/registry entry only.*provisioning \(issue 7\)/);
     expect(summary('DELETE /devices/{id}')).toMatch(/within the registry cache period \(15 minutes\)/);
+    expect(summary('DELETE /devices/{id}')).toMatch(/every certificate of it is revoked first/);
   });
 
   describe('who may call them', () => {
@@ -358,10 +380,85 @@ describe('device registry routes', () => {
       expect(listed.items.map((d) => d.deviceId)).toEqual(['bin-1']);
     });
 
-    it('answers 404 for a device never registered and 400 for an id that is not one', async () => {
+    it('answers 404 for a device never registered and 400 for an id that is not one, touching no certificate', async () => {
       const { send } = setup();
       expectProblem(await send(retire('ghost')), 404);
       expectProblem(await send(retire('bad id!')), 400, 'id');
+      expect(iot.calls()).toHaveLength(0);
+    });
+
+    it("revokes every certificate of the device's thing first, then decommissions the entry", async () => {
+      const { send, ports } = setup();
+      const arn = (n: number) => `arn:aws:iot:eu-west-2:111122223333:cert/${String(n).repeat(64)}`;
+      iot.on(ListThingPrincipalsCommand, { thingName: 'bin-1' }).resolves({ principals: [arn(1), arn(2)] });
+      const statusWhenRevoked: (string | undefined)[] = [];
+      iot.on(UpdateCertificateCommand).callsFake(async () => {
+        statusWhenRevoked.push(ports.devicesById.get('bin-1')?.status);
+        return {};
+      });
+      const response = await send(retire('bin-1'));
+      expect(response.statusCode).toBe(200);
+      expect(response.json).toMatchObject({ deviceId: 'bin-1', status: 'decommissioned' });
+      expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
+        { certificateId: '1'.repeat(64), newStatus: 'REVOKED' },
+        { certificateId: '2'.repeat(64), newStatus: 'REVOKED' },
+      ]);
+      // Both certificates were revoked while the entry was still active.
+      expect(statusWhenRevoked).toEqual(['active', 'active']);
+    });
+
+    it('decommissions a device that never had an IoT thing: no certificate to revoke', async () => {
+      const { send, ports } = setup();
+      await send(register(registration));
+      iot
+        .on(ListThingPrincipalsCommand, { thingName: 'gauge-1' })
+        .rejects(Object.assign(new Error('thing gauge-1 not found'), { name: 'ResourceNotFoundException' }));
+      const response = await send(retire('gauge-1'));
+      expect(response.statusCode).toBe(200);
+      expect(ports.devicesById.get('gauge-1')?.status).toBe('decommissioned');
+      expect(iot.commandCalls(UpdateCertificateCommand)).toHaveLength(0);
+    });
+
+    it.each([
+      ['listing the principals is refused', 'list', 'AccessDeniedException'],
+      ['a certificate cannot be revoked', 'revoke', 'ThrottlingException'],
+    ] as const)('answers 500 problem+json and leaves the entry active when %s', async (_, step, name) => {
+      const { send, ports } = setup();
+      const before = ports.devicesById.get('bin-1');
+      const principals = [`arn:aws:iot:eu-west-2:111122223333:cert/${'a'.repeat(64)}`];
+      const failure = Object.assign(new Error(`${name}: secret detail`), { name });
+      if (step === 'list') iot.on(ListThingPrincipalsCommand).rejects(failure);
+      else {
+        iot.on(ListThingPrincipalsCommand).resolves({ principals });
+        iot.on(UpdateCertificateCommand).rejects(failure);
+      }
+      const response = await send(retire('bin-1'));
+      expectProblem(response, 500);
+      expect(JSON.stringify(response.json)).not.toContain('secret detail');
+      expect(ports.devicesById.get('bin-1')).toEqual(before);
+      // Once IoT answers again, repeating the request completes it.
+      iot.on(ListThingPrincipalsCommand).resolves({ principals });
+      iot.on(UpdateCertificateCommand).resolves({});
+      expect((await send(retire('bin-1'))).json).toMatchObject({ status: 'decommissioned' });
+    });
+
+    it('revokes again on a repeat, so a decommissioned device left with a working certificate is put right', async () => {
+      const { send } = setup();
+      const first = await send(retire('bin-1'));
+      iot
+        .on(ListThingPrincipalsCommand, { thingName: 'bin-1' })
+        .resolves({ principals: [`arn:aws:iot:eu-west-2:111122223333:cert/${'b'.repeat(64)}`] });
+      const second = await send(retire('bin-1'));
+      expect(second.json).toEqual(first.json);
+      expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
+        { certificateId: 'b'.repeat(64), newStatus: 'REVOKED' },
+      ]);
+    });
+
+    it('refuses with 500, changing nothing, on a platform that cannot revoke certificates', async () => {
+      const { send, ports } = setup({ deviceCertificates: undefined });
+      expectProblem(await send(retire('bin-1')), 500);
+      expect(ports.devicesById.get('bin-1')?.status).toBe('active');
     });
   });
 });

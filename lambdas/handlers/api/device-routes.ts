@@ -8,9 +8,9 @@ import {
 import { InvalidRequestError } from '../../domain/city-queries.js';
 import {
   asDeviceRegistry,
-  decommissionDevice,
   listDevices,
   registerDevice,
+  revokeAndDecommission,
   updateDevice,
 } from '../../domain/device-registry.js';
 import { jsonResponse } from '../http/problem-details.js';
@@ -45,8 +45,11 @@ export const deviceRouteHandlers: Record<string, Route> = {
       await updateDevice(asDeviceRegistry(ports.devices), id, change, now, { councilArea }),
     );
   },
-  'DELETE /devices/{id}': async (event, { ports, now }) => {
+  // Certificates first, then the entry: see revokeAndDecommission.
+  'DELETE /devices/{id}': async (event, { ports, now, deviceCertificates }) => {
     const { id } = devicePathSchema.parse(path(event));
-    return jsonResponse(await decommissionDevice(asDeviceRegistry(ports.devices), id, now));
+    return jsonResponse(
+      await revokeAndDecommission(asDeviceRegistry(ports.devices), deviceCertificates(), id, now),
+    );
   },
 };

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { type CityQueryPorts, InvalidRequestError } from '../../domain/city-queries.js';
 import type { CostControlSettings, GuardActionPorts } from '../../domain/cost-control.js';
 import type { BoundingBox } from '../../domain/device.js';
+import type { CertificateRevocation } from '../../domain/device-registry.js';
 import type { ServiceQueryPorts } from '../../domain/service-queries.js';
 
 /** The cost guard as the API sees it: its records, the lane switches (for restore) and its settings. */
@@ -16,6 +17,8 @@ export interface RouteContext {
   readonly now: Date;
   readonly cost: () => CostApi;
   readonly services: () => ServiceQueryPorts;
+  /** The devices' certificates, revoked when a device is decommissioned. */
+  readonly deviceCertificates: () => CertificateRevocation;
   /** The council's area: devices are registered and moved only inside it. @default - none: any location */
   readonly councilArea?: BoundingBox;
 }
