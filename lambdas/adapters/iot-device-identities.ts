@@ -14,6 +14,7 @@ import {
   ListAttachedPoliciesCommand,
   ListThingPrincipalsCommand,
   UpdateCertificateCommand,
+  UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import type { DeviceType } from '../contracts/device-types.js';
 import { thingAttributeValue } from '../contracts/thing-attributes.js';
@@ -122,6 +123,26 @@ interface IssueProgress {
 // Certificate principals are ARNs ending in cert/<certificate id>; other principal kinds are left alone.
 const CERTIFICATE_ARN = /:cert\/([0-9a-f]{64})$/;
 const MQTTS_PORT = 8883;
+/**
+ * The thing attribute that records a quarantine. It lives on the thing, not only as policies on certificates, so
+ * it holds for certificates issued later (a rotate after a revoke) and for a device with none at the moment.
+ */
+export const QUARANTINE_ATTRIBUTE = 'quarantined';
+
+/** A certificate a rotation retired: set INACTIVE at once, or scheduled to be. */
+interface RetiredCertificate {
+  readonly certificateId: string;
+  readonly scheduled: boolean;
+}
+
+interface ThingRecord {
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+function isQuarantinedThing(thing: ThingRecord | undefined): boolean {
+  return thing?.attributes[QUARANTINE_ATTRIBUTE] === 'true';
+}
+
 /** DeleteCertificate attempts while a detach from the thing is still completing. */
 const DELETE_ATTEMPTS = 4;
 
@@ -151,6 +172,8 @@ export class IotDeviceIdentities implements DeviceIdentities {
   private readonly retirements: CertificateRetirements | undefined;
   private readonly now: () => Date;
   private endpointAddress: string | undefined;
+  /** What each `issue` of this adapter retired, by the new certificate: what `withdraw` puts back. */
+  private readonly rotations = new Map<string, RetiredCertificate[]>();
   private readonly conflictRetryMs: number;
 
   constructor(options: IotDeviceIdentitiesOptions) {
@@ -194,14 +217,17 @@ export class IotDeviceIdentities implements DeviceIdentities {
       // Looked up before anything is created, so an endpoint failure leaves nothing to roll back.
       const endpoint = await this.endpoint();
       step = 'DescribeThing';
-      const exists = await this.thingExists(deviceId);
+      const thing = await this.thing(deviceId);
+      const exists = thing !== undefined;
       const previous = exists ? await this.describedCertificatesOf(deviceId) : [];
       // Only the active ones: a revoked certificate stays revoked, an inactive one was already retired.
       rotatedOut = previous.filter((c) => c.status === 'active').map((c) => c.certificateId);
-      // A new certificate of a quarantined device is quarantined too: rotation must not lift a quarantine.
-      const policyName = (await this.anyQuarantined(previous))
-        ? this.quarantinePolicyName
-        : this.devicePolicyName;
+      // A new certificate of a quarantined device is quarantined too: rotation (even after a revoke) must not
+      // lift a quarantine.
+      const policyName =
+        isQuarantinedThing(thing) || (await this.anyQuarantined(previous))
+          ? this.quarantinePolicyName
+          : this.devicePolicyName;
       if (!exists) {
         step = 'CreateThing';
         progress.thingCreated = await this.createThing(device);
@@ -253,7 +279,7 @@ export class IotDeviceIdentities implements DeviceIdentities {
       throw new DeviceIdentityIssueError(deviceId, step, rollbackFailures, error);
     }
     // Outside the rollback on purpose: the new certificate is in place and is what the device needs now.
-    const warnings = await this.retireRotatedOut(deviceId, rotatedOut);
+    const warnings = await this.retireRotatedOut(deviceId, credentials.certificateId, rotatedOut);
     return warnings.length === 0 ? credentials : { ...credentials, warnings };
   }
 
@@ -262,14 +288,21 @@ export class IotDeviceIdentities implements DeviceIdentities {
    * retirements to do it when the grace period ends. Every certificate is tried; each one that could not be
    * retired is returned as a warning saying how to retire it by hand.
    */
-  private async retireRotatedOut(deviceId: string, certificateIds: readonly string[]): Promise<string[]> {
+  private async retireRotatedOut(
+    deviceId: string,
+    replacement: string,
+    certificateIds: readonly string[],
+  ): Promise<string[]> {
     const retirements = this.rotationGraceSeconds > 0 ? this.retirements : undefined;
     const at = new Date(this.now().getTime() + this.rotationGraceSeconds * 1000);
     const warnings: string[] = [];
+    const done: RetiredCertificate[] = [];
+    this.rotations.set(replacement, done);
     for (const certificateId of certificateIds) {
       try {
         if (retirements) await retirements.retireAt(deviceId, certificateId, at);
         else await this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+        done.push({ certificateId, scheduled: retirements !== undefined });
       } catch (error) {
         const what = retirements
           ? `scheduling its retirement at ${at.toISOString()} failed`
@@ -299,6 +332,22 @@ export class IotDeviceIdentities implements DeviceIdentities {
       (name) => name === this.devicePolicyName || name === this.quarantinePolicyName,
     );
     const failures = await this.undo(deviceId, { arn, certificateId }, attachedToThing, ours);
+    // A rotation undone: the certificates it retired go back to work (this adapter remembers what it did).
+    for (const retired of this.rotations.get(certificateId) ?? []) {
+      try {
+        if (retired.scheduled) await this.retirements?.cancel(retired.certificateId);
+        else {
+          await this.iot.send(
+            new UpdateCertificateCommand({ certificateId: retired.certificateId, newStatus: 'ACTIVE' }),
+          );
+        }
+      } catch {
+        failures.push(
+          `${retired.scheduled ? 'cancel the retirement of' : 'reactivate'} ${retired.certificateId}`,
+        );
+      }
+    }
+    this.rotations.delete(certificateId);
     if (failures.length === 0 && (await this.certificatesOf(deviceId)).length === 0) {
       try {
         await this.iot.send(new DeleteThingCommand({ thingName: deviceId }));
@@ -323,7 +372,9 @@ export class IotDeviceIdentities implements DeviceIdentities {
   }
 
   async revoke(deviceId: string): Promise<void> {
-    for (const { certificateId } of await this.certificatesOf(deviceId)) {
+    for (const { certificateId, status } of await this.describedCertificatesOf(deviceId)) {
+      // A revoked certificate's status can never change again; asking would only be refused.
+      if (status === 'revoked') continue;
       await this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'REVOKED' }));
     }
   }
@@ -339,6 +390,16 @@ export class IotDeviceIdentities implements DeviceIdentities {
    * quarantined device back.
    */
   async quarantine(deviceId: string): Promise<void> {
+    if (!(await this.thingExists(deviceId))) {
+      throw new Error(`Device ${deviceId} has no IoT thing: there is nothing to quarantine`);
+    }
+    // Recorded on the thing first: it outlives the certificates, so a later rotate still issues into quarantine.
+    await this.iot.send(
+      new UpdateThingCommand({
+        thingName: deviceId,
+        attributePayload: { attributes: { [QUARANTINE_ATTRIBUTE]: 'true' }, merge: true },
+      }),
+    );
     for (const certificate of await this.describedCertificatesOf(deviceId)) {
       if (certificate.status === 'revoked') continue;
       const policies = await this.policiesOf(certificate.arn);
@@ -374,18 +435,27 @@ export class IotDeviceIdentities implements DeviceIdentities {
         );
       }
     }
+    if (await this.thingExists(deviceId)) {
+      // Last: until every certificate is swapped back, the device still reads as quarantined. An empty value
+      // removes the attribute.
+      await this.iot.send(
+        new UpdateThingCommand({
+          thingName: deviceId,
+          attributePayload: { attributes: { [QUARANTINE_ATTRIBUTE]: '' }, merge: true },
+        }),
+      );
+    }
   }
 
   async describe(deviceId: string): Promise<DeviceIdentity> {
-    if (!(await this.thingExists(deviceId))) {
-      return { deviceId, thing: false, certificates: [], quarantined: false };
-    }
+    const thing = await this.thing(deviceId);
+    if (!thing) return { deviceId, thing: false, certificates: [], quarantined: false };
     const certificates = await this.describedCertificatesOf(deviceId);
     return {
       deviceId,
       thing: true,
       certificates: certificates.map(({ certificateId, status }) => ({ certificateId, status })),
-      quarantined: await this.anyQuarantined(certificates),
+      quarantined: isQuarantinedThing(thing) || (await this.anyQuarantined(certificates)),
     };
   }
 
@@ -411,14 +481,19 @@ export class IotDeviceIdentities implements DeviceIdentities {
     return `mqtts://${this.endpointAddress}:${MQTTS_PORT}`;
   }
 
-  private async thingExists(deviceId: string): Promise<boolean> {
+  /** The device's thing with its attributes; undefined when it has none. */
+  private async thing(deviceId: string): Promise<ThingRecord | undefined> {
     try {
-      await this.iot.send(new DescribeThingCommand({ thingName: deviceId }));
-      return true;
+      const described = await this.iot.send(new DescribeThingCommand({ thingName: deviceId }));
+      return { attributes: described.attributes ?? {} };
     } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) return false;
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
       throw error;
     }
+  }
+
+  private async thingExists(deviceId: string): Promise<boolean> {
+    return (await this.thing(deviceId)) !== undefined;
   }
 
   /** Creates the thing; false when it appeared since it was looked up (someone else created it: keep it). */
@@ -508,13 +583,18 @@ export class IotDeviceIdentities implements DeviceIdentities {
     return failures;
   }
 
+  /** The certificates attached to the device's thing; none when it has no thing (registered by the API only). */
   private async certificatesOf(deviceId: string): Promise<CertificatePrincipal[]> {
     const certificates: CertificatePrincipal[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.iot.send(
-        new ListThingPrincipalsCommand({ thingName: deviceId, ...(nextToken ? { nextToken } : {}) }),
-      );
+      let page: Awaited<ReturnType<typeof this.listThingPrincipals>>;
+      try {
+        page = await this.listThingPrincipals(deviceId, nextToken);
+      } catch (error) {
+        if (isNamed(error, 'ResourceNotFoundException')) return [];
+        throw error;
+      }
       for (const arn of page.principals ?? []) {
         const certificateId = CERTIFICATE_ARN.exec(arn)?.[1];
         if (certificateId) certificates.push({ arn, certificateId });
@@ -522,6 +602,10 @@ export class IotDeviceIdentities implements DeviceIdentities {
       nextToken = page.nextToken;
     } while (nextToken);
     return certificates;
+  }
+
+  private listThingPrincipals(thingName: string, nextToken: string | undefined) {
+    return this.iot.send(new ListThingPrincipalsCommand({ thingName, ...(nextToken ? { nextToken } : {}) }));
   }
 
   private async describedCertificatesOf(

@@ -1,4 +1,8 @@
-import { CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import type { CertificateRetirements } from '../domain/certificate-retirements.js';
 
 /** What {@link SchedulerCertificateRetirements} needs from the deployed stack. */
@@ -118,6 +122,21 @@ export class SchedulerCertificateRetirements implements CertificateRetirements {
     } catch (error) {
       // A schedule of this name is this certificate's retirement, already asked for: nothing more to do.
       if (isNamed(error, 'ConflictException')) return;
+      throw error;
+    }
+  }
+
+  async cancel(certificateId: string): Promise<void> {
+    try {
+      await this.scheduler.send(
+        new DeleteScheduleCommand({
+          Name: retirementScheduleName(certificateId),
+          ...(this.groupName === undefined ? {} : { GroupName: this.groupName }),
+        }),
+      );
+    } catch (error) {
+      // Already carried out (and deleted after completion) or never made: nothing left to call off.
+      if (isNamed(error, 'ResourceNotFoundException')) return;
       throw error;
     }
   }

@@ -11,4 +11,6 @@
  */
 export interface CertificateRetirements {
   retireAt(deviceId: string, certificateId: string, at: Date): Promise<void>;
+  /** Calls off a retirement not yet carried out (a rotation undone); nothing to call off is not an error. */
+  cancel(certificateId: string): Promise<void>;
 }

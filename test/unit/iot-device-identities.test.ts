@@ -16,6 +16,7 @@ import {
   ListThingPrincipalsCommand,
   ResourceNotFoundException,
   UpdateCertificateCommand,
+  UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -234,6 +235,7 @@ describe('IotDeviceIdentities certificate lifecycle', () => {
         nextToken: 'p2',
       })
       .resolvesOnce({ principals: [certArn(2)] });
+    iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'ACTIVE' } });
     iot.on(UpdateCertificateCommand).resolves({});
     await identities().revoke('gauge-7');
 
@@ -243,6 +245,21 @@ describe('IotDeviceIdentities certificate lifecycle', () => {
     });
     expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
       { certificateId: certId(1), newStatus: 'REVOKED' },
+      { certificateId: certId(2), newStatus: 'REVOKED' },
+    ]);
+  });
+
+  it('leaves an already revoked certificate alone (its status can never change again)', async () => {
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(1), certArn(2)] });
+    iot.on(DescribeCertificateCommand, { certificateId: certId(1) }).resolves({
+      certificateDescription: { status: 'REVOKED' },
+    });
+    iot.on(DescribeCertificateCommand, { certificateId: certId(2) }).resolves({
+      certificateDescription: { status: 'INACTIVE' },
+    });
+    iot.on(UpdateCertificateCommand).resolves({});
+    await identities().revoke('gauge-7');
+    expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input)).toEqual([
       { certificateId: certId(2), newStatus: 'REVOKED' },
     ]);
   });
@@ -355,6 +372,55 @@ describe('IotDeviceIdentities quarantine and describe', () => {
     iot.reset();
     mockCertificates({ 1: [POLICY], 2: [], 3: [QUARANTINE] });
     expect((await identities().describe('gauge-7')).quarantined).toBe(false);
+  });
+
+  it('records a quarantine on the thing before swapping policies, and lifts it last on release', async () => {
+    mockCertificates(everyCertificateHas(POLICY));
+    iot.on(UpdateThingCommand).resolves({});
+    await identities().quarantine('gauge-7');
+    const names = callNames().filter(
+      (name) => name !== 'ListAttachedPolicies' && name !== 'DescribeCertificate',
+    );
+    expect(names.slice(0, 3)).toEqual(['DescribeThing', 'UpdateThing', 'ListThingPrincipals']);
+    expect(iot.commandCalls(UpdateThingCommand)[0]?.args[0].input).toEqual({
+      thingName: 'gauge-7',
+      attributePayload: { attributes: { quarantined: 'true' }, merge: true },
+    });
+
+    iot.reset();
+    mockCertificates(everyCertificateHas(QUARANTINE));
+    iot.on(UpdateThingCommand).resolves({});
+    await identities().release('gauge-7');
+    expect(callNames().at(-1)).toBe('UpdateThing');
+    expect(iot.commandCalls(UpdateThingCommand)[0]?.args[0].input).toEqual({
+      thingName: 'gauge-7',
+      attributePayload: { attributes: { quarantined: '' }, merge: true },
+    });
+  });
+
+  it('refuses to quarantine a device with no thing, naming it', async () => {
+    iot.on(DescribeThingCommand).rejects(notFound());
+    await expect(identities().quarantine('gauge-7')).rejects.toThrow(
+      'Device gauge-7 has no IoT thing: there is nothing to quarantine',
+    );
+    expect(iot.commandCalls(UpdateThingCommand)).toHaveLength(0);
+  });
+
+  it('keeps a quarantine recorded on the thing through a revoke and a rotate', async () => {
+    mockIssueHappyPath(true);
+    iot.on(DescribeThingCommand).resolves({ thingName: 'gauge-7', attributes: { quarantined: 'true' } });
+    // Every earlier certificate revoked: only the thing remembers the quarantine.
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [certArn(3)] });
+    iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'REVOKED' } });
+    await identities().issue(gauge);
+    expect(inputs(AttachPolicyCommand)).toEqual([{ policyName: QUARANTINE, target: certArn(1) }]);
+    expect((await identities().describe('gauge-7')).quarantined).toBe(true);
+  });
+
+  it('treats a device registered without a thing as having no certificates', async () => {
+    iot.on(ListThingPrincipalsCommand).rejects(notFound());
+    await identities().revoke('gauge-7');
+    expect(iot.commandCalls(UpdateCertificateCommand)).toHaveLength(0);
   });
 
   it('issues a quarantined device its new certificate with the quarantine policy: rotation does not release it', async () => {

@@ -8,6 +8,8 @@ import {
   DescribeCertificateCommand,
   DescribeEndpointCommand,
   DescribeThingCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
   IoTClient,
   ListAttachedPoliciesCommand,
   ListThingPrincipalsCommand,
@@ -18,6 +20,7 @@ import {
 import {
   ConflictException,
   CreateScheduleCommand,
+  DeleteScheduleCommand,
   SchedulerClient,
   ServiceQuotaExceededException,
 } from '@aws-sdk/client-scheduler';
@@ -254,5 +257,54 @@ describe('IotDeviceIdentities rotation options', () => {
     expect(() => identities({ rotationGraceSeconds: seconds })).toThrow(
       `rotationGraceSeconds must be a number of seconds, 0 or more; got ${seconds}`,
     );
+  });
+});
+
+describe('IotDeviceIdentities.withdraw of a rotation', () => {
+  beforeEach(() => {
+    iot.reset();
+    scheduler.reset();
+  });
+
+  /** After the new certificate is issued, withdraw finds it attached with the device policy. */
+  function mockWithdraw() {
+    iot
+      .on(DescribeCertificateCommand, { certificateId: certId(NEW) })
+      .resolves({ certificateDescription: { certificateArn: certArn(NEW), status: 'ACTIVE' } });
+    iot
+      .on(ListAttachedPoliciesCommand, { target: certArn(NEW) })
+      .resolves({ policies: [{ policyName: POLICY }] });
+    iot.on(DetachThingPrincipalCommand).resolves({});
+    iot.on(DetachPolicyCommand).resolves({});
+    iot.on(DeleteCertificateCommand).resolves({});
+  }
+
+  it('puts a certificate retired at once back to work when the new one is withdrawn', async () => {
+    mockIot({ 1: 'ACTIVE' });
+    mockWithdraw();
+    const adapter = identities();
+    const credentials = await adapter.issue(gauge);
+    await adapter.withdraw(gauge.deviceId, credentials.certificateId);
+    const updates = iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input);
+    expect(updates).toEqual([
+      { certificateId: certId(1), newStatus: 'INACTIVE' },
+      { certificateId: certId(NEW), newStatus: 'INACTIVE' },
+      { certificateId: certId(1), newStatus: 'ACTIVE' },
+    ]);
+  });
+
+  it('calls off a scheduled retirement when the new certificate is withdrawn', async () => {
+    mockIot({ 1: 'ACTIVE' });
+    mockWithdraw();
+    scheduler.on(CreateScheduleCommand).resolves({});
+    scheduler.on(DeleteScheduleCommand).resolves({});
+    const adapter = withGraceOfAnHour();
+    const credentials = await adapter.issue(gauge);
+    await adapter.withdraw(gauge.deviceId, credentials.certificateId);
+    const created = scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input.Name;
+    expect(scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input.Name)).toEqual([created]);
+    expect(iot.commandCalls(UpdateCertificateCommand).map((c) => c.args[0].input.certificateId)).toEqual([
+      certId(NEW),
+    ]);
   });
 });
