@@ -164,6 +164,8 @@ export async function awsDevicePlatform(
       ),
       identities,
       retiresOnConnect: false,
+      revocationTakesEffect: 'within minutes (IoT Core disconnects sessions using it)',
+      noIdentity: 'no IoT thing (registered only: add it with import, or rotate)',
       provisioning: () => {
         try {
           return {

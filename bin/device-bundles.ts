@@ -16,14 +16,6 @@ export async function writeKey(file: string, pem: string): Promise<void> {
   await chmod(file, 0o600);
 }
 
-/** Writes a file by temp file and rename, so a bundle never holds half a certificate. */
-export async function replaceFile(file: string, content: string, secret = false): Promise<void> {
-  const temp = `${file}.tmp`;
-  if (secret) await writeKey(temp, content);
-  else await writeFile(temp, content);
-  await rename(temp, file);
-}
-
 export function manifestOf(
   credentials: Pick<DeviceCredentials, 'deviceId' | 'endpoint' | 'topic'>,
   device: Pick<Device, 'deviceType'>,
@@ -47,7 +39,11 @@ export interface BundleFiles {
 }
 
 /** cert.pem, key.pem (0600), ca.pem and the manifest; the folder is made whole in a temp folder, then renamed. */
-export async function writeBundleFolder(dir: string, files: BundleFiles): Promise<void> {
+export async function writeBundleFolder(
+  dir: string,
+  files: BundleFiles,
+  options: { readonly keepOnFailure?: boolean } = {},
+): Promise<void> {
   await mkdir(path.dirname(dir), { recursive: true });
   const temp = `${dir}.${randomUUID()}.tmp`;
   await mkdir(temp, { recursive: true, mode: 0o700 });
@@ -58,8 +54,12 @@ export async function writeBundleFolder(dir: string, files: BundleFiles): Promis
     await writeFile(path.join(temp, files.manifestName), `${JSON.stringify(files.manifest, null, 2)}\n`);
     await rename(temp, dir);
   } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
+    if (!options.keepOnFailure) {
+      await rm(temp, { recursive: true, force: true });
+      throw error;
+    }
+    // The only copy of a key nobody can issue again (a provisioned device's): kept where it was written.
+    throw new Error(`${(error as Error).message}; the bundle is kept in ${temp}`, { cause: error });
   }
 }
 
@@ -68,8 +68,40 @@ export function writeNewBundle(
   dir: string,
   credentials: Pick<DeviceCredentials, 'certificatePem' | 'privateKeyPem' | 'rootCaPem'>,
   manifest: BundleManifest,
+  options: { readonly keepOnFailure?: boolean } = {},
 ): Promise<void> {
-  return writeBundleFolder(dir, { ...credentials, manifestName: 'device.json', manifest });
+  return writeBundleFolder(dir, { ...credentials, manifestName: 'device.json', manifest }, options);
+}
+
+/**
+ * Replaces a device bundle whole: the new one is written in a temp folder, the old folder moved aside, the new one
+ * moved in, the old one removed. A failure before the swap leaves the old bundle as it was.
+ */
+export async function replaceBundle(
+  dir: string,
+  credentials: Pick<DeviceCredentials, 'certificatePem' | 'privateKeyPem' | 'rootCaPem'>,
+  manifest: BundleManifest,
+): Promise<void> {
+  const fresh = `${dir}.${randomUUID()}.new`;
+  await writeNewBundle(fresh, credentials, manifest);
+  const old = `${dir}.${randomUUID()}.old`;
+  let movedAside = false;
+  try {
+    await rename(dir, old).then(
+      () => {
+        movedAside = true;
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      },
+    );
+    await rename(fresh, dir);
+  } catch (error) {
+    await rm(fresh, { recursive: true, force: true });
+    if (movedAside) await rename(old, dir);
+    throw error;
+  }
+  if (movedAside) await rm(old, { recursive: true, force: true });
 }
 
 /** A path as the user would type it: relative to where they are when that is shorter. */

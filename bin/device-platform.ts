@@ -44,6 +44,10 @@ export interface DevicePlatform {
    * every connection) or only when the grace period ends (AWS: a scheduled retirement, nothing watches connections).
    */
   readonly retiresOnConnect: boolean;
+  /** How soon a revoked certificate's connections end, in words: the local broker checks within seconds. */
+  readonly revocationTakesEffect: string;
+  /** What `list` and `show` say of a registered device with no identity managed by the CLI. */
+  readonly noIdentity: string;
   /**
    * Fleet provisioning by claim. A function so that the commands that do not use it work on a platform without it
    * (an older stack); throws a `DeviceInputError` saying what is missing.

@@ -82,6 +82,7 @@ export async function claim(command: ClaimCommand, io: DeviceCliIo): Promise<voi
   const credentials = await provisioning.claims.issue(command.name);
   const manifest: ClaimManifest = {
     name: command.name,
+    certificateId: credentials.certificateId,
     endpoint: credentials.endpoint,
     templateName: provisioning.templateName,
     clientIdPrefix: CLAIM_CLIENT_ID_PREFIX,
@@ -95,7 +96,7 @@ export async function claim(command: ClaimCommand, io: DeviceCliIo): Promise<voi
     );
   }
   io.out(
-    `made claim certificate ${shortCertificateId(credentials.certificateId)} '${command.name}' in ${dir}: it can ` +
+    `made claim certificate ${credentials.certificateId} '${command.name}' in ${dir}: it can ` +
       `only provision serial numbers on the allow-list, once each, connecting as ${CLAIM_CLIENT_ID_PREFIX}<serial>`,
   );
   io.out(
@@ -225,6 +226,8 @@ export async function provisionTest(command: ProvisionTestCommand, io: DeviceCli
         { deviceId: registered.thingName, endpoint: manifest.endpoint, topic },
         { deviceType: parsed.deviceType },
       ),
+      // The serial is used now: this key cannot be had again, so it is never thrown away.
+      { keepOnFailure: true },
     );
     io.out(
       `provisioned ${registered.thingName} (${parsed.deviceType}) from serial ${serial}: certificate ` +

@@ -43,7 +43,7 @@ import { forEachLimited } from '../lambdas/domain/for-each-limited.js';
 import {
   manifestOf,
   readCsvFlag,
-  replaceFile,
+  replaceBundle,
   someOf,
   testCommand,
   writeNewBundle,
@@ -59,6 +59,27 @@ async function registered(platform: DevicePlatform, deviceId: string): Promise<D
   if (!device)
     throw new DeviceInputError(`device '${deviceId}': --id is not registered (npm run device -- list)`);
   return device;
+}
+
+/**
+ * Undoes an `issue` after a later step failed and rethrows that step's error; if undoing fails too, the error says
+ * both, so what is left to clean up is never hidden behind the first failure.
+ */
+async function withdrawAfter(
+  failure: unknown,
+  platform: DevicePlatform,
+  deviceId: string,
+  certificateId: string,
+): Promise<never> {
+  try {
+    await platform.identities.withdraw(deviceId, certificateId);
+  } catch (undoing) {
+    throw new DeviceInputError(
+      `device '${deviceId}': ${(failure as Error).message}; undoing the new certificate ${certificateId} failed ` +
+        `too: ${(undoing as Error).message}`,
+    );
+  }
+  throw failure;
 }
 
 /** The device as it will be registered, for its identity (the thing's type, ward and site attributes). */
@@ -101,8 +122,7 @@ async function add(command: AddCommand, io: DeviceCliIo): Promise<void> {
     await platform.registry.register(command);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    await platform.identities.withdraw(deviceId, credentials.certificateId);
-    throw error;
+    await withdrawAfter(error, platform, deviceId, credentials.certificateId);
   }
   io.out(
     `added ${deviceId} (${command.deviceType}) at ${command.location.lat},${command.location.lon}: ` +
@@ -144,14 +164,19 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
   const problems = reading.ok ? [] : [...reading.problems];
   const steps = new Map<ImportRow, ImportStep>();
   const leftovers = new Set<ImportRow>();
+  /** Skipped devices without an active certificate or without their bundle here: `rotate` is how they get one. */
+  const needsRotation: string[] = [];
   if (reading.ok) {
     const known = new Set(devices.map((device) => device.deviceId));
     await forEachLimited(reading.rows, IMPORT_CONCURRENCY, async (row) => {
       const owner = await bundleOwner(bundleDir(row));
       const registered = known.has(row.deviceId);
-      if (!registered && existsSync(bundleDir(row))) {
-        // A bundle of this device left by a run that stopped before registering it is replaced; anything else
-        // in its place is not ours to remove.
+      const identity = registered ? await platform.identities.describe(row.deviceId) : undefined;
+      const step = importStep({ registered, certificates: identity?.certificates.length ?? 0 });
+      steps.set(row, step);
+      if (step !== 'skip' && existsSync(bundleDir(row))) {
+        // A bundle of this device left by a run that stopped before finishing it is replaced; anything else in
+        // its place is not ours to remove.
         if (owner === row.deviceId) leftovers.add(row);
         else {
           problems.push(
@@ -160,15 +185,13 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
           );
         }
       }
-      const identity = registered ? await platform.identities.describe(row.deviceId) : undefined;
-      steps.set(
-        row,
-        importStep({
-          registered,
-          activeCertificate: identity !== undefined && countCertificates(identity, 'active') > 0,
-          bundle: owner === row.deviceId,
-        }),
-      );
+      if (
+        step === 'skip' &&
+        identity &&
+        (countCertificates(identity, 'active') === 0 || owner !== row.deviceId)
+      ) {
+        needsRotation.push(row.deviceId);
+      }
     });
   }
   if (!reading.ok || problems.length > 0) {
@@ -198,14 +221,13 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
       // As add: certificate and bundle first, registration last, undone together if registering fails.
       const credentials = await platform.identities.issue(device);
       try {
-        if (step === 'complete' || leftovers.has(row)) await rm(dir, { recursive: true, force: true });
+        if (leftovers.has(row)) await rm(dir, { recursive: true, force: true });
         await mkdir(outDir, { recursive: true });
         await writeNewBundle(dir, credentials, manifestOf(credentials, device));
         if (step === 'create') await platform.registry.register(row);
       } catch (error) {
         await rm(dir, { recursive: true, force: true });
-        await platform.identities.withdraw(row.deviceId, credentials.certificateId);
-        throw error;
+        await withdrawAfter(error, platform, row.deviceId, credentials.certificateId);
       }
       if (step === 'create') tally.created++;
       else {
@@ -225,7 +247,13 @@ async function importDevices(command: ImportCommand, io: DeviceCliIo): Promise<n
   io.progress?.('');
   if (skipped.length > 0) {
     io.out(
-      `skipped ${skipped.length} already onboarded (registered, active certificate, bundle): ${someOf(skipped)}`,
+      `skipped ${skipped.length} already onboarded (registered, with a certificate): ${someOf(skipped)}`,
+    );
+  }
+  if (needsRotation.length > 0) {
+    io.out(
+      `of those, without an active certificate or without their bundle in ${outDir} (a re-run never replaces ` +
+        `a certificate; npm run device -- rotate --id ID does): ${someOf(needsRotation)}`,
     );
   }
   io.out(`${describeImportTally(tally)}; bundles in ${outDir}`);
@@ -240,26 +268,14 @@ async function rotate(command: RotateCommand, io: DeviceCliIo): Promise<void> {
   if (device.status === 'decommissioned') {
     throw new DeviceInputError(`device '${device.deviceId}': --id is decommissioned; nothing to rotate`);
   }
-  const credentials = await platform.identities.issue(device);
   const dir = path.resolve(io.cwd, command.out);
-  const manifest = manifestOf(credentials, device);
+  const credentials = await platform.identities.issue(device);
   try {
-    if (existsSync(dir)) {
-      await replaceFile(path.join(dir, 'key.pem'), credentials.privateKeyPem, true);
-      await replaceFile(path.join(dir, 'cert.pem'), credentials.certificatePem);
-      await replaceFile(path.join(dir, 'ca.pem'), credentials.rootCaPem);
-      await replaceFile(path.join(dir, 'device.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    } else {
-      await mkdir(path.dirname(dir), { recursive: true });
-      await writeNewBundle(dir, credentials, manifest);
-    }
+    // The whole new bundle is written beside the old one, then swapped in: never a new key with an old certificate.
+    await replaceBundle(dir, credentials, manifestOf(credentials, device));
   } catch (error) {
-    // A certificate nobody holds the key of is withdrawn; the old one goes on working as if nothing happened.
-    await platform.identities.withdraw(device.deviceId, credentials.certificateId);
-    throw new DeviceInputError(
-      `device '${device.deviceId}': the new bundle could not be written to ${dir} (${(error as Error).message}); ` +
-        'the new certificate was withdrawn and the old one still works',
-    );
+    // A certificate nobody holds the key of is withdrawn, and what the rotation retired goes back to work.
+    await withdrawAfter(error, platform, device.deviceId, credentials.certificateId);
   }
   const retirement = platform.retiresOnConnect
     ? `the old one stops once the device connects with the new one, or in ${command.graceSeconds} s`
@@ -369,7 +385,9 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
               device.deviceId.padEnd(24),
               device.deviceType.padEnd(16),
               device.status.padEnd(15),
-              `certificates ${identity.thing ? countCertificates(identity, 'active') : 'runtime'} active`,
+              identity.thing
+                ? `certificates ${countCertificates(identity, 'active')} active`
+                : platform.noIdentity.split(' (')[0],
               identity.quarantined ? 'QUARANTINED' : '',
             ]
               .join(' ')
@@ -389,9 +407,7 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
         io.out(`  location      ${device.location.lat},${device.location.lon}`);
         if (device.ward) io.out(`  ward          ${device.ward}`);
         if (device.site) io.out(`  site          ${device.site}`);
-        io.out(
-          `  certificates  ${identity.thing ? describeCertificates(identity) : 'issued by the runtime (not managed here)'}`,
-        );
+        io.out(`  certificates  ${identity.thing ? describeCertificates(identity) : platform.noIdentity}`);
         io.out(`  quarantined   ${identity.quarantined ? 'yes' : 'no'}`);
         const latest = await platform.registry.latest(device.deviceId);
         io.out(
@@ -406,8 +422,8 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
         await registered(platform, command.deviceId);
         await platform.identities.revoke(command.deviceId);
         io.out(
-          `revoked every certificate of ${command.deviceId}: its connections are refused within 5 s ` +
-            '(rotate issues a new one)',
+          `revoked every certificate of ${command.deviceId}: its connections are refused ` +
+            `${platform.revocationTakesEffect} (rotate issues a new one)`,
         );
         break;
       }
@@ -446,6 +462,14 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
     if (isAwsServiceError(error)) {
       // Access denied, throttling, a missing resource: AWS's own words name what and why.
       io.err(`device: AWS refused the request: ${error.name}: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof Error) {
+      // The identities' own failures (a half-done issue and what its rollback left, no thing to quarantine) say
+      // what happened and what to clean up; the cause adds the service's words. CIVIC_DEBUG=1 adds the stack.
+      const cause = error.cause instanceof Error ? ` (${error.cause.name}: ${error.cause.message})` : '';
+      io.err(`device: ${error.message}${cause}`);
+      if (process.env.CIVIC_DEBUG) io.err(error.stack ?? '');
       return 1;
     }
     throw error;

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createDocumentClient } from '../lambdas/adapters/dynamodb-client.js';
 import { DynamoDbProvisioningAllowList } from '../lambdas/adapters/dynamodb-provisioning-allow-list.js';
 import { localTableName } from '../lambdas/contracts/tables.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { DeviceInputError } from '../lambdas/domain/device-onboarding-commands.js';
 import type { TelemetryPoint } from '../lambdas/domain/telemetry.js';
 import { LocalCertificateAuthority } from '../local/certificate-authority.js';
+import { localDynamoDbClient } from '../local/dynamodb-server.js';
 import { LocalDeviceIdentities } from '../local/local-device-identities.js';
 import type { LocalSettings } from '../local/local-settings-file.js';
 import { loadLocalConfig } from '../local/start-local-platform.js';
@@ -131,6 +131,8 @@ export async function localDevicePlatform(
     registry: registryThroughApi(settings),
     identities,
     retiresOnConnect: true,
+    revocationTakesEffect: 'within 5 s (live sessions are closed)',
+    noIdentity: 'issued by the runtime (not managed here)',
     provisioning: () => {
       const { dynamoDbUrl, provisioningTemplateName } = settings;
       if (dynamoDbUrl === undefined || provisioningTemplateName === undefined) {
@@ -139,8 +141,9 @@ export async function localDevicePlatform(
         );
       }
       return {
+        // Placeholder credentials the local server ignores: this shell may have no AWS credentials at all.
         allowList: new DynamoDbProvisioningAllowList(
-          createDocumentClient({ endpoint: dynamoDbUrl, region: 'local' }),
+          localDynamoDbClient(dynamoDbUrl, 'local'),
           localTableName('provisioning-allow-list'),
         ),
         templateName: provisioningTemplateName,

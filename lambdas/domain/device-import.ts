@@ -187,21 +187,25 @@ export function sortedByLine(problems: readonly string[]): string[] {
 /** What a device already has on this machine and platform, as the CLI finds it. */
 export interface OnboardingState {
   readonly registered: boolean;
-  readonly activeCertificate: boolean;
-  /** Its bundle folder holds this device's `device.json`. */
-  readonly bundle: boolean;
+  /** How many certificates its identity has, whatever their status (revoked and inactive ones count). */
+  readonly certificates: number;
 }
 
 /**
- * What a row needs: `create` (certificate, bundle, registration), `complete` (registered by an earlier run that
- * stopped before its certificate or bundle was made: a new certificate and bundle), or `skip` (done already).
+ * What a row needs: `create` (certificate, bundle, registration), `complete` (registered, but no certificate was
+ * ever made for it, e.g. registered with `POST /devices`: a certificate and bundle), or `skip` (it has an
+ * identity already).
  */
 export type ImportStep = 'create' | 'complete' | 'skip';
 
-/** The step for a row from what already exists; re-running an import is safe. */
+/**
+ * The step for a row from what already exists; re-running an import is safe. A device with any certificate, even
+ * revoked or inactive ones or with its bundle gone from this machine, is skipped: a re-run must never undo a
+ * revocation or replace the certificate of a device already installed in the street (that is `rotate`'s job).
+ */
 export function importStep(state: OnboardingState): ImportStep {
   if (!state.registered) return 'create';
-  return state.activeCertificate && state.bundle ? 'skip' : 'complete';
+  return state.certificates === 0 ? 'complete' : 'skip';
 }
 
 /** Counts for the summary line. */

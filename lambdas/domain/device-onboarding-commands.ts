@@ -419,6 +419,8 @@ export const DEFAULT_CLAIMS_DIR = 'claims';
 /** `claim.json` in a claim bundle: where to provision and how (the certificate files sit beside it). */
 export interface ClaimManifest {
   readonly name: string;
+  /** The claim certificate's full id: what to deactivate if the vendor's copy leaks. */
+  readonly certificateId: string;
   readonly endpoint: string;
   /** The provisioning template's name: the RegisterThing topic is `$aws/provisioning-templates/<it>/provision/json`. */
   readonly templateName: string;
@@ -430,7 +432,7 @@ export interface ClaimManifest {
 export function readClaimManifest(value: unknown): ClaimManifest | string {
   const manifest = value as Partial<Record<keyof ClaimManifest, unknown>> | null;
   if (typeof manifest !== 'object' || manifest === null) return 'claim.json is not a JSON object';
-  for (const field of ['name', 'endpoint', 'templateName', 'clientIdPrefix'] as const) {
+  for (const field of ['name', 'certificateId', 'endpoint', 'templateName', 'clientIdPrefix'] as const) {
     if (typeof manifest[field] !== 'string') return `claim.json has no ${field}`;
   }
   return manifest as ClaimManifest;

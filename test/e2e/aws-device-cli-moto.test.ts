@@ -254,6 +254,7 @@ describe.skipIf(!hasMotoServer)('npm run device on AWS (moto_server)', () => {
     expect((await run('show', '--id', 'bin-1')).out).toContain('quarantined   yes');
     expect((await run('release', '--id', 'bin-1')).code).toBe(0);
     expect(await policiesOf(principal as string)).toEqual([DEVICE_POLICY]);
+    expect((await run('show', '--id', 'bin-1')).out).toContain('quarantined   no');
   });
 
   it('rotates with no grace: a new certificate in the bundle, the old one inactive at once', async () => {
@@ -375,10 +376,11 @@ describe.skipIf(!hasMotoServer)('npm run device on AWS (moto_server)', () => {
     const before = await counts();
     const result = await run('claim', '--name', 'acme-2026');
     expect(result.err).toBe('');
-    expect(result.out).toMatch(/^made claim certificate [0-9a-f]{12} 'acme-2026' in /);
+    expect(result.out).toMatch(/^made claim certificate [0-9a-f]{64} 'acme-2026' in /);
     const dir = path.join(cwd, 'claims', 'acme-2026');
     expect(JSON.parse(await readFile(path.join(dir, 'claim.json'), 'utf8'))).toEqual({
       name: 'acme-2026',
+      certificateId: expect.stringMatching(/^[0-9a-f]{64}$/),
       endpoint: expect.stringMatching(/-ats\.iot\.eu-west-2\.amazonaws\.com:8883$/),
       templateName: `${STACK}-Devices`,
       clientIdPrefix: 'claim.',

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiGet, deviceCliFixture, eventually } from './local-platform-support.js';
 
@@ -37,7 +39,7 @@ describe('fleet provisioning by claim with npm run device (local runtime)', () =
     expect(err.at(-1)).toMatch(/^device: allow: 1 problem in .*bad\.csv; nothing was put on the allow-list/);
 
     expect(await cli('claim', '--name', 'acme-2026')).toBe(0);
-    expect(out[0]).toMatch(/^made claim certificate [0-9a-f]{12} 'acme-2026' in .*claims\/acme-2026: /);
+    expect(out[0]).toMatch(/^made claim certificate [0-9a-f]{64} 'acme-2026' in .*claims\/acme-2026: /);
     expect(out[1]).toBe(
       'test: npm run device -- provision-test --claim claims/acme-2026 --serial <a serial on the allow-list>',
     );
@@ -48,8 +50,27 @@ describe('fleet provisioning by claim with npm run device (local runtime)', () =
   });
 
   it('provisions an allow-listed device with a claim bundle; its reading reaches the API', async () => {
-    expect(await cli('allow', '--csv', 'serials.csv')).toBe(0);
-    expect(out).toEqual(['allow-list: 2 serials waiting to provision with template civic-local-devices']);
+    // As a user runs it: its own process, from a shell with no AWS credentials or region.
+    const shell = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
+    );
+    // Not spawnSync: the platform answering the CLI runs in this process.
+    const allowed = await promisify(execFile)(
+      path.resolve('node_modules/.bin/tsx'),
+      [
+        path.resolve('bin/device.ts'),
+        'allow',
+        '--csv',
+        'serials.csv',
+        '--local',
+        '--data-dir',
+        fixture.dataDir,
+      ],
+      { cwd: fixture.workDir, env: shell, encoding: 'utf8' },
+    );
+    expect(allowed.stdout).toBe(
+      'allow-list: 2 serials waiting to provision with template civic-local-devices\n',
+    );
 
     expect(await cli('provision-test', '--claim', 'claims/acme-2026', '--serial', 'ACME-0001')).toBe(0);
     expect(err).toEqual([]);

@@ -85,23 +85,50 @@ describe('npm run device -- import against the local runtime', () => {
     for (let n = 1; n <= ROWS; n++) expect(register.devices[id(n)], id(n)).toBeDefined();
   });
 
-  it('creates nothing new on a re-run and completes a device whose bundle went missing', async () => {
+  it('on a re-run, completes only a registered device that never had a certificate, and never re-issues one', async () => {
+    // A device registered through the API (no identity) joins the file; another's bundle goes missing.
+    const extra = id(ROWS + 1);
+    const registered = await fetch(`${fixture.platform.apiUrl}/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fixture.platform.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        deviceId: extra,
+        deviceType: 'water-level',
+        location: { lat: 51.45, lon: -0.97 },
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const assets = await readFile(path.join(fixture.workDir, 'assets.csv'), 'utf8');
+    await writeFile(
+      path.join(fixture.workDir, 'rerun.csv'),
+      `${assets}15m,${extra},51.45,-0.97,water-level,Caversham Lock\n`,
+    );
     await rm(path.join(fixture.workDir, 'bundles', id(7)), { recursive: true });
-    const before = (await registeredIds('water-level')).length;
+    const certificatesOf = async (deviceId: string) =>
+      (JSON.parse(await identityRegister()) as { devices: Record<string, unknown> }).devices[deviceId];
+    const before = {
+      count: (await registeredIds('water-level')).length,
+      seventh: await certificatesOf(id(7)),
+    };
 
-    expect(await importCsv('assets.csv')).toBe(0);
+    const code = await importCsv('rerun.csv');
     expect(err).toEqual([]);
+    expect(code).toBe(0);
     expect(out).toContain(
-      `completed ${id(7)} (line 8): it was registered; new certificate and bundle ${path.join(fixture.workDir, 'bundles', id(7))}`,
+      `completed ${extra} (line ${ROWS + 2}): it was registered; new certificate and bundle ${path.join(fixture.workDir, 'bundles', extra)}`,
     );
     expect(out).toContain(
-      `skipped ${ROWS - 1} already onboarded (registered, active certificate, bundle): ` +
-        `${[1, 2, 3, 4, 5].map(id).join(', ')} and ${ROWS - 6} more`,
+      `skipped ${ROWS} already onboarded (registered, with a certificate): ` +
+        `${[1, 2, 3, 4, 5].map(id).join(', ')} and ${ROWS - 5} more`,
     );
+    expect(out).toContainEqual(expect.stringMatching(new RegExp(`rotate --id ID does\\): ${id(7)}$`)));
     expect(out.at(-1)).toMatch(
-      new RegExp(`^import: ${ROWS} rows: 0 created, 1 completed, ${ROWS - 1} skipped`),
+      new RegExp(`^import: ${ROWS + 1} rows: 0 created, 1 completed, ${ROWS} skipped`),
     );
-    expect((await registeredIds('water-level')).length).toBe(before);
-    expect(existsSync(path.join(fixture.workDir, 'bundles', id(7), 'cert.pem'))).toBe(true);
+    expect((await registeredIds('water-level')).length).toBe(before.count);
+    // The device whose bundle went missing keeps the certificate it has in the street.
+    expect(await certificatesOf(id(7))).toEqual(before.seventh);
+    expect(existsSync(path.join(fixture.workDir, 'bundles', id(7)))).toBe(false);
+    expect(existsSync(path.join(fixture.workDir, 'bundles', extra, 'cert.pem'))).toBe(true);
   });
 });

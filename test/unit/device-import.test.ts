@@ -204,11 +204,11 @@ describe('the council area in add and import', () => {
 });
 
 describe('importStep', () => {
-  it('creates the unregistered, completes the half-done and skips the onboarded', () => {
-    expect(importStep({ registered: false, activeCertificate: false, bundle: false })).toBe('create');
-    expect(importStep({ registered: true, activeCertificate: true, bundle: false })).toBe('complete');
-    expect(importStep({ registered: true, activeCertificate: false, bundle: true })).toBe('complete');
-    expect(importStep({ registered: true, activeCertificate: true, bundle: true })).toBe('skip');
+  it('creates the unregistered, completes a registered device that never had a certificate, skips the rest', () => {
+    expect(importStep({ registered: false, certificates: 0 })).toBe('create');
+    expect(importStep({ registered: true, certificates: 0 })).toBe('complete');
+    // Revoked, inactive or with its bundle elsewhere: never re-issued by a re-run (rotate does that, on purpose).
+    expect(importStep({ registered: true, certificates: 1 })).toBe('skip');
   });
 
   it('summarises the counts', () => {
