@@ -3,8 +3,8 @@
  * per-message design, in the same run; the time-series storage layouts; the service blueprints' change detection
  * on a simulated week of the demo town, beside an event per reading; the 24-hour hourly-average history query
  * against the local runtime with a month of data for 200 devices, beside raw readings averaged in the client; then
- * the minified bundle size of each Lambda. `npm run bench -- services` and `npm run bench -- history` run those
- * sections alone.
+ * the minified bundle size of each Lambda; onboarding a fleet with `import --csv` beside one `add` per device.
+ * `npm run bench -- services`, `-- history` and `-- onboarding` run those sections alone.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { applyRuleSql, ruleTopic } from '../lambdas/contracts/topics.js';
 import type { Device } from '../lambdas/domain/device.js';
 import { enrichTelemetryBatch } from '../lambdas/domain/enrich-telemetry.js';
 import type { QueuedMessage } from '../lambdas/domain/message-validation.js';
+import { measureDeviceOnboarding } from './device-onboarding.js';
 import { naiveEnrichOne } from './naive-enrichment.js';
 import { type DesignTally, measureServiceChangeDetection } from './service-change-detection.js';
 import { measureStorageLayouts } from './storage-layout.js';
@@ -369,7 +370,30 @@ async function historySection() {
   console.log('  (eventually consistent; a Query is billed on whole items, whatever it projects).');
 }
 
+/** Devices each onboarding design registers in the bench (the issue's check imports 1,000 in its e2e test). */
+const ONBOARDING_DEVICES = 500;
+
+/** Onboarding a fleet through the local runtime: `import --csv` beside one `add` per asset. */
+async function onboardingSection() {
+  console.log(
+    `\nOnboarding: ${ONBOARDING_DEVICES} devices into the local runtime (certificate, bundle, registry entry each)...`,
+  );
+  const run = await measureDeviceOnboarding(ONBOARDING_DEVICES);
+  const row = (t: typeof run.importCsv) => ({
+    seconds: Number(t.seconds.toFixed(1)),
+    'ms per device': Number(t.perDeviceMs.toFixed(1)),
+  });
+  console.table({
+    'import --csv (checked first, 8 in flight)': row(run.importCsv),
+    'naive: one add per device': row(run.addOneByOne),
+  });
+}
+
 async function main() {
+  if (process.argv.includes('onboarding')) {
+    await onboardingSection();
+    return;
+  }
   if (process.argv.includes('services')) {
     await serviceSection();
     return;
@@ -429,6 +453,7 @@ async function main() {
   );
   await serviceSection();
   await historySection();
+  await onboardingSection();
   console.log(
     '\nLambda bundles as deployed (esbuild, minified, ESM, node22; AWS SDK v3 from the Lambda runtime):',
   );
