@@ -477,6 +477,9 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  // The SDK versions pinned here support Node 20 (the project's engines); its notice about versions published after
+  // January 2027 would print six lines before every command's answer. An explicit setting wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.exitCode = await runDeviceCli(process.argv.slice(2), {
     out: (line) => console.log(line),
     err: (line) => console.error(line),
