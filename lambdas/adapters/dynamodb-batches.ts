@@ -10,6 +10,17 @@ export function isConditionFailure(error: unknown): boolean {
   );
 }
 
+/** A conditional write: true when it was made, false when its condition did not hold. */
+export async function conditionally(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
 /** DynamoDB's own limits per call. */
 export const BATCH_WRITE_LIMIT = 25;
 export const BATCH_GET_LIMIT = 100;

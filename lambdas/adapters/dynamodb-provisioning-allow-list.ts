@@ -10,7 +10,7 @@ import type {
   AllowListState,
   ProvisioningAllowList,
 } from '../domain/provisioning-allow-list.js';
-import { isConditionFailure } from './dynamodb-batches.js';
+import { conditionally, isConditionFailure } from './dynamodb-batches.js';
 
 /**
  * Conditional puts in flight at once while loading a list: a CSV of a thousand serials loads in seconds, well
@@ -154,17 +154,6 @@ export class DynamoDbProvisioningAllowList implements ProvisioningAllowList {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
-  }
-}
-
-/** A conditional write: true when it was made, false when its condition did not hold. */
-async function conditionally(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
   }
 }
 

@@ -14,7 +14,7 @@ import type {
 } from '../../services/shared/workflow-ports.js';
 import type { Device } from '../domain/device.js';
 import type { Page, TelemetryPoint } from '../domain/telemetry.js';
-import { isConditionFailure } from './dynamodb-batches.js';
+import { conditionally, isConditionFailure } from './dynamodb-batches.js';
 import type { DynamoDbLatestState } from './dynamodb-latest-state.js';
 import { listNewestFirst } from './dynamodb-newest-first.js';
 
@@ -51,17 +51,6 @@ async function queryAll(
     exclusiveStartKey = response.LastEvaluatedKey;
   } while (exclusiveStartKey);
   return items;
-}
-
-/** A conditional write: true when it was made, false when its condition did not hold. */
-async function conditionally(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
 }
 
 /**
