@@ -2,7 +2,7 @@ import { DEVICE_TYPES, type DeviceType, isDeviceType } from '../contracts/device
 import { DEVICE_ID_PATTERN } from '../contracts/topics.js';
 import type { BoundingBox } from './device.js';
 import type { CertificateStatus, DeviceIdentity } from './device-onboarding.js';
-import { boundingBoxText, isInside } from './device-registry.js';
+import { boundingBoxText, type DeviceRegistration, isInside } from './device-registry.js';
 
 /**
  * The `npm run device` commands as data: what each takes, how its arguments are checked, and the sentences the
@@ -77,15 +77,15 @@ export type PlatformTarget =
       readonly region?: string;
     };
 
-export interface AddCommand {
+/**
+ * A device as `add`, `import` and the allow-list take it: what `POST /devices` registers, without the per-service
+ * settings (those are set on the registry later).
+ */
+export type DeviceFields = Omit<DeviceRegistration, 'settings'>;
+
+export interface AddCommand extends DeviceFields {
   readonly command: 'add';
   readonly target: PlatformTarget;
-  readonly deviceId: string;
-  readonly deviceType: DeviceType;
-  readonly location: { readonly lat: number; readonly lon: number };
-  readonly ward?: string;
-  readonly site?: string;
-  readonly expectedIntervalSeconds?: number;
   /** The bundle folder; `devices/<id>` when not given. */
   readonly out: string;
 }
@@ -240,9 +240,6 @@ export interface DeviceFieldsText {
   readonly site?: string | undefined;
   readonly interval?: string | undefined;
 }
-
-/** A device as `add` and `import` register it. */
-export type DeviceFields = Omit<AddCommand, 'command' | 'target' | 'out'>;
 
 /**
  * Refuses a location outside the council's area (edges included) with the CLI's words; no area, no check.

@@ -37,14 +37,8 @@ export const ALLOW_LIST_STATES = ['waiting', 'provisioned'] as const;
 export type AllowListState = (typeof ALLOW_LIST_STATES)[number];
 
 /** A serial number and the device it becomes: the fields the registry needs, as `add` takes them. */
-export interface AllowedDevice {
+export interface AllowedDevice extends DeviceFields {
   readonly serialNumber: string;
-  readonly deviceId: string;
-  readonly deviceType: DeviceType;
-  readonly location: { readonly lat: number; readonly lon: number };
-  readonly ward?: string;
-  readonly site?: string;
-  readonly expectedIntervalSeconds?: number;
 }
 
 /** An allow-list entry as stored. */
@@ -507,18 +501,8 @@ export function readAllowListCsv(csvText: string, options: AllowListCsvOptions =
       );
       continue;
     }
-    rows.push({
-      line: row.line,
-      serialNumber,
-      deviceId,
-      deviceType: fields.deviceType,
-      location: { lat: fields.location.lat, lon: fields.location.lon },
-      ...(fields.ward === undefined ? {} : { ward: fields.ward }),
-      ...(fields.site === undefined ? {} : { site: fields.site }),
-      ...(fields.expectedIntervalSeconds === undefined
-        ? {}
-        : { expectedIntervalSeconds: fields.expectedIntervalSeconds }),
-    });
+    // readDeviceFields made these fields afresh, optional ones only when given.
+    rows.push({ line: row.line, serialNumber, ...fields });
   }
   return problems.length > 0 ? { ok: false, problems: sortedByLine(problems) } : { ok: true, rows };
 }
