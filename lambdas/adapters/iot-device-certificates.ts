@@ -1,11 +1,7 @@
-import {
-  type CertificateStatus,
-  type IoTClient,
-  ListThingPrincipalsCommand,
-  UpdateCertificateCommand,
-} from '@aws-sdk/client-iot';
+import { type CertificateStatus, type IoTClient, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import type { CertificateRevocation } from '../domain/device-registry.js';
 import type { DeviceCertificates } from '../domain/runaway-devices.js';
+import { thingCertificates } from './iot-thing-certificates.js';
 
 /**
  * A device's certificates in AWS IoT: the principals attached to its thing (the thing name is the device id).
@@ -22,35 +18,14 @@ export class IotDeviceCertificates implements DeviceCertificates, CertificateRev
 
   /**
    * Sets every certificate attached to the device's thing to REVOKED. A device without a thing (registered in the
-   * registry only) has none, which is not an error. UpdateCertificate is idempotent, so a certificate already
-   * revoked is simply revoked again.
+   * registry only) has none, which is not an error; a certificate already revoked is passed over.
    */
   async revoke(deviceId: string): Promise<void> {
-    let certificateIds: string[];
-    try {
-      certificateIds = await this.certificateIdsOf(deviceId);
-    } catch (error) {
-      if ((error as { name?: unknown } | undefined)?.name === 'ResourceNotFoundException') return;
-      throw error;
-    }
-    await this.setEvery(certificateIds, 'REVOKED');
+    await this.setEvery(await this.certificateIdsOf(deviceId), 'REVOKED');
   }
 
   private async certificateIdsOf(deviceId: string): Promise<string[]> {
-    const certificateIds: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.iot.send(
-        new ListThingPrincipalsCommand({ thingName: deviceId, ...(nextToken ? { nextToken } : {}) }),
-      );
-      for (const principal of page.principals ?? []) {
-        // Certificate principals are ARNs ending in cert/<certificate id>; other principal kinds are left alone.
-        const match = /:cert\/([0-9a-f]{64})$/.exec(principal);
-        if (match?.[1]) certificateIds.push(match[1]);
-      }
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return certificateIds;
+    return (await thingCertificates(this.iot, deviceId)).map((certificate) => certificate.certificateId);
   }
 
   private async setEvery(certificateIds: readonly string[], newStatus: CertificateStatus): Promise<number> {

@@ -12,7 +12,6 @@ import {
   DetachThingPrincipalCommand,
   type IoTClient,
   ListAttachedPoliciesCommand,
-  ListThingPrincipalsCommand,
   UpdateCertificateCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
@@ -27,6 +26,7 @@ import type {
   DeviceIdentities,
   DeviceIdentity,
 } from '../domain/device-onboarding.js';
+import { type ThingCertificate, thingCertificates } from './iot-thing-certificates.js';
 
 /** What {@link IotDeviceIdentities} needs from the deployed stack and its configuration. */
 export interface IotDeviceIdentitiesOptions {
@@ -105,23 +105,15 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** A certificate principal of a thing: its ARN (the target policies attach to) and its id. */
-interface CertificatePrincipal {
-  readonly arn: string;
-  readonly certificateId: string;
-}
-
 /** What one `issue` call has created or attached so far: exactly what its rollback must undo. */
 interface IssueProgress {
   thingCreated: boolean;
-  certificate?: CertificatePrincipal;
+  certificate?: ThingCertificate;
   /** The policy attached to the new certificate, once it is. */
   policyAttached?: string;
   thingAttached: boolean;
 }
 
-// Certificate principals are ARNs ending in cert/<certificate id>; other principal kinds are left alone.
-const CERTIFICATE_ARN = /:cert\/([0-9a-f]{64})$/;
 const MQTTS_PORT = 8883;
 /**
  * The thing attribute that records a quarantine. It lives on the thing, not only as policies on certificates, so
@@ -461,7 +453,7 @@ export class IotDeviceIdentities implements DeviceIdentities {
 
   /** Whether any of the certificates that is not revoked carries the quarantine policy. */
   private async anyQuarantined(
-    certificates: readonly (CertificatePrincipal & { readonly status: CertificateStatus })[],
+    certificates: readonly (ThingCertificate & { readonly status: CertificateStatus })[],
   ): Promise<boolean> {
     for (const certificate of certificates) {
       if (certificate.status === 'revoked') continue;
@@ -543,7 +535,7 @@ export class IotDeviceIdentities implements DeviceIdentities {
    */
   private async undo(
     deviceId: string,
-    certificate: CertificatePrincipal,
+    certificate: ThingCertificate,
     attachedToThing: boolean,
     policyNames: readonly string[],
   ): Promise<string[]> {
@@ -584,34 +576,14 @@ export class IotDeviceIdentities implements DeviceIdentities {
   }
 
   /** The certificates attached to the device's thing; none when it has no thing (registered by the API only). */
-  private async certificatesOf(deviceId: string): Promise<CertificatePrincipal[]> {
-    const certificates: CertificatePrincipal[] = [];
-    let nextToken: string | undefined;
-    do {
-      let page: Awaited<ReturnType<typeof this.listThingPrincipals>>;
-      try {
-        page = await this.listThingPrincipals(deviceId, nextToken);
-      } catch (error) {
-        if (isNamed(error, 'ResourceNotFoundException')) return [];
-        throw error;
-      }
-      for (const arn of page.principals ?? []) {
-        const certificateId = CERTIFICATE_ARN.exec(arn)?.[1];
-        if (certificateId) certificates.push({ arn, certificateId });
-      }
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return certificates;
-  }
-
-  private listThingPrincipals(thingName: string, nextToken: string | undefined) {
-    return this.iot.send(new ListThingPrincipalsCommand({ thingName, ...(nextToken ? { nextToken } : {}) }));
+  private certificatesOf(deviceId: string): Promise<ThingCertificate[]> {
+    return thingCertificates(this.iot, deviceId);
   }
 
   private async describedCertificatesOf(
     deviceId: string,
-  ): Promise<(CertificatePrincipal & { readonly status: CertificateStatus })[]> {
-    const described: (CertificatePrincipal & { readonly status: CertificateStatus })[] = [];
+  ): Promise<(ThingCertificate & { readonly status: CertificateStatus })[]> {
+    const described: (ThingCertificate & { readonly status: CertificateStatus })[] = [];
     for (const certificate of await this.certificatesOf(deviceId)) {
       const { certificateDescription } = await this.iot.send(
         new DescribeCertificateCommand({ certificateId: certificate.certificateId }),
