@@ -18,7 +18,11 @@ import { type DeviceType, isDeviceType } from '../lambdas/contracts/device-types
 import { InvalidRequestError } from '../lambdas/domain/city-queries.js';
 import type { BoundingBox, Device } from '../lambdas/domain/device.js';
 import { DeviceInputError } from '../lambdas/domain/device-onboarding-commands.js';
-import { decommissionDevice, registerDevice } from '../lambdas/domain/device-registry.js';
+import {
+  type CertificateRevocation,
+  registerDevice,
+  revokeAndDecommission,
+} from '../lambdas/domain/device-registry.js';
 import { ConflictError } from '../lambdas/domain/service-queries.js';
 import type {
   DeviceCliIo,
@@ -83,13 +87,15 @@ function registryInDynamoDb(
   client: DynamoDBDocumentClient,
   tables: { readonly devices: string; readonly latestState: string },
   councilArea: BoundingBox | undefined,
+  certificates: CertificateRevocation,
 ): RegistryAccess {
   const directory = new DynamoDbDeviceDirectory(client, tables.devices);
   const latestState = new DynamoDbLatestState(client, tables.latestState);
   return {
     get: (deviceId) => directory.get(deviceId),
     latest: (deviceId) => latestState.get(deviceId),
-    decommission: (deviceId) => decommissionDevice(directory, deviceId, new Date()),
+    // The same use case as DELETE /devices/{id}: every certificate revoked first, then the entry.
+    decommission: (deviceId) => revokeAndDecommission(directory, certificates, deviceId, new Date()),
     register: async (fields) => {
       try {
         return await registerDevice(directory, fields, new Date(), councilArea ? { councilArea } : {});
@@ -161,6 +167,7 @@ export async function awsDevicePlatform(
           latestState: outputs.require('LatestStateTableName'),
         },
         area,
+        identities,
       ),
       identities,
       retiresOnConnect: false,

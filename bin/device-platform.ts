@@ -21,7 +21,10 @@ export interface RegistryAccess {
   get(deviceId: string): Promise<Device | undefined>;
   register(device: DeviceFields): Promise<Device>;
   list(): Promise<Device[]>;
-  /** Takes a device out of service (`DELETE /devices/{id}`): its entry and data are kept. */
+  /**
+   * Takes a device out of service for good, as `DELETE /devices/{id}` does: its certificates revoked first, then the
+   * entry marked decommissioned (entry and data kept).
+   */
   decommission(deviceId: string): Promise<Device>;
   /** The device's newest reading as the API's `GET /devices/{id}/latest` answers it; undefined before the first. */
   latest(deviceId: string): Promise<TelemetryPoint | undefined>;

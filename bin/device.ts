@@ -430,8 +430,6 @@ export async function runDeviceCli(argv: readonly string[], io: DeviceCliIo): Pr
       case 'decommission': {
         const platform = await openDevicePlatform(command.target, io);
         await registered(platform, command.deviceId);
-        // Certificates first: a device still able to connect but out of the registry's service is what this avoids.
-        await platform.identities.revoke(command.deviceId);
         const device = await platform.registry.decommission(command.deviceId);
         io.out(
           `decommissioned ${command.deviceId} at ${device.decommissionedAt}: its entry and data are kept, every ` +
